@@ -1,0 +1,105 @@
+"""The collection state of every invoice and account (not money: money lives in the ledger).
+
+Columns grow with the ledger; an invoice's row number is its ledger index. Account columns are fixed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+INF = np.inf
+
+# dispute states
+NO_DISPUTE, DISPUTE_PENDING, DISPUTE_OPEN, DISPUTE_RESOLVED = 0, 1, 2, 3
+
+
+class InvoiceState:
+    """Per-invoice columns: who, when due, when the payer will pay, and what collection has done."""
+
+    SPEC = {
+        "account": (np.int64, -1),
+        "segment": (np.int16, -1),
+        "issue_day": (np.int64, 0),
+        "due_day": (np.int64, 0),
+        "pay_day": (np.float64, INF),  # the day the payer will pay (natural, or moved by an action)
+        "partial": (np.bool_, False),  # the next payment covers only part of the invoice
+        "level": (np.int8, 0),  # dunning steps sent
+        "dispute": (np.int8, NO_DISPUTE),
+        "dispute_reason": (np.int8, -1),
+        "dispute_open_day": (np.float64, INF),
+        "dispute_close_day": (np.float64, INF),
+        "in_plan": (np.bool_, False),
+        "in_legal": (np.bool_, False),
+        "unapplied": (np.bool_, False),  # a payment is in suspense waiting to be matched
+    }
+
+    def __init__(self, capacity: int = 1024):
+        self.n = 0
+        for name, (dtype, fill) in self.SPEC.items():
+            setattr(self, name, np.full(capacity, fill, dtype=dtype))
+
+    def add(self, **columns) -> np.ndarray:
+        k = len(next(iter(columns.values())))
+        cap = len(self.account)
+        if self.n + k > cap:
+            new = max(self.n + k, 2 * cap)
+            for name, (dtype, fill) in self.SPEC.items():
+                arr = getattr(self, name)
+                setattr(self, name, np.concatenate([arr, np.full(new - cap, fill, dtype=dtype)]))
+        idx = np.arange(self.n, self.n + k)
+        for name, values in columns.items():
+            getattr(self, name)[idx] = values
+        self.n += k
+        return idx
+
+
+class AccountState:
+    """Per-account collection columns."""
+
+    def __init__(self, n: int):
+        self.last_contact_busday = np.full(n, -(10**9), np.int64)  # last right-party contact
+        self.last_attempt_busday = np.full(n, -(10**9), np.int64)  # last call attempt
+        self.ptp_day = np.full(n, -INF)  # promise-to-pay date (excluded from dunning/calls until then)
+        self.ptp_kept = np.zeros(n, bool)
+        self.broken = np.zeros(n, bool)  # broken promise/plan waiting for follow-up
+        self.legal_pending = np.zeros(n, bool)  # pre-legal file queued for a collector
+        self.episode = np.full(n, -1, np.int64)  # current past-due episode (coverage KPI)
+
+
+class Episodes:
+    """Past-due episodes of accounts: start day and first collector touch (for the coverage KPI)."""
+
+    def __init__(self) -> None:
+        self.account: list[np.ndarray] = []
+        self.start: list[np.ndarray] = []
+        self._touch: dict[int, float] = {}
+        self._end: dict[int, float] = {}
+        self.n = 0
+
+    def open(self, accounts: np.ndarray, day: int) -> np.ndarray:
+        ids = np.arange(self.n, self.n + len(accounts))
+        self.account.append(accounts)
+        self.start.append(np.full(len(accounts), day))
+        self.n += len(accounts)
+        return ids
+
+    def touch(self, episode_ids: np.ndarray, day: float) -> None:
+        for e in episode_ids.tolist():
+            if e >= 0:
+                self._touch.setdefault(e, day)
+
+    def close(self, episode_ids: np.ndarray, day: float) -> None:
+        for e in episode_ids.tolist():
+            self._end[e] = day
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(account, start day, first touch day, end day) per episode; inf where not (yet) happened."""
+        acc = np.concatenate(self.account) if self.account else np.array([], np.int64)
+        start = np.concatenate(self.start) if self.start else np.array([], np.int64)
+        return acc, start, self._as_array(self._touch), self._as_array(self._end)
+
+    def _as_array(self, mapping: dict[int, float]) -> np.ndarray:
+        out = np.full(self.n, INF)
+        if mapping:
+            out[np.fromiter(mapping.keys(), np.int64)] = np.fromiter(mapping.values(), float)
+        return out

@@ -1,0 +1,78 @@
+"""Disputes: raised on receipt or in a call, frozen for dunning, decided by the analyst pool.
+
+A share ``behaviour.dispute_rate`` of invoices is disputed 2–10 days after issue (unless paid first);
+a right-party call can also end in a dispute. An open dispute excludes its invoice from payment,
+dunning and the worklist. After gathering information (exponential, mean ``disputes.info_wait_days``)
+the dispute joins the analysts' FIFO queue and takes ``work.dispute_analysis`` minutes (exponential).
+Outcomes, with ``disputes.outcomes`` shares:
+
+* ``credit_rebill``  — credit note for the open amount and a corrected invoice of
+  ``rebill_share`` × the original amount, issued with the next billing run on the segment's terms;
+* ``partial_credit`` — credit note for ``partial_credit_share`` × the open amount;
+* ``rejected``       — the invoice stands.
+
+The payer then pays on its natural day, or the next business day if that has passed. Cycle time =
+close − open (days); SLA met when closed within ``sla_business_days`` business days.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .book import DISPUTE_OPEN, DISPUTE_PENDING, DISPUTE_RESOLVED
+from .scenario import DISPUTE_REASONS
+
+OUTCOMES = ("credit_rebill", "partial_credit", "rejected")
+
+
+def open_due(sim, d: int) -> None:
+    """Open the disputes raised on receipt whose day has come."""
+    if not sim.scenario.disputes.enabled:
+        return
+    inv = sim.inv
+    idx = sim.open_items()
+    ready = idx[(inv.dispute[idx] == DISPUTE_PENDING) & (inv.dispute_open_day[idx] <= d) & ~inv.unapplied[idx]]
+    open_disputes(sim, ready, float(d))
+
+
+def open_disputes(sim, idx: np.ndarray, now: float) -> None:
+    cfg = sim.scenario.disputes
+    if len(idx) == 0 or not cfg.enabled:
+        return
+    inv = sim.inv
+    names = list(cfg.reasons)
+    reasons = sim.rng.disputes.choice(len(names), size=len(idx), p=[cfg.reasons[r] for r in names])
+    codes = np.array([DISPUTE_REASONS.index(r) for r in names])[reasons]
+    inv.dispute[idx] = DISPUTE_OPEN
+    inv.dispute_reason[idx] = codes
+    inv.dispute_open_day[idx] = now
+    sim.ledger.log.record(now, "dispute_open", idx, inv.account[idx], sim.ledger.open[idx], codes)
+    waits = sim.rng.disputes.exponential(cfg.info_wait_days, len(idx)) if cfg.info_wait_days > 0 else np.zeros(len(idx))
+    for i, w in zip(idx.tolist(), waits.tolist()):
+        sim.env.process(_lifecycle(sim, i, w))
+
+
+def _lifecycle(sim, invoice: int, wait: float):
+    if wait > 0:
+        yield sim.env.timeout(wait)
+    minutes = float(sim.rng.disputes.exponential(sim.scenario.work.dispute_analysis))
+    sim.dispute_q.put(sim.env.now, minutes, lambda now: resolve(sim, invoice, now))
+
+
+def resolve(sim, i: int, now: float) -> None:
+    cfg, inv, ledger = sim.scenario.disputes, sim.inv, sim.ledger
+    a = int(inv.account[i])
+    outcome = int(np.searchsorted(sim.dispute_outcome_cdf, sim.rng.disputes.random(), side="right"))
+    open_cents = int(ledger.open[i])
+    if open_cents > 0 and OUTCOMES[outcome] == "credit_rebill":
+        ledger.credit(now, i, open_cents, a, detail=outcome)
+        rebill = round(float(ledger.amount[i]) * cfg.rebill_share / 100.0, 2)
+        if rebill > 0:
+            sim.rebills.append((a, rebill))  # issued with the next billing run
+    elif open_cents > 0 and OUTCOMES[outcome] == "partial_credit":
+        ledger.credit(now, i, int(open_cents * cfg.partial_credit_share), a, detail=outcome)
+    inv.dispute[i] = DISPUTE_RESOLVED
+    inv.dispute_close_day[i] = now
+    if np.isfinite(inv.pay_day[i]):
+        inv.pay_day[i] = max(inv.pay_day[i], float(sim.cal.next_busday(int(now) + 1)))
+    ledger.log.record(now, "dispute_close", i, a, int(ledger.open[i]), outcome)

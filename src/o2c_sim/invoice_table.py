@@ -1,0 +1,77 @@
+"""The invoice table: the lingua franca between simulator, importer, calibration and forecasting.
+
+One row per invoice (DESIGN §4). The simulator writes it, the importer reads ERP exports into it,
+calibration and forecasting consume it, whatever the rows' origin.
+
+=====================  ==========================================================================
+column                 meaning
+=====================  ==========================================================================
+invoice_id             string, unique
+customer_id            string
+segment                string ("" for imported data without segments)
+invoice_date           date (datetime64[ns], midnight)
+due_date               date
+amount                 invoice amount, ledger currency (float, cents exact)
+paid_date              date of final settlement; NaT while open
+paid_amount            money applied from payments
+credited_amount        money credited (credit notes)
+written_off_amount     money written off
+disputed               bool
+dispute_reason         string or ""
+dispute_resolved_date  date or NaT
+channel                e.g. "paper" / "electronic" / "email"
+=====================  ==========================================================================
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+REQUIRED = ("invoice_id", "customer_id", "invoice_date", "due_date", "amount")
+DATE_COLUMNS = ("invoice_date", "due_date", "paid_date", "dispute_resolved_date")
+MONEY_COLUMNS = ("amount", "paid_amount", "credited_amount", "written_off_amount")
+STRING_COLUMNS = ("invoice_id", "customer_id", "segment", "dispute_reason", "channel")
+COLUMNS = (
+    "invoice_id", "customer_id", "segment", "invoice_date", "due_date", "amount", "paid_date",
+    "paid_amount", "credited_amount", "written_off_amount", "disputed", "dispute_reason",
+    "dispute_resolved_date", "channel",
+)
+
+
+def conform(df: pd.DataFrame) -> pd.DataFrame:
+    """Return ``df`` with the canonical column order and dtypes; optional columns absent stay absent.
+
+    Assumes values are already valid (the importer checks them row by row before calling this).
+    """
+    out = pd.DataFrame(index=df.index)
+    for col in COLUMNS:
+        if col not in df.columns:
+            continue
+        s = df[col]
+        if col in DATE_COLUMNS:
+            s = pd.to_datetime(s).astype("datetime64[ns]")
+        elif col in MONEY_COLUMNS:
+            s = pd.to_numeric(s).astype("float64").round(2)
+        elif col == "disputed":
+            s = s.fillna(False).astype(bool)
+        else:
+            s = s.fillna("").astype(str)
+        out[col] = s
+    return out.reset_index(drop=True)
+
+
+def open_amount(df: pd.DataFrame) -> pd.Series:
+    """amount − paid − credited − written off (missing money columns count as zero)."""
+    out = df["amount"].copy()
+    for col in ("paid_amount", "credited_amount", "written_off_amount"):
+        if col in df.columns:
+            out = out - df[col].fillna(0.0)
+    return out.round(2)
+
+
+def open_as_of(df: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Invoices issued on or before ``as_of`` and not settled by then (paid_date NaT or after ``as_of``)."""
+    as_of = pd.Timestamp(as_of)
+    issued = df["invoice_date"] <= as_of
+    unsettled = df["paid_date"].isna() | (df["paid_date"] > as_of) if "paid_date" in df.columns else True
+    return df[issued & unsettled]

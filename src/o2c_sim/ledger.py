@@ -1,0 +1,205 @@
+"""The ledger: the only code that moves money, and the event log of everything that happened.
+
+Money is held in integer cents. Every invoice keeps the invariant
+
+    amount = paid + credited + written_off + open        (to the cent, at every instant)
+
+because each posting moves cents *out of* ``open`` into exactly one other column and refuses to take
+more than is open. Cash is conserved as well:
+
+    cash_received = Σ paid + unapplied (suspense) + Σ credit balances + refunded
+
+A payment without remittance advice is received into *suspense* and applied to its invoice only when
+a cash-application clerk matches it; whatever no longer fits the invoice (it was credited or written
+off meanwhile) becomes the customer's credit balance and is refunded.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+#: event kinds, in a fixed order (codes are their index)
+EVENT_KINDS = (
+    "issue", "payment", "partial_payment", "unapplied_received", "cash_applied", "credit_note", "write_off",
+    "refund", "dunning", "call_attempt", "right_party_contact", "promise_to_pay", "promise_kept",
+    "promise_broken", "dispute_open", "dispute_close", "plan_start", "plan_instalment", "plan_broken",
+    "legal_handover", "legal_recovery", "insolvency", "inbound_query", "opening_balance",
+)
+KIND = {k: i for i, k in enumerate(EVENT_KINDS)}
+_SCALARS = (int, float, np.int64, np.float64, np.int32, np.int16, np.int8, bool, np.bool_)
+
+
+def to_cents(amount) -> np.ndarray:
+    """Money to integer cents, rounding half away from zero."""
+    a = np.asarray(amount, dtype=float)
+    return (np.sign(a) * np.floor(np.abs(a) * 100 + 0.5)).astype(np.int64)
+
+
+class EventLog:
+    """Column-wise, append-only log; one call records one event or a whole vector of events of one kind."""
+
+    COLUMNS = ("time", "kind", "invoice", "account", "cents", "detail")
+    DTYPES = (float, np.int16, np.int64, np.int64, np.int64, np.int32)
+
+    def __init__(self) -> None:
+        self._chunks: list[tuple] = []
+        self._rows: list[tuple] = []  # single events, kept as plain tuples (cheap to append)
+
+    def record(self, time, kind: str, invoice=-1, account=-1, cents=0, detail=0) -> None:
+        values = (time, KIND[kind], invoice, account, cents, detail)
+        if all(type(v) in _SCALARS for v in values):
+            self._rows.append((float(time), KIND[kind], int(invoice), int(account), int(cents), int(detail)))
+            return
+        sizes = [np.size(x) for x in values if np.ndim(x)]
+        n = max(sizes)
+        if min(sizes) == 0:
+            return
+        self._chunks.append(tuple(
+            np.full(n, v, dtype=dt) if np.ndim(v) == 0 else np.asarray(v, dtype=dt)
+            for v, dt in zip(values, self.DTYPES)
+        ))
+
+    def frame(self) -> pd.DataFrame:
+        chunks = list(self._chunks)
+        if self._rows:
+            cols = list(zip(*self._rows))
+            chunks.append(tuple(np.asarray(c, dtype=dt) for c, dt in zip(cols, self.DTYPES)))
+        if not chunks:
+            return pd.DataFrame({c: np.array([], dtype=dt) for c, dt in zip(self.COLUMNS, self.DTYPES)})
+        parts = [np.concatenate([c[i] for c in chunks]) for i in range(len(self.COLUMNS))]
+        df = pd.DataFrame(dict(zip(self.COLUMNS, parts)))
+        return df.sort_values("time", kind="stable").reset_index(drop=True)
+
+
+class Ledger:
+    """Invoices' money in cents. Arrays grow as invoices are issued; indices are invoice numbers."""
+
+    def __init__(self, log: EventLog, capacity: int = 1024):
+        self.log = log
+        self.n = 0
+        self.amount = np.zeros(capacity, np.int64)
+        self.paid = np.zeros(capacity, np.int64)
+        self.credited = np.zeros(capacity, np.int64)
+        self.written_off = np.zeros(capacity, np.int64)
+        self.open = np.zeros(capacity, np.int64)
+        self.closed_day = np.full(capacity, np.inf)
+        self.cash_received = 0
+        self.suspense = 0
+        self.refunded = 0
+        self.credit_balance: dict[int, int] = {}
+
+    # -------------------------------------------------------------------------------- issuing
+    def _grow(self, need: int) -> None:
+        cap = len(self.amount)
+        if need <= cap:
+            return
+        new = max(need, 2 * cap)
+        for name in ("amount", "paid", "credited", "written_off", "open"):
+            arr = getattr(self, name)
+            setattr(self, name, np.concatenate([arr, np.zeros(new - cap, arr.dtype)]))
+        self.closed_day = np.concatenate([self.closed_day, np.full(new - cap, np.inf)])
+
+    def issue(self, time: float, cents: np.ndarray, accounts: np.ndarray, kind: str = "issue") -> np.ndarray:
+        """Book new invoices (``kind="opening_balance"`` for items carried in by a warm start)."""
+        cents = np.asarray(cents, dtype=np.int64)
+        if (cents <= 0).any():
+            raise ValueError("invoice amounts must be positive")
+        k = len(cents)
+        idx = np.arange(self.n, self.n + k)
+        self._grow(self.n + k)
+        self.amount[idx] = cents
+        self.open[idx] = cents
+        self.n += k
+        self.log.record(time, kind, idx, accounts, cents)
+        return idx
+
+    # -------------------------------------------------------------------------------- postings
+    def _take(self, column: np.ndarray, idx, cents, time: float) -> np.ndarray:
+        if np.ndim(idx) == 0 or len(idx) == 1:
+            return self._take_one(column, int(np.ravel(idx)[0]), int(np.ravel(cents)[0]), time)
+        idx = np.asarray(idx, dtype=np.int64)
+        cents = np.broadcast_to(np.asarray(cents, dtype=np.int64), idx.shape)
+        if (cents < 0).any():
+            raise ValueError("postings must be non-negative")
+        if (cents > self.open[idx]).any():
+            raise ValueError("posting exceeds the open amount")
+        if len(np.unique(idx)) != len(idx):
+            raise ValueError("one posting per invoice per call")
+        self.open[idx] -= cents
+        column[idx] += cents
+        closing = idx[(self.open[idx] == 0) & np.isinf(self.closed_day[idx])]
+        self.closed_day[closing] = time
+        return cents
+
+    def _take_one(self, column: np.ndarray, i: int, cents: int, time: float) -> int:
+        if cents < 0 or cents > self.open[i]:
+            raise ValueError("posting must be between zero and the open amount")
+        self.open[i] -= cents
+        column[i] += cents
+        if self.open[i] == 0 and self.closed_day[i] == np.inf:
+            self.closed_day[i] = time
+        return cents
+
+    def pay(self, time: float, idx, cents, accounts, kind: str = "payment") -> None:
+        """Cash received with remittance and applied at once."""
+        cents = self._take(self.paid, idx, cents, time)
+        self.cash_received += int(np.sum(cents))
+        self.log.record(time, kind, idx, accounts, cents)
+
+    def credit(self, time: float, idx, cents, accounts, detail=0) -> None:
+        """A credit note against invoices."""
+        cents = self._take(self.credited, idx, cents, time)
+        self.log.record(time, "credit_note", idx, accounts, cents, detail)
+
+    def write_off(self, time: float, idx, cents, accounts, detail=0) -> None:
+        cents = self._take(self.written_off, idx, cents, time)
+        self.log.record(time, "write_off", idx, accounts, cents, detail)
+
+    def write_off_open(self, time: float, idx, accounts, detail=0) -> None:
+        """Write off whatever is still open on ``idx``."""
+        idx = np.asarray(idx, dtype=np.int64)
+        keep = self.open[idx] > 0
+        self.write_off(time, idx[keep], self.open[idx[keep]], np.asarray(accounts)[keep] if np.ndim(accounts) else accounts, detail)
+
+    # ------------------------------------------------------------------------- unapplied cash
+    def receive_unapplied(self, time: float, invoice: int, cents: int, account: int) -> None:
+        """Cash without remittance: held in suspense until a clerk matches it."""
+        self.cash_received += cents
+        self.suspense += cents
+        self.log.record(time, "unapplied_received", invoice, account, cents)
+
+    def apply_unapplied(self, time: float, invoice: int, cents: int, account: int) -> None:
+        """Match suspense cash to its invoice; any excess goes to the credit balance and is refunded."""
+        if cents > self.suspense:
+            raise ValueError("cannot apply more than is in suspense")
+        self.suspense -= cents
+        applied = min(cents, int(self.open[invoice]))
+        if applied:
+            self._take_one(self.paid, invoice, applied, time)
+            self.log.record(time, "cash_applied", invoice, account, applied)
+        excess = cents - applied
+        if excess:
+            self.credit_balance[account] = self.credit_balance.get(account, 0) + excess
+            self.refund(time, account)
+
+    def refund(self, time: float, account: int) -> None:
+        cents = self.credit_balance.pop(account, 0)
+        if cents:
+            self.refunded += cents
+            self.log.record(time, "refund", -1, account, cents)
+
+    # -------------------------------------------------------------------------------- checks
+    def check(self) -> None:
+        """Raise AssertionError if any invariant is broken."""
+        s = slice(0, self.n)
+        total = self.paid[s] + self.credited[s] + self.written_off[s] + self.open[s]
+        bad = np.flatnonzero(total != self.amount[s])
+        assert bad.size == 0, f"invoice {bad[0]} does not balance"
+        assert (self.open[s] >= 0).all(), "negative open amount"
+        held = int(self.paid[s].sum()) + self.suspense + sum(self.credit_balance.values()) + self.refunded
+        assert held == self.cash_received, f"cash not conserved: {held} != {self.cash_received}"
+
+    @property
+    def open_view(self) -> np.ndarray:
+        return self.open[: self.n]

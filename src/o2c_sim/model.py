@@ -1,0 +1,269 @@
+"""The simulation: SimPy clock and capacity around a vectorised daily book of invoices.
+
+:class:`Simulation` owns its parts (as Ciw's ``Simulation`` owns its nodes): the business calendar,
+random streams, the ledger, the invoice and account state, the work pools of collectors, dispute
+analysts and cash-application clerks, and the strategy that builds the collectors' worklist.
+
+One SimPy process runs the day. Each business day, in the morning: insolvencies, billing, disputes
+raised on receipt, payments falling due, the dunning run, pre-legal hand-overs and write-offs, then the
+worklist. During the day the work pools' processes take inbound queries, pre-legal files and worklist
+calls, disputes and unapplied payments (one SimPy timeout per job). In the evening the outcomes of the
+day's calls are applied and the book is snapshotted. Work that happens "over all open items once a
+day" is vectorised with numpy; only jobs that take people's time are SimPy events.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import simpy
+
+from . import collections as collection
+from . import disputes, dunning, settlement
+from .book import DISPUTE_OPEN, DISPUTE_PENDING, INF, AccountState, Episodes, InvoiceState
+from .calendar import BusinessCalendar
+from .ledger import EventLog, Ledger, to_cents
+from .payers import sample_delay
+from .portfolio import Billing, make_accounts
+from .results import SimResult
+from .scenario import Scenario
+from .streams import Streams
+from .warmstart import OpeningBook, warm_scenario
+from .strategies import REGISTRY
+from .workforce import FifoQueue, WorkPool
+
+EVENING = 0.99  # time of day (fraction) of the evening book-keeping
+BUCKETS = ("current", "1_30", "31_60", "61_90", "over_90")
+
+
+class Simulation:
+    """One replication of a scenario. ``run()`` returns a :class:`~o2c_sim.results.SimResult`."""
+
+    def __init__(self, scenario: Scenario, replication: int = 0, *, seed: int | None = None, strategy: type | None = None,
+                 check_every_day: bool = False, opening: OpeningBook | None = None):
+        if opening is not None:
+            scenario = warm_scenario(scenario, opening)
+        self.scenario = sc = scenario
+        self.opening = opening
+        self.replication = replication
+        self.check_every_day = check_every_day
+        self.days = sc.warmup_days + sc.horizon_days
+        origin = sc.start_date.toordinal() - sc.warmup_days
+        self.cal = BusinessCalendar(dt.date.fromordinal(origin), self.days, sc.calendar.weekmask, sc.calendar.holidays)
+        self.rng = Streams(sc.seed if seed is None else seed, replication)
+        self.env = simpy.Environment()
+        self.log = EventLog()
+        self.ledger = Ledger(self.log, capacity=max(1024, int(sc.portfolio.accounts * 3 * self.days / 30)))
+        self.inv = InvoiceState(capacity=len(self.ledger.amount))
+        self.acc = make_accounts(sc, self.rng.accounts, None if opening is None else opening.segment, self.cal.per_year)
+        self.acct = AccountState(len(self.acc))
+        self.episodes = Episodes()
+        self.billing = Billing(sc, self.acc, self.rng.billing, self.rng.amounts)
+        self.strategy = (strategy or REGISTRY[sc.strategy.prioritisation])()
+        self.open_idx = np.array([], np.int64)  # candidates for open invoices (compacted daily)
+        self.rebills: list[tuple[int, float]] = []  # corrected invoices waiting for the billing run
+        self._segment_arrays()
+        self._build_pools()
+        self.snapshots = {k: np.zeros(self.days, np.int64) for k in BUCKETS}
+        self.dispute_backlog = np.zeros(self.days, np.int64)
+        self.suspense = np.zeros(self.days, np.int64)
+        if opening is not None:
+            self._carry_in(opening)
+        self.env.process(self._days())
+        if sc.inbound.enabled and sc.team.collectors > 0:
+            self.env.process(collection.inbound_arrivals(self))
+
+    # ------------------------------------------------------------------------------------ set-up
+    def _segment_arrays(self) -> None:
+        segs = self.scenario.portfolio.segments
+        b = lambda f: np.array([f(s) for s in segs], dtype=float)  # noqa: E731
+        self.seg_terms = b(lambda s: s.terms_days).astype(np.int64)
+        self.seg_dispute_rate = b(lambda s: s.behaviour.dispute_rate)
+        self.seg_partial_rate = b(lambda s: s.behaviour.partial_payment_rate)
+        self.seg_unapplied_rate = b(lambda s: s.behaviour.unapplied_rate)
+        self.seg_rpc = b(lambda s: s.behaviour.rpc_rate)
+        self.seg_keep = b(lambda s: s.behaviour.ptp_keep_rate)
+        self.seg_letter = b(lambda s: s.behaviour.letter_sensitivity)
+        risk_mean = b(lambda s: max(s.behaviour.risk_score_mean, 1e-3))
+        annual = b(lambda s: s.behaviour.insolvency_rate_annual)
+        # daily hazard per business day, scaled by the account's risk relative to its segment's mean
+        rel = self.acc.risk / risk_mean[self.acc.segment]
+        shares = self.scenario.disputes.outcomes
+        self.dispute_outcome_cdf = np.cumsum([shares.get(o, 0.0) for o in disputes.OUTCOMES])[:-1]
+        self.insolvency_hazard = 1.0 - (1.0 - np.clip(annual[self.acc.segment] * rel, 0, 0.999)) ** (1.0 / self.cal.per_year)
+
+    def _shifts(self) -> list[tuple[float, float]]:
+        t = self.scenario.team
+        start = t.shift_start_hour / 24.0
+        return [(d + start, d + start + t.hours_per_day / 24.0) for d in self.cal.busdays]
+
+    def _build_pools(self) -> None:
+        t = self.scenario.team
+        shifts = self.shifts = self._shifts()
+        nb = len(shifts)
+        rng = self.rng.staffing
+
+        def pool(name: str, size: int, queues: list) -> WorkPool:
+            present = rng.random((nb, size)) >= t.absence_rate
+            return WorkPool(self.env, name, size, shifts, present, rng.random((nb, size)), t.shrinkage, queues)
+
+        self.inbound_q, self.legal_q, self.dispute_q, self.cashapp_q = FifoQueue(), FifoQueue(), FifoQueue(), FifoQueue()
+        self.worklist = collection.WorkList()
+        self.collectors = pool("collectors", t.collectors, [self.inbound_q, self.legal_q, self.worklist])
+        self.analysts = pool("dispute_analysts", t.dispute_analysts, [self.dispute_q])
+        self.clerks = pool("cash_app_clerks", t.cash_app_clerks, [self.cashapp_q])
+        for q, pool in ((self.inbound_q, self.collectors), (self.legal_q, self.collectors),
+                        (self.dispute_q, self.analysts), (self.cashapp_q, self.clerks)):
+            q.pool = pool
+
+    # ---------------------------------------------------------------------------------- the day
+    def _days(self):
+        env = self.env
+        for d in range(self.days):
+            if env.now < d:
+                yield env.timeout(d - env.now)
+            if self.cal.is_busday[d]:
+                self.morning(d)
+            yield env.timeout(d + EVENING - env.now)
+            self.evening(d)
+
+    def morning(self, d: int) -> None:
+        settlement.insolvencies(self, d)
+        self.issue_invoices(d)
+        disputes.open_due(self, d)
+        settlement.payments(self, d)
+        collection.promises_due(self, d)
+        if self.scenario.dunning.enabled:
+            dunning.run(self, d)
+        settlement.legal_and_write_off(self, d)
+        collection.build_worklist(self, d)
+
+    def evening(self, d: int) -> None:
+        collection.track_episodes(self, d)  # before today's calls are booked, so first-day calls count
+        collection.apply_calls(self, d)
+        self.snapshot(d)
+        if self.check_every_day:
+            self.ledger.check()
+
+    # ---------------------------------------------------------------------------------- billing
+    def issue_invoices(self, d: int) -> np.ndarray:
+        """Issue today's billing and pending rebills, and draw each invoice's natural fate."""
+        accounts, amounts = self.billing.bill(int(self.cal.busday_of_month[d]))
+        if self.rebills:
+            rebill_acc, rebill_amt = (np.array(x) for x in zip(*self.rebills))
+            self.rebills = []
+            live = self.acc.active[rebill_acc]
+            accounts = np.concatenate([accounts, rebill_acc[live]])
+            amounts = np.concatenate([amounts, rebill_amt[live]])
+        if len(accounts) == 0:
+            return np.array([], np.int64)
+        seg = self.acc.segment[accounts]
+        due = d + self.seg_terms[seg]
+        idx = self.ledger.issue(d, to_cents(amounts), accounts)
+        n = len(idx)
+        disputed = self.rng.disputes.random(n) < self.seg_dispute_rate[seg]
+        delay = self._natural_delay(seg, disputed)
+        pay_day = np.where(self.acc.silent[accounts], INF, self.cal.next_busday(due + delay).astype(float))
+        partial = self.rng.behaviour.random(n) < self.seg_partial_rate[seg]
+        self.inv.add(account=accounts, segment=seg, issue_day=np.full(n, d), due_day=due, pay_day=pay_day, partial=partial)
+        if self.scenario.disputes.enabled:
+            pending = idx[disputed]
+            self.inv.dispute[pending] = DISPUTE_PENDING
+            self.inv.dispute_open_day[pending] = d + self.rng.disputes.integers(2, 11, len(pending))
+        self.open_idx = np.concatenate([self.open_idx, idx])
+        return idx
+
+    def _carry_in(self, book: OpeningBook) -> None:
+        """Book the opening items of a warm start (see :mod:`o2c_sim.warmstart`)."""
+        items = book.items
+        if items.empty:
+            return
+        accounts = items["account"].to_numpy()
+        seg = self.acc.segment[accounts]
+        due = items["due_day"].to_numpy()
+        disputed = items["disputed_open"].to_numpy()
+        pay_day = np.full(len(items), INF)
+        todo = np.ones(len(items), bool)
+        for _ in range(20):  # natural payment day, conditional on not paid by as-of (day -1)
+            draw = due[todo] + self._natural_delay(seg[todo], disputed[todo])
+            ok = draw >= 0
+            idx = np.flatnonzero(todo)
+            pay_day[idx[ok]] = draw[ok]
+            todo[idx[ok]] = False
+            if not todo.any():
+                break
+        pay_day[todo] = self.rng.delays.integers(1, 11, int(todo.sum()))
+        pay_day = np.where(self.acc.silent[accounts], INF, self.cal.next_busday(pay_day).astype(float))
+        level = items["level"].to_numpy()
+        steps_due = np.array([sum(st.days_past_due <= -1 - dd for st in dunning.cadence(self, s)) for dd, s in zip(due, seg)], dtype=np.int64)
+        level = np.where(level >= 0, level, steps_due) if len(items) else level
+        idx = self.ledger.issue(0.0, to_cents(items["open"].to_numpy()), accounts, kind="opening_balance")
+        self.inv.add(account=accounts, segment=seg, issue_day=items["invoice_day"].to_numpy(), due_day=due,
+                     pay_day=pay_day, level=level)
+        self.open_idx = np.concatenate([self.open_idx, idx])
+        disputes.open_disputes(self, idx[disputed], 0.0)
+
+    def invoice_ids(self, idx: np.ndarray) -> np.ndarray:
+        """Invoice ids: the ledger's own for carried-in items, ``INV0000123`` for simulated ones."""
+        ids = np.char.add("INV", np.char.zfill(np.asarray(idx).astype(str), 7)).astype(object)
+        if self.opening is not None:
+            carried = np.asarray(idx) < len(self.opening.items)
+            ids[carried] = self.opening.items["invoice_id"].to_numpy()[np.asarray(idx)[carried]]
+        return ids
+
+    def customer_ids(self, accounts: np.ndarray) -> np.ndarray:
+        if self.opening is not None:
+            return self.opening.customers[np.asarray(accounts)].astype(object)
+        return np.char.add("C", np.char.zfill(np.asarray(accounts).astype(str), 6)).astype(object)
+
+    def _natural_delay(self, seg: np.ndarray, disputed: np.ndarray) -> np.ndarray:
+        out = np.zeros(len(seg))
+        for s, spec in enumerate(self.scenario.portfolio.segments):
+            b = spec.behaviour
+            for mask, delay_spec in ((seg == s) & ~disputed, b.delay), ((seg == s) & disputed, b.delay_disputed or b.delay):
+                if mask.any():
+                    out[mask] = sample_delay(delay_spec, self.rng.delays, int(mask.sum()))
+        return out
+
+    # --------------------------------------------------------------------------------- queries
+    def open_items(self) -> np.ndarray:
+        """Indices of invoices with money open (compacts the candidate list)."""
+        self.open_idx = self.open_idx[self.ledger.open[self.open_idx] > 0]
+        return self.open_idx
+
+    def actionable(self, idx: np.ndarray, d: int) -> np.ndarray:
+        """Mask over ``idx``: collection may act (not disputed-open, not in a plan or with legal, no cash in suspense)."""
+        inv = self.inv
+        return (inv.dispute[idx] != DISPUTE_OPEN) & ~inv.in_plan[idx] & ~inv.in_legal[idx] & ~inv.unapplied[idx]
+
+    def account_sum(self, idx: np.ndarray, values: np.ndarray) -> np.ndarray:
+        return np.bincount(self.inv.account[idx], weights=values, minlength=len(self.acc))
+
+    # -------------------------------------------------------------------------------- snapshot
+    def snapshot(self, d: int) -> None:
+        idx = self.open_items()
+        cents = self.ledger.open[idx]
+        dpd = d - self.inv.due_day[idx]
+        edges = (-(10**9), 0, 30, 60, 90)
+        bucket = np.searchsorted(np.array(edges[1:]), dpd, side="left")
+        totals = np.bincount(bucket, weights=cents, minlength=5)
+        for k, name in enumerate(BUCKETS):
+            self.snapshots[name][d] = int(round(totals[k]))
+        self.dispute_backlog[d] = int((self.inv.dispute[idx] == DISPUTE_OPEN).sum())
+        self.suspense[d] = self.ledger.suspense
+
+    # -------------------------------------------------------------------------------------- run
+    def run(self) -> SimResult:
+        self.env.run(until=self.days)
+        self.ledger.check()
+        return SimResult.from_simulation(self)
+
+
+def simulate(scenario: Scenario, replication: int = 0, *, seed: int | None = None, strategy: type | None = None,
+             check_every_day: bool = False, opening: OpeningBook | None = None) -> SimResult:
+    """Run one replication of ``scenario`` (seeded from ``seed`` or the scenario's seed), optionally
+    warm-started from an :class:`~o2c_sim.warmstart.OpeningBook`."""
+    return Simulation(scenario, replication, seed=seed, strategy=strategy, check_every_day=check_every_day,
+                      opening=opening).run()
+

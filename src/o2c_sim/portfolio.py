@@ -1,0 +1,108 @@
+"""The portfolio: accounts in segments and the invoices they are billed.
+
+Accounts are split over segments by share (largest remainder). Each account has a risk score
+(Beta with the segment's mean, concentration 10), a credit limit (``credit_limit_months`` × expected
+monthly billing), a billing day (a business-day offset within the month) and a number of monthly
+contracts. Billing on business day *k* of a month:
+
+* recurring: every contract of the accounts whose offset is *k* bills its fixed monthly amount;
+* one-off: Poisson with rate ``invoices_per_month × (1 − recurring_share) × 12 / B`` per account and
+  business day, B = the calendar's business days per year (250 for Monday–Friday).
+
+Amounts are lognormal with the segment's median and sigma, floored at ``minimum``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .scenario import Scenario
+
+
+
+def split_counts(total: int, shares: list[float]) -> np.ndarray:
+    """Integers summing to ``total`` in proportion to ``shares`` (largest-remainder method)."""
+    raw = np.asarray(shares, dtype=float) * total
+    counts = np.floor(raw).astype(np.int64)
+    rest = total - counts.sum()
+    counts[np.argsort(-(raw - counts), kind="stable")[:rest]] += 1
+    return counts
+
+
+def lognormal_amounts(rng: np.random.Generator, median: np.ndarray, sigma: np.ndarray, minimum: np.ndarray) -> np.ndarray:
+    return np.maximum(median * np.exp(sigma * rng.standard_normal(len(median))), minimum)
+
+
+@dataclass
+class Accounts:
+    segment: np.ndarray  # int index into scenario.portfolio.segments
+    risk: np.ndarray
+    credit_limit: np.ndarray
+    silent: np.ndarray  # never pays unless a collector reaches them
+    billing_offset: np.ndarray  # business day of the month for recurring billing
+    contracts: np.ndarray
+    contract_amount: np.ndarray  # monthly recurring amount per contract
+    oneoff_rate: np.ndarray  # one-off invoices per business day
+    active: np.ndarray  # False once insolvent
+
+    def __len__(self) -> int:
+        return len(self.segment)
+
+
+def make_accounts(scenario: Scenario, rng: np.random.Generator, segment: np.ndarray | None = None,
+                  busdays_per_year: float = 250.0) -> Accounts:
+    """Accounts split over segments by share, or with the given per-account ``segment`` indices."""
+    segs = scenario.portfolio.segments
+    if segment is None:
+        counts = split_counts(scenario.portfolio.accounts, [s.share for s in segs])
+        segment = np.repeat(np.arange(len(segs)), counts)
+    seg = np.asarray(segment, dtype=np.int64)
+    n = len(seg)
+    par = lambda f: np.array([f(s) for s in segs], dtype=float)[seg]  # noqa: E731
+    risk_mean = np.clip(par(lambda s: s.behaviour.risk_score_mean), 1e-3, 1 - 1e-3)
+    risk = rng.beta(risk_mean * 10, (1 - risk_mean) * 10)
+    per_month = par(lambda s: s.invoices_per_month)
+    recurring = per_month * par(lambda s: s.recurring_share)
+    contracts = np.floor(recurring).astype(np.int64) + (rng.random(n) < recurring - np.floor(recurring))
+    median, sigma, minimum = par(lambda s: s.amounts.median), par(lambda s: s.amounts.sigma), par(lambda s: s.amounts.minimum)
+    contract_amount = lognormal_amounts(rng, median, sigma, minimum)
+    mean_amount = median * np.exp(sigma**2 / 2)
+    credit_limit = par(lambda s: s.credit_limit_months) * per_month * mean_amount
+    return Accounts(
+        segment=seg,
+        risk=risk,
+        credit_limit=credit_limit,
+        silent=rng.random(n) < par(lambda s: s.behaviour.silent_share),
+        billing_offset=rng.integers(0, 20, n),
+        contracts=contracts,
+        contract_amount=contract_amount,
+        oneoff_rate=per_month * (1 - par(lambda s: s.recurring_share)) * 12 / busdays_per_year,
+        active=np.ones(n, bool),
+    )
+
+
+class Billing:
+    """Draws each business day's new invoices: returns (account index per invoice, amount)."""
+
+    def __init__(self, scenario: Scenario, accounts: Accounts, rng_billing: np.random.Generator, rng_amounts: np.random.Generator):
+        self.acc = accounts
+        self.rng, self.rng_amounts = rng_billing, rng_amounts
+        segs = scenario.portfolio.segments
+        self.median = np.array([s.amounts.median for s in segs])
+        self.sigma = np.array([s.amounts.sigma for s in segs])
+        self.minimum = np.array([s.amounts.minimum for s in segs])
+
+    def bill(self, busday_of_month: int) -> tuple[np.ndarray, np.ndarray]:
+        acc = self.acc
+        # draw for every account every day, so that the streams stay aligned across scenarios
+        oneoff = self.rng.poisson(acc.oneoff_rate)
+        oneoff[~acc.active] = 0
+        rec_mask = (acc.billing_offset == busday_of_month) & acc.active & (acc.contracts > 0)
+        rec_acc = np.repeat(np.flatnonzero(rec_mask), acc.contracts[rec_mask])
+        rec_amt = acc.contract_amount[rec_acc]
+        one_acc = np.repeat(np.arange(len(acc)), oneoff)
+        s = acc.segment[one_acc]
+        one_amt = lognormal_amounts(self.rng_amounts, self.median[s], self.sigma[s], self.minimum[s])
+        return np.concatenate([rec_acc, one_acc]), np.concatenate([rec_amt, one_amt])

@@ -1,0 +1,213 @@
+"""What one replication produced: the invoice table, the event log, the daily book, monthly KPI
+series and the run summary (KPIs over the measurement window, after warm-up)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from . import kpis as k
+from .book import DISPUTE_OPEN, DISPUTE_RESOLVED
+from .ledger import EVENT_KINDS
+from .scenario import DISPUTE_REASONS, Scenario
+
+CASH_KINDS = ("payment", "partial_payment", "unapplied_received", "plan_instalment", "legal_recovery")
+
+#: KPI keys of kpis.json, in display order, with their units
+KPI_UNITS = {
+    "dso": "days", "dso_countback": "days", "bpdso": "days", "add": "days", "cei": "%",
+    "pct_current": "%", "pct_over_90": "%", "bad_debt_ratio": "%", "ptp_kept_rate": "%",
+    "dispute_cycle_days": "days", "dispute_sla_pct": "%", "coverage_pct": "%",
+    "collector_utilisation": "%", "calls_per_day": "calls", "rpc_per_day": "contacts",
+    "inbound_sla_pct": "%", "inbound_wait_minutes": "min", "unapplied_cash": "money",
+    "unapplied_age_days": "days", "cash_collected": "money", "cash_per_week": "money",
+    "write_offs": "money", "sales": "money", "ending_ar": "money", "invoices": "count",
+}
+
+
+@dataclass
+class SimResult:
+    scenario: Scenario
+    replication: int
+    invoices: pd.DataFrame
+    events: pd.DataFrame
+    daily: pd.DataFrame
+    monthly: pd.DataFrame
+    kpis: dict[str, float]
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_simulation(cls, sim) -> "SimResult":
+        sc = sim.scenario
+        invoices = invoice_table(sim)
+        events = event_table(sim)
+        daily = daily_table(sim, events)
+        window = daily[daily["day"] >= sc.warmup_days]
+        monthly = monthly_kpis(daily, first_day=sc.warmup_days)
+        summary = summarise(sim, window, monthly, events)
+        return cls(sc, sim.replication, invoices, events, daily, monthly, summary)
+
+
+def invoice_table(sim) -> pd.DataFrame:
+    """The invoice table of DESIGN §4 (see :mod:`o2c_sim.invoice_table`)."""
+    n, L, inv = sim.ledger.n, sim.ledger, sim.inv
+    segs = sim.scenario.portfolio.segments
+    seg_names = np.array([s.name for s in segs] + [""])
+    channels = np.array([s.channel for s in segs] + [""])
+    disputed = np.isfinite(inv.dispute_open_day[:n]) & np.isin(inv.dispute[:n], (DISPUTE_OPEN, DISPUTE_RESOLVED))
+    reason = np.where(disputed, np.array(list(DISPUTE_REASONS) + [""])[inv.dispute_reason[:n]], "")
+    dates = sim.cal.dates
+    return pd.DataFrame({
+        "invoice_id": sim.invoice_ids(np.arange(n)),
+        "customer_id": sim.customer_ids(inv.account[:n]),
+        "segment": seg_names[inv.segment[:n]],
+        "invoice_date": dates(inv.issue_day[:n]).astype("datetime64[ns]"),
+        "due_date": dates(inv.due_day[:n]).astype("datetime64[ns]"),
+        "amount": L.amount[:n] / 100.0,
+        "paid_date": dates(np.floor(L.closed_day[:n])).astype("datetime64[ns]"),
+        "paid_amount": L.paid[:n] / 100.0,
+        "credited_amount": L.credited[:n] / 100.0,
+        "written_off_amount": L.written_off[:n] / 100.0,
+        "disputed": disputed,
+        "dispute_reason": reason,
+        "dispute_resolved_date": dates(np.floor(np.where(disputed, inv.dispute_close_day[:n], np.inf))).astype("datetime64[ns]"),
+        "channel": channels[inv.segment[:n]],
+    })
+
+
+def event_table(sim) -> pd.DataFrame:
+    """The event log with dates, kind names, ids and amounts in currency."""
+    ev = sim.ledger.log.frame()
+    dates = sim.cal.dates(np.floor(ev["time"].to_numpy()))
+    inv = ev["invoice"].to_numpy()
+    acc = ev["account"].to_numpy()
+    acc = np.where((acc < 0) & (inv >= 0), sim.inv.account[np.maximum(inv, 0)], acc)
+    return pd.DataFrame({
+        "time": ev["time"].to_numpy(),
+        "date": dates.astype("datetime64[ns]"),
+        "kind": pd.Categorical.from_codes(ev["kind"].to_numpy(), categories=list(EVENT_KINDS)),
+        "invoice_id": np.where(inv >= 0, sim.invoice_ids(np.maximum(inv, 0)), ""),
+        "customer_id": np.where(acc >= 0, sim.customer_ids(np.maximum(acc, 0)), ""),
+        "amount": ev["cents"].to_numpy() / 100.0,
+        "detail": ev["detail"].to_numpy(),
+    })
+
+
+def _per_day(events: pd.DataFrame, kinds, days: int, value: str = "amount") -> np.ndarray:
+    sel = events[events["kind"].isin(kinds)]
+    d = np.floor(sel["time"].to_numpy()).astype(np.int64)
+    w = sel[value].to_numpy() if value else None
+    return np.bincount(d, weights=w, minlength=days)[:days]
+
+
+def daily_table(sim, events: pd.DataFrame) -> pd.DataFrame:
+    """AR by aging bucket per day (evening), with the day's flows."""
+    days = sim.days
+    df = pd.DataFrame({"day": np.arange(days), "date": sim.cal.dates(np.arange(days)).astype("datetime64[ns]")})
+    for name, arr in sim.snapshots.items():
+        df[f"ar_{name}"] = arr / 100.0
+    df["ar_total"] = df[[f"ar_{b}" for b in sim.snapshots]].sum(axis=1)
+    df["sales"] = _per_day(events, ["issue"], days)
+    df["cash"] = _per_day(events, list(CASH_KINDS), days)
+    df["credits"] = _per_day(events, ["credit_note"], days)
+    df["write_offs"] = _per_day(events, ["write_off"], days)
+    df["dispute_backlog"] = sim.dispute_backlog
+    df["unapplied"] = sim.suspense / 100.0
+    df["business_day"] = sim.cal.is_busday[:days]
+    return df
+
+
+def monthly_kpis(daily: pd.DataFrame, first_day: int = 0) -> pd.DataFrame:
+    """Month-end KPI series. DSO and BPDSO use the trailing three calendar months' sales and days;
+    countback uses the months before each month end, latest first; CEI is per month."""
+    d = daily.copy()
+    d["month"] = d["date"].dt.to_period("M")
+    g = d.groupby("month")
+    months = pd.DataFrame({
+        "sales": g["sales"].sum(), "cash": g["cash"].sum(), "write_offs": g["write_offs"].sum(),
+        "days": g.size(), "first_day": g["day"].min(), "last_day": g["day"].max(),
+    })
+    end = d.set_index("day").loc[months["last_day"]]
+    months["ending_ar"] = end["ar_total"].to_numpy()
+    months["ending_current"] = end["ar_current"].to_numpy()
+    months["over_90"] = end["ar_over_90"].to_numpy()
+    months["opening_ar"] = months["ending_ar"].shift(1)
+    rows = []
+    for i, (m, r) in enumerate(months.iterrows()):
+        complete = r["days"] == m.days_in_month
+        if i < 3 or not complete or r["first_day"] < first_day:
+            continue
+        trail = months.iloc[i - 2: i + 1]
+        sales3, days3 = trail["sales"].sum(), trail["days"].sum()
+        dso = k.dso_standard(r["ending_ar"], sales3, days3)
+        bp = k.bpdso(r["ending_current"], sales3, days3)
+        back = months.iloc[: i + 1][::-1]
+        rows.append({
+            "month": m.to_timestamp(), "ending_ar": r["ending_ar"], "sales": r["sales"], "cash": r["cash"],
+            "dso": dso, "dso_countback": k.dso_countback(r["ending_ar"], back["sales"].tolist(), back["days"].tolist()),
+            "bpdso": bp, "add": k.average_days_delinquent(dso, bp),
+            "cei": k.cei(r["opening_ar"], r["sales"], r["ending_ar"], r["ending_current"]),
+            "pct_current": r["ending_current"] / r["ending_ar"] * 100 if r["ending_ar"] else np.nan,
+            "pct_over_90": r["over_90"] / r["ending_ar"] * 100 if r["ending_ar"] else np.nan,
+            "bad_debt_ratio": k.bad_debt_ratio(r["write_offs"], r["sales"]),
+        })
+    return pd.DataFrame(rows)
+
+
+def summarise(sim, window: pd.DataFrame, monthly: pd.DataFrame, events: pd.DataFrame) -> dict[str, float]:
+    """KPIs over the measurement window (days ≥ warm-up)."""
+    sc = sim.scenario
+    w0 = sc.warmup_days
+    ev = events[events["time"] >= w0]
+    count = ev["kind"].value_counts()
+    sales, write_offs = window["sales"].sum(), window["write_offs"].sum()
+    mean = lambda c: float(monthly[c].mean()) if len(monthly) else float("nan")  # noqa: E731
+    busdays = int(window["business_day"].sum())
+    # disputes closed in the window
+    close = sim.inv.dispute_close_day[: sim.inv.n]
+    opened = sim.inv.dispute_open_day[: sim.inv.n]
+    closed = np.isfinite(close) & (close >= w0)
+    cycle = close[closed] - opened[closed]
+    within = sim.cal.busdays_between(np.floor(opened[closed]), np.floor(close[closed])) <= sc.disputes.sla_business_days
+    # coverage: of the past-due episodes (started in the window) still open N business days later or
+    # touched before then, the share a collector touched within those N business days
+    acc, start, touch, end = sim.episodes.arrays()
+    n_bd = sc.strategy.coverage_business_days
+    bd = lambda a, b: sim.cal.busdays_between(a, np.where(np.isfinite(b), b, sim.days - 1).astype(np.int64))  # noqa: E731
+    touched = np.isfinite(touch) & (bd(start, touch) <= n_bd)
+    lasted = ~np.isfinite(end) & (bd(start, np.full(len(start), np.inf)) >= n_bd) | np.isfinite(end) & (bd(start, end) > n_bd)
+    observable = (start >= w0) & (touched | lasted)
+    first_bd = int(sim.cal.busday_index[w0]) if w0 < sim.days else 0
+    in_window = lambda q: np.asarray(q.waits)[np.asarray(q.arrivals) >= w0]  # noqa: E731
+    inbound_waits = in_window(sim.inbound_q) * 1440.0
+    cash_waits = in_window(sim.cashapp_q)
+    return {
+        "dso": mean("dso"),
+        "dso_countback": mean("dso_countback"),
+        "bpdso": mean("bpdso"),
+        "add": mean("add"),
+        "cei": mean("cei"),
+        "pct_current": mean("pct_current"),
+        "pct_over_90": mean("pct_over_90"),
+        "bad_debt_ratio": k.bad_debt_ratio(write_offs, sales),
+        "ptp_kept_rate": k.ptp_kept_rate(int(count.get("promise_kept", 0)), int(count.get("promise_broken", 0))),
+        "dispute_cycle_days": float(cycle.mean()) if len(cycle) else float("nan"),
+        "dispute_sla_pct": float(within.mean() * 100) if len(cycle) else float("nan"),
+        "coverage_pct": float(touched[observable].mean() * 100) if observable.any() else float("nan"),
+        "collector_utilisation": sim.collectors.utilisation(first_bd) * 100,
+        "calls_per_day": count.get("call_attempt", 0) / max(busdays, 1),
+        "rpc_per_day": count.get("right_party_contact", 0) / max(busdays, 1),
+        "inbound_sla_pct": float((inbound_waits <= sc.inbound.sla_minutes).mean() * 100) if len(inbound_waits) else float("nan"),
+        "inbound_wait_minutes": float(inbound_waits.mean()) if len(inbound_waits) else float("nan"),
+        "unapplied_cash": float(window["unapplied"].mean()),
+        "unapplied_age_days": float(cash_waits.mean()) if len(cash_waits) else float("nan"),
+        "cash_collected": float(window["cash"].sum()),
+        "cash_per_week": float(window["cash"].sum() / (len(window) / 7.0)),
+        "write_offs": float(write_offs),
+        "sales": float(sales),
+        "ending_ar": float(window["ar_total"].iloc[-1]),
+        "invoices": int(count.get("issue", 0)),
+    }
+

@@ -1,0 +1,141 @@
+"""Capacity: pools of people who work shifts and pull jobs from queues in priority order.
+
+One class serves the three pools of DESIGN §2: collectors (inbound queries before pre-legal files
+before the outbound worklist), dispute analysts and cash-application clerks. Each worker is one SimPy
+process. On each business day it is present (absence drawn per worker-day), it works its shift
+except for one block of ``shrinkage × hours`` (meetings, admin, breaks) at a random time; it takes the first job of the highest-priority non-empty queue, is busy
+for the job's handling time, then calls the job's ``done``. A job started before the end of the
+productive window is finished (overrun). An arriving job wakes one idle worker.
+
+Time is in days; handling times are in minutes (1 day = 1440 minutes).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Callable, Protocol
+
+import numpy as np
+import simpy
+
+MINUTES_PER_DAY = 1440.0
+
+
+class JobQueue(Protocol):
+    def __len__(self) -> int: ...
+
+    def pop(self, now: float) -> tuple[float, Callable[[float], None] | None]:
+        """Remove the next job: (handling minutes, callback at completion or None)."""
+
+
+class FifoQueue:
+    """A FIFO of (minutes, done) jobs; records each served job's arrival time and wait (days)."""
+
+    def __init__(self, pool: "WorkPool | None" = None):
+        self._jobs: deque = deque()
+        self.pool = pool
+        self.arrivals: list[float] = []
+        self.waits: list[float] = []
+
+    def __len__(self) -> int:
+        return len(self._jobs)
+
+    def put(self, now: float, minutes: float, done: Callable[[float], None] | None = None) -> None:
+        self._jobs.append((now, minutes, done))
+        if self.pool is not None:
+            self.pool.wake()
+
+    def pop(self, now: float):
+        arrived, minutes, done = self._jobs.popleft()
+        self.arrivals.append(arrived)
+        self.waits.append(now - arrived)
+        return minutes, done
+
+
+class WorkPool:
+    """``size`` workers sharing ``queues`` (index 0 = highest priority)."""
+
+    def __init__(self, env: simpy.Environment, name: str, size: int, shifts: list[tuple[float, float]],
+                 presence: np.ndarray, breaks: np.ndarray, shrinkage: float, queues: list[JobQueue]):
+        """``shifts[k]`` = (start, end) of business day k's shift, in sim days; ``presence[k, w]`` = worker
+        w works day k; ``breaks[k, w]`` in [0, 1) places the non-productive block within the shift."""
+        self.env, self.name, self.size = env, name, size
+        self.queues = queues
+        #: per business day k: minutes present and productive, minutes busy (jobs started that day)
+        length = np.array([e - s for s, e in shifts])
+        self.available = length * (1.0 - shrinkage) * presence.sum(axis=1) * MINUTES_PER_DAY
+        self.busy = np.zeros(len(shifts))
+        self._idle: deque = deque()  # one wake-up event per idle worker
+        for w in range(size):
+            windows = [
+                _windows(s, e, shrinkage, breaks[k, w]) if presence[k, w] else () for k, (s, e) in enumerate(shifts)
+            ]
+            env.process(self._work(windows))
+
+    def wake(self) -> None:
+        """Wake one idle worker (if any) because a job has arrived."""
+        if self._idle:
+            self._idle.popleft().succeed()
+
+    def _work(self, windows):
+        env, queues, idle = self.env, self.queues, self._idle
+        waiting: list = [None]  # this worker's wake-up event while idle
+        for k, day in enumerate(windows):
+            for start, end in day:
+                if env.now < start:
+                    yield env.timeout(start - env.now)
+                if env.now >= end:
+                    continue  # an overrunning job used up this window
+                env.timeout(end - env.now).callbacks.append(lambda _, w=waiting: self._window_closed(w))
+                while env.now < end:
+                    for q in queues:
+                        if len(q):
+                            minutes, done = q.pop(env.now)
+                            break
+                    else:
+                        waiting[0] = woken = env.event()
+                        idle.append(woken)
+                        yield woken  # by wake() for a new job, or by _window_closed
+                        waiting[0] = None
+                        continue
+                    self.busy[k] += minutes
+                    yield env.timeout(minutes / MINUTES_PER_DAY)
+                    if done is not None:
+                        done(env.now)
+
+    def _window_closed(self, waiting: list) -> None:
+        """End of a worker's window: an idle worker stops waiting for jobs."""
+        woken = waiting[0]
+        if woken is not None and not woken.triggered:
+            self._idle.remove(woken)
+            woken.succeed()
+
+    def utilisation(self, first_day: int = 0) -> float:
+        """Busy time ÷ available (present, productive) time, over business days ``first_day`` onwards."""
+        avail = self.available[first_day:].sum()
+        return float(self.busy[first_day:].sum() / avail) if avail else float("nan")
+
+
+def _windows(start: float, end: float, shrinkage: float, position: float) -> tuple[tuple[float, float], ...]:
+    """The shift minus one non-productive block of ``shrinkage`` × its length placed at ``position``."""
+    block = (end - start) * shrinkage
+    b0 = start + position * (end - start - block)
+    return tuple(w for w in ((start, b0), (b0 + block, end)) if w[1] > w[0])
+
+
+def poisson_arrivals(env: simpy.Environment, rng: np.random.Generator, queue: FifoQueue,
+                     windows: list[tuple[float, float]], rate_per_day: float, mean_minutes: float,
+                     on_arrival: Callable[[float], None] | None = None):
+    """SimPy process: a Poisson stream of ``rate_per_day`` arrivals per opening window on average (uniform
+    times within each window, i.e. a Poisson process during opening hours), each a job of
+    Exponential(``mean_minutes``) minutes for ``queue``."""
+    for start, end in windows:
+        n = rng.poisson(rate_per_day)
+        times = np.sort(start + rng.random(n) * (end - start))
+        service = rng.exponential(mean_minutes, n)
+        for when, minutes in zip(times.tolist(), service.tolist()):
+            if env.now < when:
+                yield env.timeout(when - env.now)
+            queue.put(env.now, minutes)
+            if on_arrival is not None:
+                on_arrival(env.now)

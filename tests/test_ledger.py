@@ -1,0 +1,51 @@
+"""The ledger moves money only between an invoice's columns and never creates or loses a cent."""
+
+import numpy as np
+import pytest
+
+from o2c_sim.ledger import EventLog, Ledger, to_cents
+
+
+def make(amounts=(100.00, 250.55, 19.99)):
+    ledger = Ledger(EventLog(), capacity=2)
+    idx = ledger.issue(0.0, to_cents(amounts), np.arange(len(amounts)))
+    return ledger, idx
+
+
+def test_to_cents_rounds_half_away_from_zero():
+    assert to_cents([0.005, 1.234, 19.995]).tolist() == [1, 123, 2000]
+
+
+def test_postings_keep_each_invoice_balanced_and_grow_capacity():
+    ledger, idx = make()
+    ledger.pay(1.0, idx[:1], [10_000], [0])
+    ledger.credit(2.0, idx[1], 5_000, 1)
+    ledger.write_off(3.0, idx[2:], [1_999], [2])
+    ledger.check()
+    assert ledger.open_view.tolist() == [0, 20_055, 0]
+    assert ledger.closed_day[:3].tolist() == [1.0, np.inf, 3.0]
+
+
+def test_cannot_take_more_than_is_open():
+    ledger, idx = make()
+    with pytest.raises(ValueError):
+        ledger.pay(1.0, idx[:1], [10_001], [0])
+    ledger.check()
+
+
+def test_unapplied_cash_matched_later_and_excess_refunded():
+    ledger, idx = make()
+    ledger.receive_unapplied(1.0, int(idx[0]), 10_000, 0)
+    ledger.check()  # cash held in suspense still balances
+    ledger.credit(2.0, idx[0], 4_000, 0)  # credited while the cash waited
+    ledger.apply_unapplied(3.0, int(idx[0]), 10_000, 0)
+    ledger.check()
+    assert ledger.paid[0] == 6_000 and ledger.refunded == 4_000 and ledger.suspense == 0
+
+
+def test_event_log_records_every_posting():
+    ledger, idx = make()
+    ledger.pay(1.0, idx, ledger.open[idx], np.arange(3))
+    ev = ledger.log.frame()
+    assert len(ev) == 6  # three issues, three payments
+    assert ev["cents"].sum() == 2 * int(to_cents([100.00, 250.55, 19.99]).sum())
