@@ -1,0 +1,85 @@
+"""Warm start: a simulation begins from exactly the items open in a real ledger on a date."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from o2c_sim.cli import main
+from o2c_sim.importer import load_ledger
+from o2c_sim.model import simulate
+from o2c_sim.scenario import load_scenario
+from o2c_sim.warmstart import opening_book
+
+AS_OF = pd.Timestamp("2013-06-30")
+
+
+@pytest.fixture(scope="module")
+def ibm(ibm_csv):
+    return load_ledger(ibm_csv, "ibm_ar")
+
+
+def test_carries_exactly_the_items_open_on_the_date_and_conserves_money(ibm):
+    # independent selection: issued by the date and settled after it
+    expected = ibm[(ibm["invoice_date"] <= AS_OF) & (ibm["paid_date"] > AS_OF)]
+    book = opening_book(ibm, AS_OF, load_scenario("baseline"))
+    result = simulate(load_scenario("baseline", {"horizon_days": 90}), opening=book, check_every_day=True)
+    events = result.events
+    carried = events[events["kind"] == "opening_balance"]
+    assert len(carried) == len(expected) > 50
+    assert set(carried["invoice_id"]) == set(expected["invoice_id"])
+    assert carried["amount"].sum() == pytest.approx(expected["amount"].sum(), abs=0.005)
+    # the carried items keep their ages and customers
+    inv = result.invoices.set_index("invoice_id").loc[expected["invoice_id"]]
+    assert (inv["due_date"].to_numpy() == expected["due_date"].to_numpy()).all()
+    assert (inv["customer_id"].to_numpy() == expected["customer_id"].to_numpy()).all()
+    assert result.scenario.start_date == (AS_OF + pd.Timedelta(days=1)).date()
+    assert result.scenario.portfolio.accounts == ibm["customer_id"].nunique()
+    # money: every carried cent is paid, credited, written off or still open
+    moved = inv[["paid_amount", "credited_amount", "written_off_amount"]].sum(axis=1)
+    assert (moved <= inv["amount"] + 1e-9).all()
+    assert np.isclose(result.daily["ar_total"].iloc[0] + result.daily["cash"].iloc[0]
+                      + result.daily["credits"].iloc[0] + result.daily["write_offs"].iloc[0]
+                      - result.daily["sales"].iloc[0], expected["amount"].sum(), atol=0.01)
+
+
+def test_open_disputes_and_partial_balances_are_carried():
+    table = pd.DataFrame({
+        "invoice_id": ["A", "B", "C"], "customer_id": ["x", "x", "y"],
+        "invoice_date": pd.to_datetime(["2026-01-01", "2026-01-10", "2026-01-05"]),
+        "due_date": pd.to_datetime(["2026-01-31", "2026-02-09", "2026-02-04"]),
+        "amount": [100.0, 50.0, 80.0],
+        "paid_date": pd.to_datetime([None, "2026-03-01", "2026-01-20"]),
+        "paid_amount": [30.0, 50.0, 80.0],
+        "disputed": [True, False, False],
+    })
+    book = opening_book(table, "2026-02-15", load_scenario("baseline"))
+    items = book.items.set_index("invoice_id")
+    assert list(items.index) == ["A", "B"]  # C was paid before the date
+    assert items.loc["A", "open"] == 70.0 and items.loc["B", "open"] == 50.0  # B was settled later: fully open
+    assert bool(items.loc["A", "disputed_open"]) and not bool(items.loc["B", "disputed_open"])
+    result = simulate(load_scenario("baseline", {"horizon_days": 60}), opening=book, check_every_day=True)
+    ev = result.events
+    assert "A" in set(ev.loc[ev["kind"] == "dispute_open", "invoice_id"])
+
+
+def test_cli_warm_start(ibm_csv, tmp_path, capsys):
+    out = tmp_path / "warm"
+    code = main(["run", "baseline", "--ledger", str(ibm_csv), "--mapping", "ibm_ar", "--as-of", "2013-06-30",
+                 "--set", "horizon_days=60", "-r", "1", "-q", "--out", str(out)])
+    assert code == 0
+    assert "items open on 2013-06-30" in capsys.readouterr().out
+    assert json.loads((out / "kpis.json").read_text())["mean"]["invoices"] > 0
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--as-of", "2013-06-30"], "needs both"),
+    (["--ledger", "LEDGER", "--as-of", "not-a-date"], "not a date"),
+    (["--ledger", "LEDGER", "--as-of", "2001-01-01"], "before the ledger's first invoice"),
+])
+def test_bad_warm_start_flags(args, message, ibm_csv, tmp_path, capsys):
+    args = [str(ibm_csv) if a == "LEDGER" else a for a in args]
+    code = main(["run", "baseline", *args, "--mapping", "ibm_ar", "-q", "--out", str(tmp_path / "x")])
+    assert code == 2
+    assert message in capsys.readouterr().err
