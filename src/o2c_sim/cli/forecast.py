@@ -1,0 +1,124 @@
+"""``o2c-sim forecast HISTORY --as-of DATE --out DIR``: a 13-week cash-receipts forecast, back-tested.
+
+Every model is back-tested at rolling origins on the history known at the as-of date; a combination is
+weighted by that record and the model with the lowest WAPE at horizons 1–4 is selected. Writes to DIR:
+forecast.parquet (period_start, model, mean, lo80, hi80, lo95, hi95), forecast_items.parquet (expected
+receipts per open invoice, for ``o2c-sim gap``), backtest.parquet, metrics.json and figures
+(fan_chart.html, backtest_accuracy.html). Files are written to a temporary folder first and moved into
+place only when all are complete.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shutil
+import tempfile
+from pathlib import Path
+
+from ..errors import UserError
+from ..importer import load_ledger
+from ..scenario import load_scenario
+from ..forecast.pipeline import ForecastResult, forecast_with_backtest
+from ..forecast.registry import MODELS
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("forecast", help="13-week cash-receipts forecast with back-test and model selection",
+                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("history", metavar="HISTORY", help="ledger file (.csv, .xlsx or .parquet) with paid history and open items")
+    p.add_argument("--mapping", metavar="M", help="column mapping YAML or a shipped name (e.g. ibm_ar)")
+    p.add_argument("--as-of", required=True, metavar="DATE", help="forecast date YYYY-MM-DD; only data known then is used")
+    p.add_argument("--horizon", type=int, default=13, help="periods ahead (default 13)")
+    p.add_argument("--freq", default="W", help="W = weeks Monday–Sunday (default), D = days")
+    p.add_argument("--models", metavar="NAMES", help=f"comma-separated subset of: {', '.join(MODELS)}")
+    p.add_argument("--scenario", metavar="S", help="scenario for the simulation model and what-if (default: calibrated from the history)")
+    p.add_argument("--what-if", nargs="+", default=[], metavar="KEY=VALUE",
+                   help="simulate the cash forecast again with these overrides (e.g. team.collectors=+2) next to the base case")
+    p.add_argument("--replications", type=int, default=30, help="Monte Carlo replications of the simulation and what-if (default 30)")
+    p.add_argument("--out", required=True, metavar="DIR", help="output directory (replaced only when complete)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    if args.replications < 2:
+        raise UserError(f"--replications must be at least 2, got {args.replications}")
+    scenario = load_scenario(args.scenario) if args.scenario else None
+    if args.what_if:  # a bad override fails now, before any work
+        (scenario or load_scenario("baseline")).with_overrides(args.what_if)
+    ledger = load_ledger(args.history, args.mapping)
+    names = [n.strip() for n in args.models.split(",") if n.strip()] if args.models else None
+    result = forecast_with_backtest(ledger, args.as_of, args.horizon, args.freq, names, scenario)
+    if args.what_if:
+        from ..forecast.series import History
+        from ..forecast.simulation import what_if
+
+        result.what_if = what_if(History(ledger, result.as_of, args.freq), args.horizon, args.what_if, scenario,
+                                 args.replications)
+    write(result, Path(args.out))
+    print("\n".join(report_lines(result)))
+    print(f"written to {args.out}")
+    return 0
+
+
+def metrics_dict(r: ForecastResult) -> dict:
+    clean = lambda v: None if isinstance(v, float) and math.isnan(v) else v
+    per_model = {}
+    for row in r.summary.to_dict("records"):
+        per_model.setdefault(row["model"], {})[row["band"]] = {k: clean(v) for k, v in row.items() if k not in ("model", "band")}
+    return {"as_of": str(r.as_of.date()), "freq": r.freq, "horizon": r.horizon, "selected": r.selected,
+            "skipped": r.skipped, "models": per_model}
+
+
+def write(r: ForecastResult, out: Path) -> None:
+    """Write all outputs to a temporary sibling folder, then swap it in (an earlier DIR is kept until then)."""
+    from ..figures.forecast import backtest_accuracy, fan_chart
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        r.forecast.to_parquet(tmp / "forecast.parquet", index=False)
+        r.backtest.to_parquet(tmp / "backtest.parquet", index=False)
+        if r.items is not None:
+            r.items.to_parquet(tmp / "forecast_items.parquet", index=False)
+        if r.what_if is not None:
+            r.what_if.to_parquet(tmp / "what_if.parquet", index=False)
+        (tmp / "metrics.json").write_text(json.dumps(metrics_dict(r), indent=2, default=str))
+        fan_chart(r.history, r.forecast, r.selected).write_html(tmp / "fan_chart.html", include_plotlyjs="cdn")
+        backtest_accuracy(r.summary, r.selected).write_html(tmp / "backtest_accuracy.html", include_plotlyjs="cdn")
+        if out.exists():
+            if not (out / "metrics.json").exists() and any(out.iterdir()):
+                raise UserError(f"{out} exists and is not a forecast directory; choose another --out")
+            old = out.with_name(f".{out.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            out.rename(old)
+            tmp.rename(out)
+            shutil.rmtree(old)
+        else:
+            tmp.rename(out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def report_lines(r: ForecastResult) -> list[str]:
+    s = r.summary.set_index(["model", "band"])
+    net = "net13"
+    lines = [f"as of {r.as_of.date()}, {r.horizon} periods ({r.freq}); back-test: "
+             f"{s.xs('1-4', level='band')['origins'].max()} origins at horizons 1-4",
+             f"{'model':<24}{'WAPE 1-4':>9}{'MASE':>7}{'bias':>8}{'cov80':>7}{'cov95':>7}{'net13':>8}"]
+    for model, row in s.xs("1-4", level="band").iterrows():
+        mark = " <- selected" if model == r.selected else ""
+        lines.append(f"{model:<24}{row['wape']:>9.3f}{row['mase']:>7.2f}{row['bias']:>+8.3f}{row['cov80']:>7.2f}"
+                     f"{row['cov95']:>7.2f}{row[net]:>8.3f}{mark}")
+    for name, reason in r.skipped.items():
+        lines.append(f"skipped {name}: {reason}")
+    f = r.forecast[r.forecast["model"] == r.selected]
+    lines.append(f"expected receipts over the next {r.horizon} periods ({r.selected}): {f['mean'].sum():,.0f}")
+    if r.what_if is not None:
+        w = r.what_if
+        lines.append(f"what-if (simulation, {len(w)} periods): base {w['base'].sum():,.0f}, what-if {w['what_if'].sum():,.0f}, "
+                     f"difference {w['difference'].sum():+,.0f} (first period {w['difference'].iloc[0]:+,.0f}, "
+                     f"95% CI [{w['diff_lo95'].iloc[0]:+,.0f}, {w['diff_hi95'].iloc[0]:+,.0f}])")
+    return lines
+

@@ -1,0 +1,212 @@
+"""One interface for every receipts model: fit on the history known at an origin, predict a horizon.
+
+A model's :meth:`Model.forecast` takes a :class:`~o2c_sim.forecast.series.History` and a horizon and
+returns one row per future period: ``period_start, mean, lo80, hi80, lo95, hi95``. A model that cannot
+fit raises :class:`CannotFit` with the reason; :func:`run` reports it and goes on with the others.
+
+Aggregate models work on the receipts series ``y``. Interval formulas for the baselines are those of
+Hyndman & Athanasopoulos, *Forecasting: Principles and Practice* (3rd ed.), §5.5, Table 5.2, with σ the
+standard deviation of the one-step residuals; statsmodels models use their own prediction intervals.
+"""
+
+from __future__ import annotations
+
+import warnings
+from abc import ABC, abstractmethod
+
+import numpy as np
+import pandas as pd
+from scipy.stats import norm
+
+from .series import SEASON, History
+
+Z80, Z95 = norm.ppf(0.90), norm.ppf(0.975)
+COLUMNS = ("period_start", "mean", "lo80", "hi80", "lo95", "hi95")
+
+
+class CannotFit(Exception):
+    """A model cannot be fitted on this history; the message says why."""
+
+
+class Model(ABC):
+    """A receipts forecaster. Subclasses set ``name`` and implement :meth:`forecast`."""
+
+    name: str = "model"
+
+    @abstractmethod
+    def forecast(self, history: History, horizon: int) -> pd.DataFrame:
+        """Rows ``period_start, mean, lo80, hi80, lo95, hi95`` for the next ``horizon`` periods."""
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name}>"
+
+
+def frame(index: pd.DatetimeIndex, mean, sd=None, *, lo80=None, hi80=None, lo95=None, hi95=None) -> pd.DataFrame:
+    """A forecast table from a mean and either a normal standard deviation or explicit bounds (clipped at 0)."""
+    mean = np.asarray(mean, float)
+    if sd is not None:
+        sd = np.asarray(sd, float)
+        lo80, hi80, lo95, hi95 = mean - Z80 * sd, mean + Z80 * sd, mean - Z95 * sd, mean + Z95 * sd
+    out = pd.DataFrame({"period_start": index, "mean": mean, "lo80": lo80, "hi80": hi80, "lo95": lo95, "hi95": hi95})
+    num = list(COLUMNS[1:])
+    out[num] = out[num].astype(float).clip(lower=0.0)
+    return out
+
+
+def run(models: list[Model], history: History, horizon: int) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Forecast with every model; returns (rows with a ``model`` column, {skipped model: reason})."""
+    frames, skipped = [], {}
+    for m in models:
+        try:
+            f = m.forecast(history, horizon)
+        except CannotFit as exc:
+            skipped[m.name] = str(exc)
+            continue
+        frames.append(f.assign(model=m.name))
+    cols = ["period_start", "model", *COLUMNS[1:]]
+    out = pd.concat(frames, ignore_index=True)[cols] if frames else pd.DataFrame(columns=cols)
+    return out, skipped
+
+
+class SeriesModel(Model):
+    """A model of the receipts series alone (optionally with the amount falling due as a regressor)."""
+
+    min_periods = 8
+
+    def forecast(self, history: History, horizon: int) -> pd.DataFrame:
+        y = history.receipts.to_numpy()
+        need = self.needs(history.freq)
+        if len(y) < need:
+            raise CannotFit(f"needs at least {need} periods of history, the history has {len(y)}")
+        return self.predict(y, horizon, history)
+
+    def needs(self, freq: str) -> int:
+        return self.min_periods
+
+    @abstractmethod
+    def predict(self, y: np.ndarray, horizon: int, history: History) -> pd.DataFrame: ...
+
+
+class Naive(SeriesModel):
+    """Last value carried forward; ``sd_h = σ√h``."""
+
+    name = "naive"
+
+    def predict(self, y, horizon, history):
+        sigma = np.std(np.diff(y), ddof=1)
+        h = np.arange(1, horizon + 1)
+        return frame(history.future(horizon), np.full(horizon, y[-1]), sigma * np.sqrt(h))
+
+
+class SeasonalNaive(SeriesModel):
+    """Same period last season (52 weeks / 7 days); ``sd_h = σ√(k+1)``, ``k = ⌊(h−1)/m⌋``."""
+
+    name = "seasonal_naive"
+
+    def needs(self, freq):
+        return SEASON[freq] + 2
+
+    def predict(self, y, horizon, history):
+        m = SEASON[history.freq]
+        h = np.arange(1, horizon + 1)
+        mean = y[len(y) - m + (h - 1) % m]
+        sigma = np.std(y[m:] - y[:-m], ddof=1)
+        return frame(history.future(horizon), mean, sigma * np.sqrt((h - 1) // m + 1))
+
+
+class MovingAverage(SeriesModel):
+    """Mean of the last ``window`` periods; σ from the one-step errors of the same rule in sample."""
+
+    name = "moving_average"
+
+    def __init__(self, window: int = 13):
+        self.window = window
+        self.min_periods = window + 4
+
+    def predict(self, y, horizon, history):
+        k = self.window
+        past = np.convolve(y, np.ones(k) / k, mode="valid")[:-1]  # mean of y[t-k..t-1] for t = k..n-1
+        sigma = np.std(y[k:] - past, ddof=1)
+        return frame(history.future(horizon), np.full(horizon, y[-k:].mean()), np.full(horizon, sigma))
+
+
+def _quiet_fit(fit, *args, **kwargs):
+    """Call a statsmodels fit with convergence warnings silenced; a failed fit becomes :class:`CannotFit`."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return fit(*args, **kwargs)
+        except (ValueError, np.linalg.LinAlgError) as exc:
+            raise CannotFit(f"statsmodels could not fit: {exc}") from None
+
+
+def _bounds(pred, index, mean) -> pd.DataFrame:
+    """A forecast table from a statsmodels prediction object with ``conf_int(alpha)``."""
+    ci80, ci95 = np.asarray(pred.conf_int(alpha=0.2)), np.asarray(pred.conf_int(alpha=0.05))
+    return frame(index, mean, lo80=ci80[:, 0], hi80=ci80[:, 1], lo95=ci95[:, 0], hi95=ci95[:, 1])
+
+
+class SES(SeriesModel):
+    """statsmodels ``SimpleExpSmoothing`` (reference); ``sd_h = σ√(1 + (h−1)α²)`` (ETS(A,N,N))."""
+
+    name = "ses"
+
+    def predict(self, y, horizon, history):
+        from statsmodels.tsa.holtwinters import SimpleExpSmoothing
+
+        res = _quiet_fit(SimpleExpSmoothing(y, initialization_method="estimated").fit)
+        alpha = res.params["smoothing_level"]
+        sigma = np.sqrt(np.mean(res.resid**2))
+        h = np.arange(1, horizon + 1)
+        return frame(history.future(horizon), res.forecast(horizon), sigma * np.sqrt(1 + (h - 1) * alpha**2))
+
+
+class ETS(SeriesModel):
+    """statsmodels ``ETSModel``: the lower-AICc of ETS(A,N,N) and ETS(A,Ad,N)."""
+
+    name = "ets"
+    min_periods = 12
+
+    def predict(self, y, horizon, history):
+        from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+
+        y = pd.Series(y)  # ETSModel's prediction summary needs an index
+        fits = [
+            _quiet_fit(ETSModel(y, error="add", trend=trend, damped_trend=trend is not None).fit, disp=False)
+            for trend in (None, "add")
+        ]
+        res = min(fits, key=lambda r: r.aicc)
+        pred = res.get_prediction(start=len(y), end=len(y) + horizon - 1)
+        sf80, sf95 = pred.summary_frame(alpha=0.2), pred.summary_frame(alpha=0.05)
+        return frame(history.future(horizon), sf80["mean"], lo80=sf80["pi_lower"], hi80=sf80["pi_upper"],
+                     lo95=sf95["pi_lower"], hi95=sf95["pi_upper"])
+
+
+class SARIMAX(SeriesModel):
+    """statsmodels ``SARIMAX`` AR(1) with a constant and the amount falling due as regressor."""
+
+    name = "sarimax"
+    min_periods = 16
+
+    def predict(self, y, horizon, history):
+        from statsmodels.tsa.statespace.sarimax import SARIMAX as _SARIMAX
+
+        x_hist, x_future = history.falling_due(horizon)
+        res = _quiet_fit(_SARIMAX(y, exog=x_hist, order=(1, 0, 0), trend="c").fit, disp=False)
+        pred = res.get_forecast(horizon, exog=x_future)
+        return _bounds(pred, history.future(horizon), pred.predicted_mean)
+
+
+class UnobservedComponents(SeriesModel):
+    """statsmodels ``UnobservedComponents``: local level plus the amount falling due as regressor."""
+
+    name = "unobserved_components"
+    min_periods = 16
+
+    def predict(self, y, horizon, history):
+        from statsmodels.tsa.statespace.structural import UnobservedComponents as _UC
+
+        x_hist, x_future = history.falling_due(horizon)
+        res = _quiet_fit(_UC(y, level="llevel", exog=x_hist).fit, disp=False)
+        pred = res.get_forecast(horizon, exog=x_future)
+        return _bounds(pred, history.future(horizon), pred.predicted_mean)
