@@ -1,0 +1,110 @@
+"""``o2c-sim dashboard [--port P] [--no-browser]``: serve the Voila dashboards in ``dashboards/``.
+
+The server listens on 127.0.0.1 only (use ``--ip`` deliberately to expose it), shows the dashboards
+without their code (``--strip_sources=True``) and runs until interrupted with Ctrl-C. The listing at
+``http://127.0.0.1:PORT/`` links to each dashboard:
+
+* ``staffing_whatif.ipynb`` — collectors, dispute analysts, strategy, dunning cadence → KPIs against
+  the baseline, staffing curve;
+* ``cash_forecast.ipynb`` — 13-week cash forecast per model, back-test accuracy, collector what-if.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from ..errors import UserError
+
+DEFAULT_PORT = 8866
+LOOPBACK = "127.0.0.1"
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("dashboard", help="serve the Voila dashboards (staffing what-if, cash forecast)",
+                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--port", type=int, default=DEFAULT_PORT, metavar="P", help=f"port to listen on (default {DEFAULT_PORT})")
+    p.add_argument("--no-browser", action="store_true", help="do not open a browser tab")
+    p.add_argument("--ip", default=LOOPBACK, metavar="ADDRESS",
+                   help=f"address to listen on (default {LOOPBACK}: this machine only; the dashboards run "
+                        "simulations on request, so expose them only on a trusted network)")
+    p.add_argument("--dir", type=Path, default=None, metavar="DIR", help="folder of dashboards (default: the project's dashboards/)")
+    p.set_defaults(func=run)
+
+
+def dashboards_dir() -> Path:
+    from ..settings import PROJECT_ROOT
+
+    return PROJECT_ROOT / "dashboards"
+
+
+def voila_command(directory: Path, port: int, *, open_browser: bool, ip: str = LOOPBACK) -> list[str]:
+    """The Voila command line: loopback, the given port (no silent fallback to another), sources stripped.
+
+    Kernels of pages closed without saying goodbye (a crashed browser, a lost connection) are shut
+    down after five idle minutes; open pages are never culled."""
+    cmd = [sys.executable, "-m", "voila", str(directory), f"--port={port}", f"--Voila.ip={ip}",
+           "--Voila.port_retries=0", "--strip_sources=True", "--show_tracebacks=False",
+           "--MappingKernelManager.cull_interval=60", "--MappingKernelManager.cull_idle_timeout=300",
+           "--MappingKernelManager.cull_connected=False"]
+    if not open_browser:
+        cmd.append("--no-browser")
+    return cmd
+
+
+def check_args(args: argparse.Namespace) -> Path:
+    if not 1 <= args.port <= 65535:
+        raise UserError(f"--port must be between 1 and 65535, got {args.port}")
+    directory = args.dir if args.dir is not None else dashboards_dir()
+    if not directory.is_dir():
+        raise UserError(f"dashboards folder not found at {directory}; expected a folder of .ipynb dashboards")
+    if not any(directory.glob("*.ipynb")):
+        raise UserError(f"no dashboards (.ipynb files) in {directory}")
+    if importlib.util.find_spec("voila") is None:
+        raise UserError("Voila is not installed in this environment; install the project with "
+                        "'pip install -e .' (it depends on voila)")
+    if not port_free(args.ip, args.port):
+        raise UserError(f"port {args.port} on {args.ip} is already in use (another dashboard server?); "
+                        "choose another with --port")
+    return directory
+
+
+def port_free(ip: str, port: int) -> bool:
+    """Whether a TCP server could listen on ``ip:port`` now."""
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in ip else socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind((ip, port))
+        return True
+    except OSError:
+        return False
+
+
+def run(args: argparse.Namespace) -> int:
+    directory = check_args(args)
+    cmd = voila_command(directory, args.port, open_browser=not args.no_browser, ip=args.ip)
+    print(f"Serving the dashboards in {directory} at http://{args.ip}:{args.port}/ (Ctrl-C stops the server)",
+          flush=True)
+    if args.ip != LOOPBACK:
+        print(f"warning: listening on {args.ip}, not only on this machine", file=sys.stderr, flush=True)
+    proc = subprocess.Popen(cmd)
+    # a service manager's SIGTERM stops Voila cleanly (it shuts its kernels down) instead of orphaning it
+    previous = signal.signal(signal.SIGTERM, lambda *_: proc.terminate())
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        # Ctrl-C reaches Voila too (same process group); give it time to shut its kernels down
+        try:
+            return proc.wait(timeout=15) or 130
+        except subprocess.TimeoutExpired:
+            proc.terminate()
+            proc.wait()
+            return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
