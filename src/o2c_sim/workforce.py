@@ -5,7 +5,8 @@ before the outbound worklist), dispute analysts and cash-application clerks. Eac
 process. On each business day it is present (absence drawn per worker-day), it works its shift
 except for one block of ``shrinkage × hours`` (meetings, admin, breaks) at a random time; it takes the first job of the highest-priority non-empty queue, is busy
 for the job's handling time, then calls the job's ``done``. A job started before the end of the
-productive window is finished (overrun). An arriving job wakes one idle worker.
+productive window is finished (overrun, counted as overtime, not as utilisation). An arriving job
+wakes one idle worker.
 
 Time is in days; handling times are in minutes (1 day = 1440 minutes).
 """
@@ -61,7 +62,7 @@ class WorkPool:
         w works day k; ``breaks[k, w]`` in [0, 1) places the non-productive block within the shift."""
         self.env, self.name, self.size = env, name, size
         self.queues = queues
-        #: per business day k: minutes present and productive, minutes busy (jobs started that day)
+        #: per business day k: minutes present and productive, and minutes of those spent on jobs
         length = np.array([e - s for s, e in shifts])
         self.available = length * (1.0 - shrinkage) * presence.sum(axis=1) * MINUTES_PER_DAY
         self.busy = np.zeros(len(shifts))
@@ -84,6 +85,8 @@ class WorkPool:
             for start, end in day:
                 if env.now < start:
                     yield env.timeout(start - env.now)
+                elif env.now > start:  # a job overran into this window: that part of it is productive time
+                    self.busy[k] += (min(env.now, end) - start) * MINUTES_PER_DAY
                 if env.now >= end:
                     continue  # an overrunning job used up this window
                 env.timeout(end - env.now).callbacks.append(lambda _, w=waiting: self._window_closed(w))
@@ -98,7 +101,7 @@ class WorkPool:
                         yield woken  # by wake() for a new job, or by _window_closed
                         waiting[0] = None
                         continue
-                    self.busy[k] += minutes
+                    self.busy[k] += min(minutes, (end - env.now) * MINUTES_PER_DAY)
                     yield env.timeout(minutes / MINUTES_PER_DAY)
                     if done is not None:
                         done(env.now)
@@ -111,7 +114,9 @@ class WorkPool:
             woken.succeed()
 
     def utilisation(self, first_day: int = 0) -> float:
-        """Busy time ÷ available (present, productive) time, over business days ``first_day`` onwards."""
+        """Time on jobs within the productive windows ÷ productive (present, non-shrinkage) time, over
+        business days ``first_day`` onwards. A job overrunning its window into a break or past the
+        shift is overtime, not utilisation, so the ratio never exceeds 1."""
         avail = self.available[first_day:].sum()
         return float(self.busy[first_day:].sum() / avail) if avail else float("nan")
 
