@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
+import pyarrow as pa
 import simpy
 
 from . import collections as collection
@@ -204,18 +205,20 @@ class Simulation:
         self.open_idx = np.concatenate([self.open_idx, idx])
         disputes.open_disputes(self, idx[disputed], 0.0)
 
-    def invoice_ids(self, idx: np.ndarray) -> np.ndarray:
-        """Invoice ids: the ledger's own for carried-in items, ``INV0000123`` for simulated ones."""
-        ids = np.char.add("INV", np.char.zfill(np.asarray(idx).astype(str), 7)).astype(object)
-        if self.opening is not None:
-            carried = np.asarray(idx) < len(self.opening.items)
-            ids[carried] = self.opening.items["invoice_id"].to_numpy()[np.asarray(idx)[carried]]
-        return ids
+    def invoice_ids(self) -> pa.Array:
+        """Every invoice's id, indexed by ledger row: the ledger's own for carried-in items,
+        ``INV0000123`` for simulated ones."""
+        carried = 0 if self.opening is None else len(self.opening.items)
+        simulated = pa.array([f"INV{i:07d}" for i in range(carried, self.ledger.n)], pa.string())
+        if not carried:
+            return simulated
+        return pa.concat_arrays([pa.array(self.opening.items["invoice_id"].astype(str).tolist(), pa.string()), simulated])
 
-    def customer_ids(self, accounts: np.ndarray) -> np.ndarray:
+    def customer_ids(self) -> pa.Array:
+        """Every account's customer id, indexed by account."""
         if self.opening is not None:
-            return self.opening.customers[np.asarray(accounts)].astype(object)
-        return np.char.add("C", np.char.zfill(np.asarray(accounts).astype(str), 6)).astype(object)
+            return pa.array([str(c) for c in self.opening.customers], pa.string())
+        return pa.array([f"C{a:06d}" for a in range(len(self.acc))], pa.string())
 
     def _natural_delay(self, seg: np.ndarray, disputed: np.ndarray) -> np.ndarray:
         out = np.zeros(len(seg))

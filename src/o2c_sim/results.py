@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from . import kpis as k
 from .book import DISPUTE_OPEN, DISPUTE_RESOLVED
@@ -60,8 +61,8 @@ def invoice_table(sim) -> pd.DataFrame:
     reason = np.where(disputed, np.array(list(DISPUTE_REASONS) + [""])[inv.dispute_reason[:n]], "")
     dates = sim.cal.dates
     return pd.DataFrame({
-        "invoice_id": sim.invoice_ids(np.arange(n)),
-        "customer_id": sim.customer_ids(inv.account[:n]),
+        "invoice_id": _take(sim.invoice_ids(), np.arange(n)),
+        "customer_id": _take(sim.customer_ids(), inv.account[:n]),
         "segment": seg_names[inv.segment[:n]],
         "invoice_date": dates(inv.issue_day[:n]).astype("datetime64[ns]"),
         "due_date": dates(inv.due_day[:n]).astype("datetime64[ns]"),
@@ -88,11 +89,18 @@ def event_table(sim) -> pd.DataFrame:
         "time": ev["time"].to_numpy(),
         "date": dates.astype("datetime64[ns]"),
         "kind": pd.Categorical.from_codes(ev["kind"].to_numpy(), categories=list(EVENT_KINDS)),
-        "invoice_id": np.where(inv >= 0, sim.invoice_ids(np.maximum(inv, 0)), ""),
-        "customer_id": np.where(acc >= 0, sim.customer_ids(np.maximum(acc, 0)), ""),
+        "invoice_id": _take(sim.invoice_ids(), inv),
+        "customer_id": _take(sim.customer_ids(), acc),
         "amount": ev["cents"].to_numpy() / 100.0,
         "detail": ev["detail"].to_numpy(),
     })
+
+
+def _take(ids: pa.Array, rows: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """A string column of ``ids[rows]``, "" where the row is negative (an event of no invoice or
+    account). Arrow's ``take`` copies the id bytes; no string is formatted per row."""
+    vocabulary = pa.concat_arrays([ids, pa.array([""], pa.string())])
+    return pd.array(vocabulary.take(np.where(rows >= 0, rows, len(ids))), dtype="str")
 
 
 def _per_day(events: pd.DataFrame, kinds, days: int, value: str = "amount") -> np.ndarray:
