@@ -17,7 +17,7 @@ from papermill.exceptions import PapermillExecutionError
 
 import nbval_reference
 from o2c_sim.notebook_params import NOTEBOOKS, defaults_from_source, validate
-from o2c_sim.report import NOTEBOOKS_DIR, count_figures, parameters_cell
+from o2c_sim.report import NOTEBOOKS_DIR, count_figures
 
 SMALL = {"portfolio.accounts": 300, "horizon_days": 120, "warmup_days": 60}
 ALL = sorted(p.stem for p in NOTEBOOKS_DIR.glob("*.ipynb"))

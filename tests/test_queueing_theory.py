@@ -8,7 +8,6 @@
 
 import math
 
-import numpy as np
 import pytest
 
 from o2c_sim.model import Simulation

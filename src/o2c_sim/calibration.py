@@ -40,8 +40,7 @@ import yaml
 from scipy import optimize, stats
 
 from .errors import UserError
-from .importer import atomic_write_text
-from .rundir import atomic_dir, write_json
+from .rundir import atomic_dir, atomic_write_text, write_json
 from .scenario import PaymentDelay, Scenario, from_dict
 
 CLUSTER_NAMES = {1: ("all",), 2: ("prompt", "late"), 3: ("prompt", "average", "late"), 4: ("prompt", "average", "slow", "late")}

@@ -44,7 +44,7 @@ import multiprocessing
 import os
 import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
 
 from .errors import UserError

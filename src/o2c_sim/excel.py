@@ -18,7 +18,6 @@ import datetime as dt
 import math
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -26,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import UserError
+from .rundir import atomic_file
 
 FORMULA_PREFIXES = ("=", "+", "-", "@")
 _BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
@@ -116,17 +116,9 @@ def write_tables(path: str | os.PathLike, tables: Mapping[str, pd.DataFrame | pd
     for name, table in tables.items():
         frame = table.to_frame() if isinstance(table, pd.Series) else pd.DataFrame(table)
         _write_sheet(wb.create_sheet(sheet_name(name, taken)), frame, index)
-    parent = path.parent if str(path.parent) else Path(".")
     try:
-        parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=parent)
-        os.close(fd)
+        with atomic_file(path) as tmp:
+            wb.save(tmp)
     except OSError as exc:
         raise UserError(f"cannot write the workbook: {exc.strerror or exc}", source=str(path)) from None
-    try:
-        wb.save(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path

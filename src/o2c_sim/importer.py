@@ -19,7 +19,6 @@ import csv
 import datetime as dt
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
@@ -31,6 +30,7 @@ from . import invoice_table
 from .errors import UserError
 from .excel import FORMULA_PREFIXES
 from .invoice_table import COLUMNS, DATE_COLUMNS, MONEY_COLUMNS, REQUIRED
+from .rundir import atomic_write_text
 from .scenario import read_yaml
 from .settings import SCENARIOS_DIR
 
@@ -444,21 +444,6 @@ def _write_quarantine(raw: pd.DataFrame, problems: pd.DataFrame, target: Path, s
     bad.insert(0, "row", bad.index)
     bad["problem"] = per_row.map(_excel_safe)
     atomic_write_text(target, bad.to_csv(index=False), encoding="utf-8-sig")
-
-
-def atomic_write_text(target: str | os.PathLike, text: str, *, encoding: str = "utf-8") -> Path:
-    """Write ``text`` to a temporary sibling, then rename it onto ``target``: readers never see half a file."""
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", newline="", encoding=encoding) as fh:
-            fh.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
 
 
 def load_ledger(

@@ -32,6 +32,7 @@ from typing import Any, Mapping
 import yaml
 
 from .errors import UserError
+from .rundir import atomic_write_text, publish_dir
 from .notebook_params import NOTEBOOKS, absolute_paths, defaults_from_source, validate
 from .settings import PROJECT_ROOT
 
@@ -180,13 +181,7 @@ def render_file(executed: str | os.PathLike, html: str | os.PathLike | None = No
     html = Path(html) if html is not None else executed.with_suffix(".html")
     body = render_html(read_notebook(executed), title=executed.stem.replace("_", " "),
                        footer=f"{executed.name} · rendered {dt.datetime.now():%Y-%m-%d %H:%M}")
-    tmp = html.with_name(f".{html.name}.{os.getpid()}.partial")
-    try:
-        tmp.write_text(body, encoding="utf-8")
-        os.replace(tmp, html)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return html
+    return atomic_write_text(html, body)
 
 
 # ------------------------------------------------------------------------------------------- running
@@ -269,10 +264,7 @@ def run_report(notebook: str | os.PathLike, parameters: Mapping[str, Any] | None
         (tmp / "parameters.yaml").write_text(yaml.safe_dump(_literal(params), sort_keys=False, allow_unicode=True),
                                              encoding="utf-8")
         target = _dated_target(root, day.isoformat())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o777 & ~umask)
-        os.replace(tmp, target)
+        publish_dir(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -1,8 +1,9 @@
-"""Run directories, written atomically (DESIGN §4).
+"""Outputs written atomically: run directories (DESIGN §4), and the files and folders every other
+command writes.
 
-Everything is written into a hidden temporary sibling directory which is renamed into place only when
-complete, so a failed run never leaves a directory that looks complete, and an existing directory is
-never overwritten.
+Everything is written into a hidden temporary sibling which is renamed into place only when complete,
+so a failed write never leaves a file or directory that looks complete, a reader never sees half a
+file, and what was there before is untouched until the rename.
 """
 
 from __future__ import annotations
@@ -38,6 +39,19 @@ def check_target(out: Path) -> None:
         raise UserError("the output directory's parent is not writable; choose another --out", source=str(parent))
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def publish_dir(tmp: Path, target: Path) -> None:
+    """Rename a finished temporary directory (``mkdtemp``, mode 0700) to ``target`` with the usual
+    permissions."""
+    os.chmod(tmp, 0o777 & ~_umask())
+    os.replace(tmp, target)
+
+
 @contextmanager
 def atomic_dir(out: str | Path) -> Iterator[Path]:
     """Yield a temporary directory; on success rename it to ``out``, on failure remove it."""
@@ -48,13 +62,34 @@ def atomic_dir(out: str | Path) -> Iterator[Path]:
         yield tmp
         if out.exists():
             out.rmdir()  # an empty directory left by the user; check_target refused a non-empty one
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o777 & ~umask)
-        os.replace(tmp, out)
+        publish_dir(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+@contextmanager
+def atomic_file(target: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary sibling path of ``target`` to write; on success rename it onto ``target``,
+    on failure remove it (``target`` keeps its earlier content)."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def atomic_write_text(target: str | os.PathLike, text: str, *, encoding: str = "utf-8") -> Path:
+    """Write ``text`` to ``target`` atomically (:func:`atomic_file`)."""
+    with atomic_file(target) as tmp, open(tmp, "w", newline="", encoding=encoding) as fh:
+        fh.write(text)
+    return Path(target)
 
 
 def _clean(obj):

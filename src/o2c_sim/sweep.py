@@ -62,6 +62,7 @@ from .errors import UserError
 from .kpis import mean_ci95
 from .model import simulate
 from .results import KPI_UNITS
+from .rundir import atomic_file, atomic_write_text
 from .scenario import Scenario, load_scenario, parse_override
 
 MANIFEST_FORMAT = 1
@@ -232,19 +233,9 @@ def _part_name(cell: int, replication: int) -> str:
 _PART = re.compile(r"^cell-(\d+)_rep-(\d+)\.parquet$")
 
 
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Write via a hidden temporary file in the same directory, then rename over ``path``."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 def _write_parquet(path: Path, frame: pd.DataFrame) -> None:
-    _atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False))
+    with atomic_file(path) as tmp:
+        frame.to_parquet(tmp, index=False)
 
 
 # ------------------------------------------------------------------------------------ sweep directory
@@ -313,10 +304,8 @@ def prepare_directory(out: Path, manifest: dict) -> set[tuple[int, int]]:
     if not os.access(out, os.W_OK | os.X_OK):
         raise UserError("the sweep directory is not writable; choose another --out", source=str(out))
     if not path.exists():
-        _atomic_write(path, lambda tmp: tmp.write_text(json.dumps(manifest, indent=2), encoding="utf-8"))
-        scenario_yaml = out / "scenario.yaml"
-        _atomic_write(scenario_yaml, lambda tmp: tmp.write_text(
-            Scenario.model_validate(manifest["scenario"]).to_yaml(), encoding="utf-8"))
+        atomic_write_text(path, json.dumps(manifest, indent=2))
+        atomic_write_text(out / "scenario.yaml", Scenario.model_validate(manifest["scenario"]).to_yaml())
     done = set()
     for p in (out / "parts").iterdir():
         m = _PART.match(p.name)

@@ -54,7 +54,7 @@ def opening_book(table: pd.DataFrame, as_of, scenario: Scenario) -> OpeningBook:
     as_of = pd.Timestamp(as_of)
     if table.empty:
         raise UserError("the ledger has no rows; a warm start needs open items")
-    first, last = table["invoice_date"].min(), table["invoice_date"].max()
+    first = table["invoice_date"].min()
     if not first <= as_of:
         raise UserError(f"--as-of {as_of.date()} is before the ledger's first invoice ({first.date()})")
     open_items = open_as_of(table, as_of).copy()

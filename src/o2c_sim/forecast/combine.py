@@ -9,7 +9,6 @@ weights are equal. :func:`select` then picks the model with the lowest WAPE — 
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from .metrics import summary
