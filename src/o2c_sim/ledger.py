@@ -60,16 +60,30 @@ class EventLog:
             for v, dt in zip(values, self.DTYPES)
         ))
 
-    def frame(self) -> pd.DataFrame:
-        chunks = list(self._chunks)
+    def columns(self) -> dict[str, np.ndarray]:
+        """The log as one array per column, in time order (a stable sort: same-time events keep the
+        order they were recorded in, vectors before single events). Built column by column, releasing
+        each column's pieces as it goes, so the log is never held twice."""
         if self._rows:
-            cols = list(zip(*self._rows))
-            chunks.append(tuple(np.asarray(c, dtype=dt) for c, dt in zip(cols, self.DTYPES)))
-        if not chunks:
-            return pd.DataFrame({c: np.array([], dtype=dt) for c, dt in zip(self.COLUMNS, self.DTYPES)})
-        parts = [np.concatenate([c[i] for c in chunks]) for i in range(len(self.COLUMNS))]
-        df = pd.DataFrame(dict(zip(self.COLUMNS, parts)))
-        return df.sort_values("time", kind="stable").reset_index(drop=True)
+            rows, self._rows = list(zip(*self._rows)), []
+            self._chunks.append(tuple(np.asarray(c, dtype=dt) for c, dt in zip(rows, self.DTYPES)))
+            del rows
+        if not self._chunks:
+            return {c: np.array([], dtype=dt) for c, dt in zip(self.COLUMNS, self.DTYPES)}
+        pieces, self._chunks = [list(col) for col in zip(*self._chunks)], []
+        out, order = {}, None
+        for i, name in enumerate(self.COLUMNS):
+            column = np.concatenate(pieces[i])
+            pieces[i] = None
+            if order is None:
+                order = np.argsort(column, kind="stable")  # the first column is time
+            out[name] = column[order]
+            del column
+        self._chunks = [tuple(out.values())]  # the sorted arrays become the only chunk
+        return out
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.columns(), copy=False)
 
 
 class Ledger:

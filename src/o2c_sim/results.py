@@ -80,20 +80,18 @@ def invoice_table(sim) -> pd.DataFrame:
 
 def event_table(sim) -> pd.DataFrame:
     """The event log with dates, kind names, ids and amounts in currency."""
-    ev = sim.ledger.log.frame()
-    dates = sim.cal.dates(np.floor(ev["time"].to_numpy()))
-    inv = ev["invoice"].to_numpy()
-    acc = ev["account"].to_numpy()
+    ev = sim.ledger.log.columns()
+    inv, acc = ev["invoice"], ev["account"]
     acc = np.where((acc < 0) & (inv >= 0), sim.inv.account[np.maximum(inv, 0)], acc)
     return pd.DataFrame({
-        "time": ev["time"].to_numpy(),
-        "date": dates.astype("datetime64[ns]"),
-        "kind": pd.Categorical.from_codes(ev["kind"].to_numpy(), categories=list(EVENT_KINDS)),
+        "time": ev["time"],
+        "date": sim.cal.dates(np.floor(ev["time"])).astype("datetime64[ns]"),
+        "kind": pd.Categorical.from_codes(ev["kind"], categories=list(EVENT_KINDS)),
         "invoice_id": _take(sim.invoice_ids(), inv),
         "customer_id": _take(sim.customer_ids(), acc),
-        "amount": ev["cents"].to_numpy() / 100.0,
-        "detail": ev["detail"].to_numpy(),
-    })
+        "amount": ev["cents"] / 100.0,
+        "detail": ev["detail"],
+    }, copy=False)
 
 
 def _take(ids: pa.Array, rows: np.ndarray) -> pd.api.extensions.ExtensionArray:
@@ -103,11 +101,11 @@ def _take(ids: pa.Array, rows: np.ndarray) -> pd.api.extensions.ExtensionArray:
     return pd.array(vocabulary.take(np.where(rows >= 0, rows, len(ids))), dtype="str")
 
 
-def _per_day(events: pd.DataFrame, kinds, days: int, value: str = "amount") -> np.ndarray:
-    sel = events[events["kind"].isin(kinds)]
-    d = np.floor(sel["time"].to_numpy()).astype(np.int64)
-    w = sel[value].to_numpy() if value else None
-    return np.bincount(d, weights=w, minlength=days)[:days]
+def _per_day(events: pd.DataFrame, kinds, days: int) -> np.ndarray:
+    """Sum of the amounts of events of ``kinds`` per day (only the two numeric columns are read)."""
+    sel = events["kind"].isin(kinds).to_numpy()
+    d = np.floor(events["time"].to_numpy()[sel]).astype(np.int64)
+    return np.bincount(d, weights=events["amount"].to_numpy()[sel], minlength=days)[:days]
 
 
 def daily_table(sim, events: pd.DataFrame) -> pd.DataFrame:
@@ -168,8 +166,7 @@ def summarise(sim, window: pd.DataFrame, monthly: pd.DataFrame, events: pd.DataF
     """KPIs over the measurement window (days ≥ warm-up)."""
     sc = sim.scenario
     w0 = sc.warmup_days
-    ev = events[events["time"] >= w0]
-    count = ev["kind"].value_counts()
+    count = events["kind"][events["time"].to_numpy() >= w0].value_counts()
     sales, write_offs = window["sales"].sum(), window["write_offs"].sum()
     mean = lambda c: float(monthly[c].mean()) if len(monthly) else float("nan")  # noqa: E731
     busdays = int(window["business_day"].sum())
