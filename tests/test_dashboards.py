@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -77,7 +78,7 @@ def test_widget_setting_resolves_through_the_one_override_mechanism():
 def test_cadence_also_moves_segment_specific_steps():
     base = load_scenario("baseline", {"portfolio.segments.key_accounts.dunning_steps": [
         {"days_past_due": -7}, {"days_past_due": 14}, {"days_past_due": 40}]})
-    s = d.replace(d.setting_from_scenario("baseline", base), first_reminder_day=5, level_spacing=10)
+    s = replace(d.setting_from_scenario("baseline", base), first_reminder_day=5, level_spacing=10)
     resolved = d.resolve(s, base)
     assert [x.days_past_due for x in resolved.portfolio.segments[0].dunning_steps] == [-7, 5, 15]
     assert [x.days_past_due for x in resolved.dunning.steps] == [-3, 5, 15, 25]
@@ -90,7 +91,7 @@ def test_cadence_also_moves_segment_specific_steps():
 ])
 def test_a_cadence_the_model_rejects_becomes_a_readable_message(first, spacing, expected):
     base = load_scenario("baseline")
-    s = d.replace(d.setting_from_scenario("baseline", base), first_reminder_day=first, level_spacing=spacing)
+    s = replace(d.setting_from_scenario("baseline", base), first_reminder_day=first, level_spacing=spacing)
     with pytest.raises(UserError) as info:
         d.resolve(s, base)
     msg = d.rejection_message(info.value, d.overrides_for(s, base))
@@ -102,8 +103,8 @@ def test_a_cadence_the_model_rejects_becomes_a_readable_message(first, spacing, 
 def test_other_bad_widget_values_are_user_errors():
     base = load_scenario("baseline")
     good = d.setting_from_scenario("baseline", base)
-    for bad in (d.replace(good, collectors=-1), d.replace(good, strategy="loudest_first"),
-                d.replace(good, collectors=2.5)):
+    for bad in (replace(good, collectors=-1), replace(good, strategy="loudest_first"),
+                replace(good, collectors=2.5)):
         with pytest.raises(UserError):
             d.resolve(bad, base)
 
