@@ -39,3 +39,12 @@ def test_readme_states_the_two_commands_and_ci_runs_the_test_command():
     assert "make demo" in readme and "make test" in readme
     ci = (ROOT / ".ci" / "run").read_text()
     assert "make test" in ci
+
+
+def test_the_public_api_resolves():
+    """Every name ``o2c_sim`` promises imports (the package loads them lazily, so a typo would hide)."""
+    import o2c_sim
+
+    for name in o2c_sim.__all__:
+        assert getattr(o2c_sim, name) is not None, name
+    assert callable(o2c_sim.simulate) and callable(o2c_sim.load_scenario)
