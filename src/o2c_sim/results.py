@@ -4,6 +4,7 @@ series and the run summary (KPIs over the measurement window, after warm-up)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -42,8 +43,9 @@ class SimResult:
     @classmethod
     def from_simulation(cls, sim) -> "SimResult":
         sc = sim.scenario
-        invoices = invoice_table(sim)
-        events = event_table(sim)
+        ids = Ids.of(sim)
+        invoices = invoice_table(sim, ids)
+        events = event_table(sim, ids)
         daily = daily_table(sim, events)
         window = daily[daily["day"] >= sc.warmup_days]
         monthly = monthly_kpis(daily, first_day=sc.warmup_days)
@@ -51,7 +53,26 @@ class SimResult:
         return cls(sc, sim.replication, invoices, events, daily, monthly, summary)
 
 
-def invoice_table(sim) -> pd.DataFrame:
+class Ids(NamedTuple):
+    """A run's id vocabularies, built once: invoice ids by ledger row and customer ids by account, each
+    followed by "" for row −1 (an event of no invoice or account)."""
+
+    invoices: pa.Array
+    customers: pa.Array
+
+    @classmethod
+    def of(cls, sim) -> "Ids":
+        blank = pa.array([""], pa.string())
+        return cls(pa.concat_arrays([sim.invoice_ids(), blank]), pa.concat_arrays([sim.customer_ids(), blank]))
+
+
+def _take(vocabulary: pa.Array, rows: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """A string column of ``vocabulary[rows]`` ("" for negative rows). Arrow's ``take`` copies the id
+    bytes; no string is formatted per row."""
+    return pd.array(vocabulary.take(np.where(rows >= 0, rows, len(vocabulary) - 1)), dtype="str")
+
+
+def invoice_table(sim, ids: Ids) -> pd.DataFrame:
     """The invoice table of DESIGN §4 (see :mod:`o2c_sim.invoice_table`)."""
     n, L, inv = sim.ledger.n, sim.ledger, sim.inv
     segs = sim.scenario.portfolio.segments
@@ -61,8 +82,8 @@ def invoice_table(sim) -> pd.DataFrame:
     reason = np.where(disputed, np.array(list(DISPUTE_REASONS) + [""])[inv.dispute_reason[:n]], "")
     dates = sim.cal.dates
     return pd.DataFrame({
-        "invoice_id": _take(sim.invoice_ids(), np.arange(n)),
-        "customer_id": _take(sim.customer_ids(), inv.account[:n]),
+        "invoice_id": pd.array(ids.invoices.slice(0, n), dtype="str"),
+        "customer_id": _take(ids.customers, inv.account[:n]),
         "segment": seg_names[inv.segment[:n]],
         "invoice_date": dates(inv.issue_day[:n]).astype("datetime64[ns]"),
         "due_date": dates(inv.due_day[:n]).astype("datetime64[ns]"),
@@ -78,7 +99,7 @@ def invoice_table(sim) -> pd.DataFrame:
     })
 
 
-def event_table(sim) -> pd.DataFrame:
+def event_table(sim, ids: Ids) -> pd.DataFrame:
     """The event log with dates, kind names, ids and amounts in currency."""
     ev = sim.ledger.log.columns()
     inv, acc = ev["invoice"], ev["account"]
@@ -87,18 +108,11 @@ def event_table(sim) -> pd.DataFrame:
         "time": ev["time"],
         "date": sim.cal.dates(np.floor(ev["time"])).astype("datetime64[ns]"),
         "kind": pd.Categorical.from_codes(ev["kind"], categories=list(EVENT_KINDS)),
-        "invoice_id": _take(sim.invoice_ids(), inv),
-        "customer_id": _take(sim.customer_ids(), acc),
+        "invoice_id": _take(ids.invoices, inv),
+        "customer_id": _take(ids.customers, acc),
         "amount": ev["cents"] / 100.0,
         "detail": ev["detail"],
     }, copy=False)
-
-
-def _take(ids: pa.Array, rows: np.ndarray) -> pd.api.extensions.ExtensionArray:
-    """A string column of ``ids[rows]``, "" where the row is negative (an event of no invoice or
-    account). Arrow's ``take`` copies the id bytes; no string is formatted per row."""
-    vocabulary = pa.concat_arrays([ids, pa.array([""], pa.string())])
-    return pd.array(vocabulary.take(np.where(rows >= 0, rows, len(ids))), dtype="str")
 
 
 def _per_day(events: pd.DataFrame, kinds, days: int) -> np.ndarray:
