@@ -144,4 +144,4 @@ def test_nbval_on_the_notebooks(tmp_path):
                            "-p", "no:cacheprovider", "--rootdir", str(tmp_path)],
                           capture_output=True, text=True, env=env, cwd=str(tmp_path), timeout=1800)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
-    assert f"{len(ALL)} passed" in proc.stdout or " passed" in proc.stdout
+    assert " passed" in proc.stdout

@@ -12,6 +12,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import UserError
+from .validate import add_history_args
 
 DEFAULT_ACCOUNTS = 1000  # simulated accounts for the check (≈ 22k invoices a replication on the IBM sample)
 DEFAULT_REPLICATIONS = 2
@@ -20,8 +21,7 @@ DEFAULT_REPLICATIONS = 2
 def register(subparsers) -> None:
     p = subparsers.add_parser("calibrate", help="fit a scenario from a paid history and check it by simulation",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("history", metavar="HISTORY", help="invoice history: .csv, .xlsx or .parquet")
-    p.add_argument("--mapping", metavar="M", help="column mapping YAML or a shipped name (e.g. ibm_ar)")
+    add_history_args(p, "invoice history: .csv, .xlsx or .parquet")
     p.add_argument("--out", "-o", metavar="SCENARIO.yaml", type=Path, required=True,
                    help="scenario file to write (must not exist yet)")
     p.add_argument("--report", metavar="DIR", type=Path, help="directory to create with fit.json and HTML figures")

@@ -22,13 +22,13 @@ from ..importer import load_ledger
 from ..scenario import load_scenario
 from ..forecast.pipeline import ForecastResult, forecast_with_backtest
 from ..forecast.registry import MODELS
+from .validate import add_history_args
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("forecast", help="13-week cash-receipts forecast with back-test and model selection",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("history", metavar="HISTORY", help="ledger file (.csv, .xlsx or .parquet) with paid history and open items")
-    p.add_argument("--mapping", metavar="M", help="column mapping YAML or a shipped name (e.g. ibm_ar)")
+    add_history_args(p, "ledger file (.csv, .xlsx or .parquet) with paid history and open items")
     p.add_argument("--as-of", required=True, metavar="DATE", help="forecast date YYYY-MM-DD; only data known then is used")
     p.add_argument("--horizon", type=int, default=13, help="periods ahead (default 13)")
     p.add_argument("--freq", default="W", help="W = weeks Monday–Sunday (default), D = days")

@@ -18,13 +18,13 @@ from ..errors import UserError
 from ..forecast.gap import by_account, by_cause, gap_analysis, waterfall_steps
 from ..forecast.series import history_end, period_start, step
 from ..importer import load_ledger
+from .validate import add_history_args
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("gap", help="gap analysis: a stored forecast against actual receipts, by root cause",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("history", metavar="HISTORY", help="ledger file with the receipts since the forecast")
-    p.add_argument("--mapping", metavar="M", help="column mapping YAML or a shipped name (e.g. ibm_ar)")
+    add_history_args(p, "ledger file with the receipts since the forecast")
     p.add_argument("--forecast", required=True, metavar="DIR", help="directory written by 'o2c-sim forecast'")
     p.add_argument("--period", required=True, metavar="START..END", help="dates of the periods to compare, e.g. 2013-12-02..2013-12-29")
     p.set_defaults(func=run)

@@ -14,12 +14,20 @@ import pandas as pd
 from ..importer import load_ledger
 
 
+MAPPING_HELP = "column mapping YAML or a shipped name (e.g. ibm_ar)"
+
+
+def add_history_args(p: argparse.ArgumentParser, help: str) -> None:
+    """A ledger file as the positional HISTORY, and its column ``--mapping``."""
+    p.add_argument("history", metavar="HISTORY", help=help)
+    p.add_argument("--mapping", metavar="M", help=MAPPING_HELP)
+
+
 def register(subparsers) -> None:
     p = subparsers.add_parser("validate", help="check a ledger (CSV/XLSX/Parquet) row by row and summarise it",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("file", metavar="FILE", help="ledger file: .csv, .xlsx or .parquet")
-    p.add_argument("--mapping", metavar="M", help="column mapping YAML or a shipped name (e.g. ibm_ar); "
-                                                  "not needed when the file uses the canonical column names")
+    p.add_argument("--mapping", metavar="M", help=f"{MAPPING_HELP}; not needed when the file uses the canonical column names")
     p.add_argument("--quarantine", metavar="PATH", nargs="?", const="",
                    help="write bad rows to PATH (default FILE's name + .quarantine.csv) and keep the good ones")
     p.set_defaults(func=run)
