@@ -22,6 +22,7 @@ from ..importer import load_ledger
 from ..scenario import load_scenario
 from ..forecast.pipeline import ForecastResult, forecast_with_backtest
 from ..forecast.registry import MODELS
+from ..rundir import publish_dir
 from .validate import add_history_args
 
 
@@ -93,10 +94,10 @@ def write(r: ForecastResult, out: Path) -> None:
             old = out.with_name(f".{out.name}.old")
             shutil.rmtree(old, ignore_errors=True)
             out.rename(old)
-            tmp.rename(out)
+            publish_dir(tmp, out)
             shutil.rmtree(old)
         else:
-            tmp.rename(out)
+            publish_dir(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
