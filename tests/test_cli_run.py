@@ -165,3 +165,17 @@ def test_console_script_exit_code_without_traceback(tmp_path):
     proc = subprocess.run([str(exe), "run", str(tmp_path / "missing.yaml")], capture_output=True, text=True)
     assert proc.returncode == 2
     assert "file not found" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_an_unwritable_scenario_destination_is_a_user_error(tmp_path, capsys):
+    """calibrate writes its scenario through rundir.atomic_file: an unwritable folder is a clear error."""
+    from o2c_sim.rundir import atomic_write_text
+    from o2c_sim.errors import UserError
+
+    blocker = tmp_path / "not_a_dir"
+    blocker.write_text("a file where a folder should be")
+    target = blocker / "calibrated.yaml"
+    with pytest.raises(UserError) as info:
+        atomic_write_text(target, "name: x\n")
+    assert str(target) in str(info.value) and "cannot write here" in str(info.value)
+    assert blocker.read_text() == "a file where a folder should be"

@@ -71,10 +71,14 @@ def atomic_dir(out: str | Path) -> Iterator[Path]:
 @contextmanager
 def atomic_file(target: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary sibling path of ``target`` to write; on success rename it onto ``target``,
-    on failure remove it (``target`` keeps its earlier content)."""
+    on failure remove it (``target`` keeps its earlier content). A directory that cannot be written
+    is a :class:`UserError` naming ``target``."""
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
+    except OSError as exc:
+        raise UserError(f"cannot write here: {exc.strerror or exc}", source=str(target)) from None
     os.close(fd)
     tmp = Path(name)
     try:
