@@ -211,3 +211,13 @@ def test_cli_gap_needs_a_forecast_dir(tmp_path, ledger, capsys):
     ledger.to_csv(src, index=False)
     assert main(["gap", str(src), "--forecast", str(tmp_path), "--period", "2021-02-08..2021-02-21"]) == 2
     assert "not a forecast directory" in capsys.readouterr().err
+
+
+def test_cli_refuses_an_out_dir_that_is_not_a_forecast_before_any_work(tmp_path, capsys):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep me")
+    # the ledger does not even exist: the --out check comes first, and nothing is touched
+    assert main(["forecast", str(tmp_path / "missing.csv"), "--as-of", "2021-01-01", "--out", str(out)]) == 2
+    assert "not a forecast directory" in capsys.readouterr().err
+    assert [p.name for p in out.iterdir()] == ["notes.txt"] and (out / "notes.txt").read_text() == "keep me"

@@ -42,7 +42,14 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
+def check_out(out: Path) -> None:
+    """Refuse, before any work, a DIR that exists and is not an earlier forecast (that one is replaced)."""
+    if out.exists() and not (out / "metrics.json").exists() and (not out.is_dir() or any(out.iterdir())):
+        raise UserError(f"{out} exists and is not a forecast directory; choose another --out")
+
+
 def run(args) -> int:
+    check_out(Path(args.out))
     if args.replications < 2:
         raise UserError(f"--replications must be at least 2, got {args.replications}")
     scenario = load_scenario(args.scenario) if args.scenario else None
@@ -73,7 +80,8 @@ def metrics_dict(r: ForecastResult) -> dict:
 
 
 def write(r: ForecastResult, out: Path) -> None:
-    """Write all outputs to a temporary sibling folder, then swap it in (an earlier DIR is kept until then)."""
+    """Write all outputs to a temporary sibling folder, then swap it in (an earlier DIR is kept until then).
+    ``out`` has passed :func:`check_out`."""
     from ..figures.forecast import backtest_accuracy, fan_chart
 
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -89,8 +97,6 @@ def write(r: ForecastResult, out: Path) -> None:
         fan_chart(r.history, r.forecast, r.selected).write_html(tmp / "fan_chart.html", include_plotlyjs="cdn")
         backtest_accuracy(r.summary, r.selected).write_html(tmp / "backtest_accuracy.html", include_plotlyjs="cdn")
         if out.exists():
-            if not (out / "metrics.json").exists() and any(out.iterdir()):
-                raise UserError(f"{out} exists and is not a forecast directory; choose another --out")
             old = out.with_name(f".{out.name}.old")
             shutil.rmtree(old, ignore_errors=True)
             out.rename(old)
