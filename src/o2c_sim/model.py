@@ -20,10 +20,10 @@ import numpy as np
 import pyarrow as pa
 import simpy
 
-from . import collections as collection
+from . import collection
 from . import disputes, dunning, settlement
 from .book import DISPUTE_OPEN, DISPUTE_PENDING, INF, AccountState, Episodes, InvoiceState
-from .calendar import BusinessCalendar
+from .business_calendar import BusinessCalendar
 from .ledger import EventLog, Ledger, to_cents
 from .payers import sample_delay
 from .portfolio import Billing, make_accounts
