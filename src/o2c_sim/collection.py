@@ -133,7 +133,8 @@ def apply_calls(sim, d: int) -> None:
         by_account = np.full(len(sim.acc), INF)
         by_account[ptp[kept]] = when[kept]
         items = idx[np.isfinite(by_account[inv.account[idx]])]
-        log.record(d, "promise_to_pay", -1, ptp, sim.account_sum(idx, ledger.open[idx].astype(float))[ptp].astype(np.int64))
+        log.record(d, "promise_to_pay", -1, ptp, sim.account_sum(idx, ledger.open[idx].astype(float))[ptp].astype(np.int64),
+                   (when - d).astype(np.int64))  # detail: days until the promised date
         inv.pay_day[items] = np.minimum(inv.pay_day[items], by_account[inv.account[items]])
     # disputes raised in the call: on the account's oldest actionable item
     disp = reached[outcome == DISPUTE]

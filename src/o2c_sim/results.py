@@ -11,6 +11,7 @@ import pandas as pd
 import pyarrow as pa
 
 from . import kpis as k
+from .activity_table import from_events
 from .book import DISPUTE_OPEN, DISPUTE_RESOLVED
 from .ledger import EVENT_KINDS
 from .scenario import DISPUTE_REASONS, Scenario
@@ -39,6 +40,16 @@ class SimResult:
     monthly: pd.DataFrame
     kpis: dict[str, float]
     extra: dict = field(default_factory=dict)
+
+    @property
+    def activities(self) -> pd.DataFrame:
+        """The activity table of this replication (:mod:`o2c_sim.activity_table`), built on first use."""
+        if "activities" not in self.extra:
+            from .disputes import OUTCOMES
+
+            self.extra["activities"] = from_events(self.events, self.invoices, dispute_reasons=DISPUTE_REASONS,
+                                                   dispute_outcomes=OUTCOMES)
+        return self.extra["activities"]
 
     @classmethod
     def from_simulation(cls, sim) -> "SimResult":

@@ -118,7 +118,7 @@ def write_run(out: str | Path, reps) -> Path:
     out = Path(out)
     with atomic_dir(out) as tmp:
         (tmp / "scenario.yaml").write_text(reps.scenario.to_yaml(), encoding="utf-8")
-        for name in ("invoices", "events", "daily", "monthly"):
+        for name in ("invoices", "events", "activities", "daily", "monthly"):
             reps.stacked(name).to_parquet(tmp / f"{name}.parquet", index=False)
         write_json(tmp / "kpis.json", reps.summary())
     return out
