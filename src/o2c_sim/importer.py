@@ -179,13 +179,14 @@ def _records_frame(header: list[Any], records: list[tuple[int, list[Any]]], sour
     return raw, _problems(ragged)
 
 
-def _read_raw(path: Path, mapping: Mapping) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Read CSV, XLSX or Parquet as raw values keyed by the row number a user sees (header = row 1)."""
+def _read_raw(path: Path, mapping: Mapping, what: str = "ledger") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Read CSV, XLSX or Parquet as raw values keyed by the row number a user sees (header = row 1).
+    ``mapping`` needs only ``sep``, ``encoding`` and ``sheet``; ``what`` names the file in messages."""
     source = str(path)
     if not path.exists():
-        raise UserError("file not found; expected a CSV, XLSX or Parquet ledger", source=source)
+        raise UserError(f"file not found; expected a CSV, XLSX or Parquet {what}", source=source)
     if path.is_dir():
-        raise UserError("is a directory; expected a CSV, XLSX or Parquet ledger file", source=source)
+        raise UserError(f"is a directory; expected a CSV, XLSX or Parquet {what} file", source=source)
     suffix = path.suffix.lower()
     try:
         if suffix in {".xlsx", ".xlsm"}:
@@ -209,9 +210,9 @@ def _read_raw(path: Path, mapping: Mapping) -> tuple[pd.DataFrame, pd.DataFrame]
         raise UserError(f"cannot be read as {mapping.encoding} text ({exc.reason} at byte {exc.start}); "
                         "set 'encoding' in the mapping (e.g. cp1252)", source=source) from None
     except (csv.Error, OSError, ValueError, ImportError) as exc:
-        raise UserError(f"cannot be read as a {suffix.lstrip('.') or 'CSV'} ledger: {exc}", source=source) from None
+        raise UserError(f"cannot be read as a {suffix.lstrip('.') or 'CSV'} {what}: {exc}", source=source) from None
     except Exception as exc:  # pyarrow / openpyxl raise their own types for corrupt files
-        raise UserError(f"cannot be read as a {suffix.lstrip('.')} ledger: {type(exc).__name__}: {exc}", source=source) from None
+        raise UserError(f"cannot be read as a {suffix.lstrip('.')} {what}: {type(exc).__name__}: {exc}", source=source) from None
 
 
 def _read_xlsx(path: Path, mapping: Mapping) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -257,7 +258,7 @@ def _flag(mask: pd.Series, raw: pd.Series | None, column: str | None, message: s
 def _text(s: pd.Series) -> pd.Series:
     """Raw values as stripped text: missing → "", 611365.0 → "611365" (spreadsheet numbers)."""
     def one(v: Any) -> str:
-        if v is None or v is pd.NaT or (isinstance(v, float) and math.isnan(v)):
+        if v is None or v is pd.NaT or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
             return ""
         if isinstance(v, float) and v.is_integer():
             return str(int(v))
@@ -269,8 +270,9 @@ def _example(fmt: str) -> str:
     return dt.datetime(2013, 1, 31).strftime(fmt)
 
 
-def _parse_dates(raw: pd.Series, text: pd.Series, formats: list[str]) -> pd.Series:
-    """Native dates (XLSX, Parquet) as they are; text tried against each format in turn; NaT where none fits."""
+def _parse_dates(raw: pd.Series, text: pd.Series, formats: list[str], keep_time: bool = False) -> pd.Series:
+    """Native dates (XLSX, Parquet) as they are; text tried against each format in turn; NaT where none fits.
+    Midnight of each date unless ``keep_time``."""
     native = raw.map(lambda v: isinstance(v, (dt.date, np.datetime64)) and not pd.isna(v)).astype(bool)
     out = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
     if native.any():
@@ -280,7 +282,7 @@ def _parse_dates(raw: pd.Series, text: pd.Series, formats: list[str]) -> pd.Seri
         if not todo.any():
             break
         out[todo] = pd.to_datetime(text[todo], format=fmt, errors="coerce").astype("datetime64[ns]")
-    return out.dt.normalize()
+    return out if keep_time else out.dt.normalize()
 
 
 def _parse_numbers(raw: pd.Series, text: pd.Series) -> pd.Series:
@@ -401,11 +403,11 @@ def _settled_in_full(out: pd.DataFrame) -> pd.Series:
 # --------------------------------------------------------------------------------------------- loading
 
 
-def format_problems(problems: pd.DataFrame, *, limit: int = MAX_LISTED) -> str:
+def format_problems(problems: pd.DataFrame, *, limit: int = MAX_LISTED, row_label: str = "row") -> str:
     """One line per problem, ``row R, column 'C': message (got 'V')``, capped at ``limit`` lines + "and N more"."""
     lines = []
     for p in problems.head(limit).itertuples(index=False):
-        where = ", ".join(x for x in (f"row {p.row}" if pd.notna(p.row) else "",
+        where = ", ".join(x for x in (f"{row_label} {p.row}" if pd.notna(p.row) else "",
                                       f"column '{p.column}'" if isinstance(p.column, str) else "") if x)
         got = "" if p.value is None or (isinstance(p.value, float) and math.isnan(p.value)) else f" (got {p.value!r})"
         lines.append(f"  {where}: {p.message}{got}")
@@ -477,22 +479,31 @@ def load_ledger(
         raise UserError("no data rows below the header", source=str(path))
     columns = _resolve_columns(raw, mapping, explicit, str(path))
     parsed, found = _parse(raw, columns, mapping)
-    problems = pd.concat([ragged, *found], ignore_index=True).astype({"row": "int64"})
-    problems = problems.sort_values("row", kind="stable").reset_index(drop=True)
-    bad = parsed.index.isin(problems["row"])
+    bad, target = set_aside(raw, [ragged, *found], path, on_error=on_error, quarantine_path=quarantine_path)
     if "paid_date" in parsed and "paid_amount" not in columns:
         parsed["paid_amount"] = _settled_in_full(parsed)
     table = invoice_table.conform(parsed[~bad])
-    table.attrs = {"source": str(path), "quarantined": int(bad.sum()), "quarantine_path": None}
+    table.attrs = {"source": str(path), "quarantined": int(bad.sum()), "quarantine_path": target}
+    return table
+
+
+def set_aside(raw: pd.DataFrame, found: list[pd.DataFrame], path: Path, *, on_error: str,
+              quarantine_path: str | os.PathLike | None, row_label: str = "row",
+              numbering: str = "row numbers as in a spreadsheet, header = row 1") -> tuple[np.ndarray, str | None]:
+    """Settle the problems ``found`` in ``raw`` (index = row number): ``on_error="fail"`` raises one
+    :class:`UserError` listing them; ``"quarantine"`` writes the bad rows to ``quarantine_path`` (default
+    beside ``path``). Returns the mask of bad rows and the quarantine file written (None if none)."""
+    problems = pd.concat(found, ignore_index=True).astype({"row": "int64"})
+    problems = problems.sort_values("row", kind="stable").reset_index(drop=True)
+    bad = raw.index.isin(problems["row"])
     if problems.empty:
-        return table
+        return bad, None
     if on_error == "fail":
         n_rows = problems["row"].nunique()
         raise UserError(
-            f"{len(problems)} problem(s) in {n_rows} of {len(raw)} rows (row numbers as in a spreadsheet, header = row 1); "
-            f"fix them, or set the bad rows aside with --quarantine:\n{format_problems(problems)}",
-            source=str(path))
+            f"{len(problems)} problem(s) in {n_rows} of {len(raw)} {row_label}s ({numbering}); "
+            f"fix them, or set the bad {row_label}s aside with --quarantine:\n"
+            f"{format_problems(problems, row_label=row_label)}", source=str(path))
     target = Path(quarantine_path) if quarantine_path is not None else default_quarantine_path(path)
     _write_quarantine(raw, problems, target, path)
-    table.attrs["quarantine_path"] = str(target)
-    return table
+    return bad, str(target)
