@@ -234,10 +234,13 @@ def _read(path: Path, mapping: ActivityMapping) -> tuple[pd.DataFrame, pd.DataFr
 # --------------------------------------------------------------------------------------------- parsing
 
 
-def _parse_times(raw: pd.Series, text: pd.Series, formats: list[str]) -> pd.Series:
-    """The mapping's formats first, then ISO 8601 (XES ``2024-03-05T10:00:00.000+01:00``: wall-clock time,
-    the offset dropped); NaT where nothing fits."""
-    out = _parse_dates(raw, text, formats, keep_time=True)
+def _parse_times(raw: pd.Series, text: pd.Series, formats: list[str], iso_only: bool = False) -> pd.Series:
+    """The mapping's formats first (not for XES, whose dates are ISO 8601 by the standard), then ISO 8601
+    (``2024-03-05T10:00:00.000+01:00``: wall-clock time, the offset dropped); NaT where nothing fits."""
+    if iso_only:
+        out = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
+    else:
+        out = _parse_dates(raw, text, formats, keep_time=True)
     todo = out.isna() & text.ne("")
     if todo.any():
         local = text[todo].str.replace(r"(Z|[+-]\d\d:?\d\d)$", "", regex=True)
@@ -264,10 +267,23 @@ def _resolve(raw: pd.DataFrame, mapping: ActivityMapping, explicit: bool, source
     return columns
 
 
-def _parse(raw: pd.DataFrame, columns: dict[str, str], mapping: ActivityMapping) -> tuple[pd.DataFrame, list[pd.DataFrame], pd.Series]:
+def _xes_text(s: pd.Series) -> pd.Series:
+    """XES values are text or absent already: vectorised :func:`o2c_sim.importer._text`."""
+    return s.fillna("").astype(object).str.strip()
+
+
+def _xes_numbers(text: pd.Series) -> pd.Series:
+    """Vectorised :func:`o2c_sim.importer._parse_numbers` for text: NaN for non-numbers, inf and nan."""
+    x = pd.to_numeric(text.where(text.ne("")), errors="coerce").astype("float64")
+    return x.where(np.isfinite(x))
+
+
+def _parse(raw: pd.DataFrame, columns: dict[str, str], mapping: ActivityMapping,
+           xes: bool = False) -> tuple[pd.DataFrame, list[pd.DataFrame], pd.Series]:
     """Parse each mapped column and run the row checks: (canonical values, problem frames, ignored-row mask)."""
     idx = raw.index
-    text = {f: _text(raw[s]) for f, s in columns.items()}
+    text = {f: (_xes_text if xes else _text)(raw[s]) for f, s in columns.items()}
+    numbers = (lambda f: _xes_numbers(text[f])) if xes else (lambda f: _parse_numbers(raw[columns[f]], text[f]))
     blank = pd.Series("", index=idx, dtype=object)
     found: list[pd.DataFrame] = []
     out = pd.DataFrame(index=idx)
@@ -301,14 +317,14 @@ def _parse(raw: pd.DataFrame, columns: dict[str, str], mapping: ActivityMapping)
             out[field] = pd.Series(pd.NaT, index=idx, dtype="datetime64[ns]")
             continue
         src, t = columns[field], text[field]
-        parsed = _parse_times(raw[src], t, mapping.date_formats)
+        parsed = _parse_times(raw[src], t, mapping.date_formats, iso_only=xes)
         found.append(_flag(parsed.isna() & t.ne(""), raw[src], src, f"unparseable date; expected a date like {fmt_hint}"))
         out[field] = parsed
     found.append(_flag(text["date"].eq(""), raw[columns["date"]], columns["date"], "empty date; every row needs a date"))
 
     if "amount" in columns:
         src, t = columns["amount"], text["amount"]
-        amount = _parse_numbers(raw[src], t)
+        amount = numbers("amount")
         found.append(_flag(amount.isna() & t.ne(""), raw[src], src, "bad amount: not a number; expected an amount like 1234.56"))
         if mapping.absolute_amounts:
             amount = amount.abs()
@@ -325,7 +341,7 @@ def _parse(raw: pd.DataFrame, columns: dict[str, str], mapping: ActivityMapping)
     level = spec.map(lambda s: s.level if s is not None else None).astype("Float64")
     if "level" in columns:
         src, t = columns["level"], text["level"]
-        given = _parse_numbers(raw[src], t)
+        given = numbers("level")
         found.append(_flag(t.ne("") & ~((given >= 1) & (given % 1 == 0)), raw[src], src,
                            "bad level; expected a whole number 1, 2, 3 …"))
         level = level.where(given.isna() | level.notna(), given)
@@ -408,7 +424,7 @@ def load_activities(path: str | os.PathLike, mapping: ActivityMapping | str | os
     if raw.empty:
         raise UserError(f"no {row_label}s in the activity log", source=str(path))
     columns = _resolve(raw, mapping, explicit, str(path))
-    out, found, ignored = _parse(raw, columns, mapping)
+    out, found, ignored = _parse(raw, columns, mapping, xes=row_label == "event")
     if "replication" in raw.columns and not explicit:
         out["replication"] = pd.to_numeric(raw["replication"], errors="coerce").fillna(0).astype("int64")
     usable = ~raw.index.isin(pd.concat(found)["row"])
@@ -480,8 +496,8 @@ def invoices_from_activities(acts: pd.DataFrame) -> pd.DataFrame:
 
 def summarise(acts: pd.DataFrame) -> dict[str, Any]:
     """What a team lead checks first in a log: cases, events per kind, date range, customers, items with
-    no ``issued`` row, and items paid beyond their amount due (paid + credited + written off > amount)."""
-    items = acts["item_id"][acts["item_id"].ne("")]
+    no ``issued`` row, and items paid beyond their amount due (paid + credited + written off > amount).
+    A run's file with several replications counts an item once per replication."""
     key = _item_key(acts)
     has_item = acts["item_id"].ne("")
     issued_keys = set(key[acts["kind"].eq("issued") & has_item])
@@ -493,7 +509,8 @@ def summarise(acts: pd.DataFrame) -> dict[str, Any]:
         over = inv.assign(excess=excess)[excess > CENT]
     return {
         "events": len(acts),
-        "cases": int(items.nunique()),
+        "cases": int(key[has_item].nunique()),
+        "replications": int(acts["replication"].nunique()) if "replication" in acts.columns else 1,
         "customers": int(acts["customer_id"][acts["customer_id"].ne("")].nunique()),
         "per_kind": {k: int(v) for k, v in counts.items()},
         "first_date": acts["date"].min(),

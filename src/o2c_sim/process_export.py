@@ -6,7 +6,7 @@ real one. Both writers are atomic and never overwrite a file.
 XES: one trace per item (``concept:name`` = item id, trace attributes ``customer`` and ``scope`` =
 ``invoice``) and one trace per customer for its account-level actions (calls, contacts, promises not
 tied to one item: ``concept:name`` = ``account <customer>``, ``scope`` = ``account``). Each event
-carries ``concept:name`` = the kind, ``time:timestamp``, and where they apply ``amount``, ``level``,
+carries ``concept:name`` = the kind, ``time:timestamp``, ``lifecycle:transition`` = complete, and where they apply ``amount``, ``level``,
 ``outcome``, ``reason``, ``promised_date``, ``due_date``. The shipped mapping
 ``scenarios/mappings/xes_activities.yaml`` reads it back.
 
@@ -81,6 +81,7 @@ def write_xes(acts: pd.DataFrame, target: str | os.PathLike, *, name: str = "o2c
         '<log xes.version="1849-2016" xes.features="" xmlns="http://www.xes-standard.org/">',
         '  <extension name="Concept" prefix="concept" uri="http://www.xes-standard.org/concept.xesext"/>',
         '  <extension name="Time" prefix="time" uri="http://www.xes-standard.org/time.xesext"/>',
+        '  <extension name="Lifecycle" prefix="lifecycle" uri="http://www.xes-standard.org/lifecycle.xesext"/>',
         '  <global scope="trace"><string key="concept:name" value="UNKNOWN"/></global>',
         '  <global scope="event"><string key="concept:name" value="UNKNOWN"/>'
         '<date key="time:timestamp" value="1970-01-01T00:00:00.000+00:00"/></global>',
@@ -101,7 +102,8 @@ def write_xes(acts: pd.DataFrame, target: str | os.PathLike, *, name: str = "o2c
                          f'    <string key="customer" value={quoteattr(customers[i])}/>\n'
                          f'    <string key="scope" value="{"account" if accounts[i] else "invoice"}"/>\n')
             parts = [f'    <event>\n      <string key="concept:name" value="{kinds[i]}"/>\n'
-                     f'      <date key="time:timestamp" value="{dates[i]}"/>\n']
+                     f'      <date key="time:timestamp" value="{dates[i]}"/>\n'
+                     '      <string key="lifecycle:transition" value="complete"/>\n']
             for col, column_values in values.items():
                 v = column_values[i]
                 if v is not None:

@@ -1,8 +1,13 @@
 """``o2c-sim validate FILE [--mapping M] [--quarantine [PATH]]``: check a ledger and summarise it.
+``o2c-sim validate --activities LOG [--activity-mapping M]``: the same for an activity log.
 
 Prints the problems (exit 2) or a short summary of the invoice table: rows, customers, date range,
 open items, paid items, late and disputed shares. With ``--quarantine`` bad rows are written to a side
 CSV and the good rows are summarised (exit 0).
+
+An activity log (CSV/XLSX/Parquet or XES) is summarised by cases, events per kind, date range,
+customers, items with no ``issued`` row and items paid beyond their amount. Given with a ledger FILE,
+money on an item of the ledger is not "on an unknown item".
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import argparse
 
 import pandas as pd
 
+from ..errors import UserError
 from ..importer import load_ledger
 
 
@@ -26,10 +32,13 @@ def add_history_args(p: argparse.ArgumentParser, help: str) -> None:
 def register(subparsers) -> None:
     p = subparsers.add_parser("validate", help="check a ledger (CSV/XLSX/Parquet) row by row and summarise it",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("file", metavar="FILE", help="ledger file: .csv, .xlsx or .parquet")
+    p.add_argument("file", metavar="FILE", nargs="?", help="ledger file: .csv, .xlsx or .parquet")
     p.add_argument("--mapping", metavar="M", help=f"{MAPPING_HELP}; not needed when the file uses the canonical column names")
     p.add_argument("--quarantine", metavar="PATH", nargs="?", const="",
                    help="write bad rows to PATH (default FILE's name + .quarantine.csv) and keep the good ones")
+    p.add_argument("--activities", metavar="LOG", help="activity log: .csv, .xlsx, .parquet or .xes")
+    p.add_argument("--activity-mapping", metavar="M",
+                   help="activity mapping YAML or a shipped name (e.g. xes_activities, sap_fscm_activities)")
     p.set_defaults(func=run)
 
 
@@ -56,11 +65,57 @@ def summary_lines(table: pd.DataFrame) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.activities:
+        return run_activities(args)
+    if not args.file:
+        raise UserError("give a ledger FILE, or an activity log with --activities LOG")
     quarantine = args.quarantine is not None
     table = load_ledger(args.file, args.mapping, on_error="quarantine" if quarantine else "fail",
                         quarantine_path=args.quarantine or None)
     print(f"{args.file}: OK" if not table.attrs.get("quarantined") else
           f"{args.file}: {table.attrs['quarantined']:,} bad row(s) written to {table.attrs['quarantine_path']}")
     for line in summary_lines(table):
+        print("  " + line)
+    return 0
+
+
+def activity_summary_lines(summary: dict) -> list[str]:
+    """A few lines describing an activity log (:func:`o2c_sim.activities.summarise`)."""
+    reps = f" over {summary['replications']} replications" if summary["replications"] > 1 else ""
+    lines = [f"{summary['events']:,} events, {summary['cases']:,} cases (items), {summary['customers']:,} customers{reps}"]
+    if not summary["events"]:
+        return lines
+    lines.append(f"dates          {summary['first_date']:%Y-%m-%d} .. {summary['last_date']:%Y-%m-%d}")
+    kinds = [f"{k} {n:,}" for k, n in summary["per_kind"].items() if n]
+    lines.append("per kind       " + ", ".join(kinds))
+    lines.append(f"account-level  {summary['account_level_events']:,} events not tied to one item")
+    lines.append(f"no 'issued'    {summary['items_without_issued']:,} items have events but no issued row")
+    over = summary["overpaid_items"]
+    lines.append(f"overpaid       {over:,} items paid beyond the amount due"
+                 + (f" ({summary['overpaid_amount']:,.2f} in total, e.g. {', '.join(summary['overpaid_examples'])})"
+                    if over else ""))
+    return lines
+
+
+def run_activities(args: argparse.Namespace) -> int:
+    """``validate --activities LOG``: check an activity log row by row (with a ledger FILE: its items are known)."""
+    from ..activities import load_activities, summarise
+
+    quarantine = args.quarantine is not None
+    known = None
+    if args.file:
+        ledger = load_ledger(args.file, args.mapping)
+        known = set(ledger["invoice_id"])
+        print(f"{args.file}: OK")
+        for line in summary_lines(ledger):
+            print("  " + line)
+    acts = load_activities(args.activities, args.activity_mapping,
+                           quarantine=(args.quarantine or True) if quarantine else None, known_items=known)
+    print(f"{args.activities}: OK" if not acts.attrs.get("quarantined") else
+          f"{args.activities}: {acts.attrs['quarantined']:,} bad {acts.attrs['row_label']}(s) written to "
+          f"{acts.attrs['quarantine_path']}")
+    if acts.attrs.get("ignored"):
+        print(f"  {acts.attrs['ignored']:,} {acts.attrs['row_label']}(s) of ignored activities left out")
+    for line in activity_summary_lines(summarise(acts)):
         print("  " + line)
     return 0
