@@ -248,11 +248,13 @@ def _parse_times(raw: pd.Series, text: pd.Series, formats: list[str], iso_only: 
     return out
 
 
-def _resolve(raw: pd.DataFrame, mapping: ActivityMapping, explicit: bool, source: str) -> dict[str, str]:
-    """field -> source column present in the file; a missing required or mapped column stops the import."""
+def _resolve(raw: pd.DataFrame, mapping: ActivityMapping, explicit: bool, source: str, xes: bool = False) -> dict[str, str]:
+    """field -> source column present in the file; a missing required or mapped column stops the import
+    (in XES an optional attribute that no event carries is simply absent)."""
     found = set(raw.columns)
     columns = {f: s for f in FIELDS if (s := mapping.source(f)) in found}
-    missing = [f"'{s}' (for {f})" for f, s in mapping.columns.items() if s not in found]
+    optional = set(FIELDS) - {"item_id", "customer_id", "date", "activity"} if xes else set()
+    missing = [f"'{s}' (for {f})" for f, s in mapping.columns.items() if s not in found and f not in optional]
     missing += [f"'{mapping.source(f)}' (for {f})" for f in ("date", "activity") if f not in columns and f not in mapping.columns]
     if "item_id" not in columns and "customer_id" not in columns:
         missing.append("an item or a customer column")
@@ -423,8 +425,9 @@ def load_activities(path: str | os.PathLike, mapping: ActivityMapping | str | os
     raw, ragged, row_label, numbering = _read(path, mapping)
     if raw.empty:
         raise UserError(f"no {row_label}s in the activity log", source=str(path))
-    columns = _resolve(raw, mapping, explicit, str(path))
-    out, found, ignored = _parse(raw, columns, mapping, xes=row_label == "event")
+    xes = row_label == "event"
+    columns = _resolve(raw, mapping, explicit, str(path), xes=xes)
+    out, found, ignored = _parse(raw, columns, mapping, xes=xes)
     if "replication" in raw.columns and not explicit:
         out["replication"] = pd.to_numeric(raw["replication"], errors="coerce").fillna(0).astype("int64")
     usable = ~raw.index.isin(pd.concat(found)["row"])
