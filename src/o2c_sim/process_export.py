@@ -120,7 +120,8 @@ def ocel_document(acts: pd.DataFrame) -> dict:
     """The OCEL 2.0 JSON document (a dict) of ``acts``."""
     values = _values(acts)
     customers = sorted(set(acts["customer_id"]) - {""})
-    issued = acts[(acts["kind"] == "issued") & acts["item_id"].ne("")].drop_duplicates("item_id").set_index("item_id")
+    issued_rows = acts[(acts["kind"] == "issued") & acts["item_id"].ne("")].drop_duplicates("item_id")
+    issued = {r["item_id"]: r for r in issued_rows.to_dict("records")}
     items = list(dict.fromkeys(acts.loc[acts["item_id"].ne(""), "item_id"]))
     clash = set(customers) & set(items)
     customer_id = (lambda c: f"customer:{c}") if clash else (lambda c: c)
@@ -129,12 +130,12 @@ def ocel_document(acts: pd.DataFrame) -> dict:
     objects = []
     for item in items:
         attrs, rel = [], []
-        if item in issued.index:
-            row = issued.loc[item]
+        row = issued.get(item)
+        if row is not None:
             stamp = _iso(row["date"])
             if not pd.isna(row.get("amount", np.nan)):
                 attrs.append({"name": "amount", "time": stamp, "value": float(row["amount"])})
-            if "due_date" in issued.columns and not pd.isna(row["due_date"]):
+            if not pd.isna(row.get("due_date", pd.NaT)):
                 attrs.append({"name": "due_date", "time": stamp, "value": _iso(row["due_date"])})
             if row["customer_id"]:
                 rel.append({"objectId": customer_id(row["customer_id"]), "qualifier": "billed to"})
