@@ -11,6 +11,7 @@ the wall time, the events per second and that process's peak resident memory.
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import subprocess
 import sys
@@ -71,14 +72,17 @@ def synthetic_log(cases: int, seed: int = 1) -> pd.DataFrame:
 
 
 def import_once(path: str) -> None:
-    """In this (fresh) process: import the log, print seconds, events and peak RSS in bytes."""
+    """In this (fresh) process: import the log, print wall seconds, CPU seconds, events and peak RSS in bytes."""
     from o2c_sim.activities import load_activities
 
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu0 = usage.ru_utime + usage.ru_stime
     start = time.perf_counter()
     acts = load_activities(path, "xes_activities")
     seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
-    print(f"{seconds} {len(acts)} {peak}")
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    peak = usage.ru_maxrss * 1024  # Linux: KiB
+    print(f"{seconds} {usage.ru_utime + usage.ru_stime - cpu0} {len(acts)} {peak}")
 
 
 def main() -> None:
@@ -100,14 +104,17 @@ def main() -> None:
         size = path.stat().st_size
         print(f"generated {args.cases:,} cases, {len(acts):,} events, {size / 1e6:,.0f} MB of XES "
               f"in {time.perf_counter() - start:.1f} s")
+        load = os.getloadavg()[0]
         out = subprocess.run([sys.executable, __file__, "--import-only", str(path)], capture_output=True, text=True,
                              check=True)
-        seconds, events, peak = out.stdout.split()
-        seconds, events, peak = float(seconds), int(events), int(peak)
+        seconds, cpu, events, peak = out.stdout.split()
+        seconds, cpu, events, peak = float(seconds), float(cpu), int(events), int(peak)
     assert events == len(acts), (events, len(acts))
-    print(f"import: {seconds:.1f} s ({events / seconds:,.0f} events/s, {size / 1e6 / seconds:.1f} MB/s); "
-          f"peak memory {peak / 1024**3:.2f} GB")
-    print(f"ratios to the limits: time {seconds / LIMIT_SECONDS:.2f} of 60 s, memory {peak / LIMIT_BYTES:.2f} of 2 GB")
+    print(f"import: {seconds:.1f} s wall, {cpu:.1f} s CPU ({events / seconds:,.0f} events/s, "
+          f"{size / 1e6 / seconds:.1f} MB/s); peak memory {peak / 1024**3:.2f} GB; "
+          f"load average before {load:.1f} on {os.cpu_count()} cores (wall time grows with other work)")
+    print(f"ratios to the limits: wall time {seconds / LIMIT_SECONDS:.2f} and CPU time {cpu / LIMIT_SECONDS:.2f} "
+          f"of 60 s, memory {peak / LIMIT_BYTES:.2f} of 2 GB")
 
 
 if __name__ == "__main__":

@@ -30,14 +30,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, field_validator
 
 from . import activity_table, invoice_table
 from .activity_table import KINDS
 from .errors import UserError
-from .importer import (CENT, _flag, _parse_dates, _parse_numbers, _problems, _read_raw, _text, _example, mapping_path,
-                       set_aside)
-from .scenario import read_yaml
+from .importer import (CENT, _example, _flag, _parse_dates, _parse_numbers, _problems, _read_raw, _text,
+                       load_mapping_model, set_aside)
 
 #: mapping fields: what a source column can feed (``activity`` is the source's activity name)
 FIELDS = ("item_id", "customer_id", "date", "activity", "amount", "level", "outcome", "reason", "promised_date",
@@ -132,19 +131,7 @@ class ActivityMapping(_Strict):
 
 def load_activity_mapping(path: str | os.PathLike) -> ActivityMapping:
     """Load and validate an activity-mapping YAML (unknown keys rejected) or a shipped name like ``xes_activities``."""
-    resolved = mapping_path(path)
-    data = read_yaml(resolved)
-    if not isinstance(data, dict):
-        raise UserError("expected a mapping with keys such as columns, activities, date_formats", source=str(resolved))
-    try:
-        return ActivityMapping.model_validate(data)
-    except ValidationError as err:
-        parts = []
-        for e in err.errors():
-            loc = ".".join(str(x) for x in e["loc"]) or "(top level)"
-            msg = "unknown key" if e["type"] == "extra_forbidden" else e["msg"].removeprefix("Value error, ")
-            parts.append(f"field '{loc}': {msg}")
-        raise UserError("; ".join(parts), source=str(resolved)) from None
+    return load_mapping_model(ActivityMapping, path, "columns, activities, date_formats")
 
 
 # --------------------------------------------------------------------------------------------- XES

@@ -137,12 +137,18 @@ def mapping_path(name_or_path: str | os.PathLike) -> Path:
 
 def load_mapping(path: str | os.PathLike) -> Mapping:
     """Load and validate a column-mapping YAML file (unknown keys rejected) or a shipped name like ``ibm_ar``."""
+    return load_mapping_model(Mapping, path, "columns, date_formats, values")
+
+
+def load_mapping_model(model: type[BaseModel], path: str | os.PathLike, keys: str) -> Any:
+    """Load a mapping YAML (a file or a shipped name) into the pydantic ``model``; every mistake becomes one
+    :class:`UserError` naming the file and the field. ``keys`` lists a few expected keys for the message."""
     resolved = mapping_path(path)
     data = read_yaml(resolved)
     if not isinstance(data, dict):
-        raise UserError("expected a mapping with keys such as columns, date_formats, values", source=str(resolved))
+        raise UserError(f"expected a mapping with keys such as {keys}", source=str(resolved))
     try:
-        return Mapping.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as err:
         parts = []
         for e in err.errors():
