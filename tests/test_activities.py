@@ -267,7 +267,7 @@ def test_xes_reads_events_with_their_trace(tmp_path):
     raw = read_xes(path)
     assert list(raw.index) == [1, 2, 3] and "x" not in raw.columns and "case:concept:a log" not in raw.columns
     assert list(raw["case:concept:name"]) == ["INV-1", "INV-1", "account C1"]
-    acts = load_activities(path, "xes_activities")
+    acts = load_activities(path)  # XES without a mapping: the standard attribute names
     assert list(acts["item_id"]) == ["INV-1", "INV-1", ""] and list(acts["customer_id"]) == ["C1"] * 3
     assert acts.loc[1, "date"] == pd.Timestamp("2024-02-03 14:30")  # wall-clock time, offset dropped
     assert acts.loc[0, "due_date"] == pd.Timestamp("2024-02-01") and acts.loc[2, "outcome"] == "promise"

@@ -47,6 +47,7 @@ MONEY_KINDS = ("issued", "payment", "credit_note", "write_off")
 SETTLING = {"payment": "paid_amount", "credit_note": "credited_amount", "write_off": "written_off_amount"}
 XES_SUFFIXES = (".xes",)
 XES_NUMBERING = "events numbered from 1 in file order"
+XES_DEFAULT_MAPPING = "xes_activities"  # shipped mapping for XES files read without one
 
 
 # --------------------------------------------------------------------------------------------- mapping
@@ -148,38 +149,42 @@ def read_xes(path: str | os.PathLike) -> pd.DataFrame:
     columns: dict[str, list] = {}
     traces: list[dict[str, str]] = []
     per_trace: list[int] = []
-    stack: list[str] = []
-    state = {"n": 0, "event": None, "trace": None}
+    stack: list[str] = [""]
+    push, pop = stack.append, stack.pop
+    event: dict[str, str] = {}
+    trace: dict[str, str] = {}
+    n = 0
 
     def start(tag: str, attrs: dict[str, str]) -> None:
-        parent = stack[-1] if stack else ""
-        stack.append(tag)
-        if tag == "event":
-            state["event"] = {}
-        elif tag == "trace":
-            state["trace"] = {}
-            traces.append(state["trace"])
-            per_trace.append(0)
-        elif "key" in attrs:
+        nonlocal event, trace
+        parent = stack[-1]
+        push(tag)
+        if "key" in attrs:
             if parent == "event":
-                state["event"][attrs["key"]] = attrs.get("value")
+                event[attrs["key"]] = attrs.get("value")
             elif parent == "trace":
-                state["trace"]["case:" + attrs["key"]] = attrs.get("value")
+                trace["case:" + attrs["key"]] = attrs.get("value")
+        elif tag == "event":
+            event = {}
+        elif tag == "trace":
+            trace = {}
+            traces.append(trace)
+            per_trace.append(0)
 
     def end(tag: str) -> None:
-        stack.pop()
+        nonlocal n
+        pop()
         if tag != "event":
             return
-        n = state["n"]
-        for key, value in state["event"].items():
+        for key, value in event.items():
             col = columns.get(key)
             if col is None:
                 col = columns[key] = [None] * n
             elif len(col) < n:
                 col.extend([None] * (n - len(col)))
             col.append(value)
-        state["n"] = n + 1
-        if traces and stack and stack[-1] == "trace":
+        n += 1
+        if stack[-1] == "trace":
             per_trace[-1] += 1
         else:  # an event outside any trace: its own case-less row
             traces.append({})
@@ -198,7 +203,6 @@ def read_xes(path: str | os.PathLike) -> pd.DataFrame:
                         f"at line {exc.lineno}, column {exc.offset}", source=str(path)) from None
     except OSError as exc:
         raise UserError(f"cannot be read: {exc.strerror or exc}", source=str(path)) from None
-    n = state["n"]
     data = {}
     for key, col in columns.items():
         col.extend([None] * (n - len(col)))
@@ -258,7 +262,7 @@ def _resolve(raw: pd.DataFrame, mapping: ActivityMapping, explicit: bool, source
 
 def _xes_text(s: pd.Series) -> pd.Series:
     """XES values are text or absent already: vectorised :func:`o2c_sim.importer._text`."""
-    return s.fillna("").astype(object).str.strip()
+    return s.fillna("").astype(str).str.strip()
 
 
 def _xes_numbers(text: pd.Series) -> pd.Series:
@@ -396,7 +400,8 @@ def load_activities(path: str | os.PathLike, mapping: ActivityMapping | str | os
     """Read an activity log (CSV, XLSX, Parquet or XES) into the canonical activity table.
 
     ``mapping``: an :class:`ActivityMapping`, a file or a shipped name (``"xes_activities"``); ``None``
-    means the file already has the canonical columns. ``quarantine``: ``None``/``False`` raises one
+    means the file already has the canonical columns (an XES file: the standard attribute names,
+    ``xes_activities``). ``quarantine``: ``None``/``False`` raises one
     :class:`UserError` listing every bad row; ``True`` or a path writes the bad rows to a side CSV
     (default ``<name>.quarantine.csv``) and returns the good ones. ``known_items``: invoice ids of a
     separate ledger, so money on them is not "on an unknown item". Rows of an ignored activity are
@@ -405,6 +410,8 @@ def load_activities(path: str | os.PathLike, mapping: ActivityMapping | str | os
     """
     path = Path(path)
     explicit = mapping is not None
+    if mapping is None and path.suffix.lower() in XES_SUFFIXES:
+        mapping = XES_DEFAULT_MAPPING
     if mapping is None:
         mapping = ActivityMapping()
     elif not isinstance(mapping, ActivityMapping):

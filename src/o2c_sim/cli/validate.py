@@ -38,7 +38,8 @@ def register(subparsers) -> None:
                    help="write bad rows to PATH (default FILE's name + .quarantine.csv) and keep the good ones")
     p.add_argument("--activities", metavar="LOG", help="activity log: .csv, .xlsx, .parquet or .xes")
     p.add_argument("--activity-mapping", metavar="M",
-                   help="activity mapping YAML or a shipped name (e.g. xes_activities, sap_fscm_activities)")
+                   help="activity mapping YAML or a shipped name (e.g. sap_fscm_activities); default: the canonical "
+                        "columns, or for .xes the standard attribute names (xes_activities)")
     p.set_defaults(func=run)
 
 
