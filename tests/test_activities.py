@@ -23,7 +23,7 @@ from conftest import small_scenario
 
 @pytest.fixture(scope="module")
 def result():
-    return simulate(small_scenario(overrides={"portfolio.accounts": 150, "horizon_days": 300, "warmup_days": 30}))
+    return simulate(small_scenario(overrides={"portfolio.accounts": 120, "horizon_days": 240, "warmup_days": 30}))
 
 
 # ----------------------------------------------------------------------------------------- canonical files
@@ -296,3 +296,16 @@ def test_missing_column_without_mapping_says_what_to_do(tmp_path):
     with pytest.raises(UserError, match="'Amount' \\(for amount\\)"):
         load_activities(tmp_path / "x.csv", ActivityMapping(columns={"item_id": "Invoice", "date": "When",
                                                                      "activity": "When", "amount": "Amount"}))
+
+
+def test_validate_a_log_against_its_ledger(tmp_path, capsys):
+    ledger = pd.DataFrame({"invoice_id": ["A-001", "A-002"], "customer_id": ["ACME", "ACME"],
+                           "invoice_date": ["2024-01-02", "2024-01-05"], "due_date": ["2024-02-01", "2024-02-04"],
+                           "amount": [1000.01, 250.02]})
+    ledger.to_csv(tmp_path / "ledger.csv", index=False)
+    log = write_sheet(tmp_path / "log.csv", [r for r in sheet_rows() if r[3] != "Invoice sent"])
+    args = ["validate", str(tmp_path / "ledger.csv"), "--activities", str(log), "--activity-mapping", "spreadsheet_activities"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "2 invoices" in out and "9 events, 2 cases (items), 1 customers" in out
+    assert "2 items have events but no issued row" in out and "per kind       notice 1, call_attempt 1" in out

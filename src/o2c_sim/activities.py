@@ -499,11 +499,9 @@ def summarise(acts: pd.DataFrame) -> dict[str, Any]:
     has_item = acts["item_id"].ne("")
     issued_keys = set(key[acts["kind"].eq("issued") & has_item])
     counts = acts["kind"].value_counts().reindex(list(KINDS), fill_value=0)
-    over = pd.DataFrame()
-    if issued_keys:
-        inv = invoices_from_activities(acts)
-        excess = (inv["paid_amount"] + inv["credited_amount"] + inv["written_off_amount"] - inv["amount"]).round(2)
-        over = inv.assign(excess=excess)[excess > CENT]
+    inv = invoices_from_activities(acts)
+    excess = (inv["paid_amount"] + inv["credited_amount"] + inv["written_off_amount"] - inv["amount"]).round(2)
+    over = inv.assign(excess=excess)[excess > CENT]
     return {
         "events": len(acts),
         "cases": int(key[has_item].nunique()),
@@ -515,6 +513,6 @@ def summarise(acts: pd.DataFrame) -> dict[str, Any]:
         "account_level_events": int((~has_item).sum()),
         "items_without_issued": int(key[has_item].drop_duplicates().map(lambda k: k not in issued_keys).sum()),
         "overpaid_items": int(len(over)),
-        "overpaid_amount": float(over["excess"].sum()) if len(over) else 0.0,
+        "overpaid_amount": float(over["excess"].sum()),
         "overpaid_examples": list(over["invoice_id"].head(5)),
     }
