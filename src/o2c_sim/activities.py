@@ -30,12 +30,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, field_validator
+from pydantic import Field, NonNegativeInt, PositiveInt, field_validator
 
 from . import activity_table, invoice_table
 from .activity_table import KINDS
 from .errors import UserError
-from .importer import (CENT, _example, _flag, _parse_dates, _parse_numbers, _problems, _read_raw, _text,
+from .importer import (CENT, _Strict, _example, _flag, _parse_dates, _parse_numbers, _problems, _read_raw, _text,
                        load_mapping_model, set_aside)
 
 #: mapping fields: what a source column can feed (``activity`` is the source's activity name)
@@ -51,10 +51,6 @@ XES_DEFAULT_MAPPING = "xes_activities"  # shipped mapping for XES files read wit
 
 
 # --------------------------------------------------------------------------------------------- mapping
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class ActivitySpec(_Strict):
