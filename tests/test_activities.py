@@ -4,6 +4,7 @@ invoice table derived from a log alone, checked against the simulator's own invo
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -309,3 +310,30 @@ def test_validate_a_log_against_its_ledger(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "2 invoices" in out and "9 events, 2 cases (items), 1 customers" in out
     assert "2 items have events but no issued row" in out and "per kind       notice 1, call_attempt 1" in out
+
+
+def test_ocel_event_with_two_invoices_is_a_bad_row_and_bad_json_is_refused(tmp_path):
+    doc = {"objectTypes": [{"name": "invoice", "attributes": []}, {"name": "customer", "attributes": []}],
+           "eventTypes": [{"name": "issued", "attributes": []}, {"name": "payment", "attributes": []}],
+           "objects": [{"id": "I1", "type": "invoice", "relationships": [{"objectId": "C1", "qualifier": "billed to"}]},
+                       {"id": "I2", "type": "invoice", "relationships": [{"objectId": "C1", "qualifier": "billed to"}]},
+                       {"id": "C1", "type": "customer"}],
+           "events": [{"id": "e1", "type": "issued", "time": "2024-01-01T00:00:00Z",
+                       "attributes": [{"name": "amount", "value": 10.5}, {"name": "due_date", "value": "2024-01-31T00:00:00Z"}],
+                       "relationships": [{"objectId": "I1", "qualifier": "item"}]},
+                      {"id": "e2", "type": "issued", "time": "2024-01-01T00:00:00Z",
+                       "attributes": [{"name": "amount", "value": 20}, {"name": "due_date", "value": "2024-01-31T00:00:00Z"}],
+                       "relationships": [{"objectId": "I2", "qualifier": "item"}]},
+                      {"id": "e3", "type": "payment", "time": "2024-02-01T00:00:00Z",
+                       "attributes": [{"name": "amount", "value": 30.5}],
+                       "relationships": [{"objectId": "I1", "qualifier": "item"}, {"objectId": "I2", "qualifier": "item"}]}]}
+    path = tmp_path / "log.jsonocel"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(UserError, match="event 3, column 'object:invoice': event related to several items"):
+        load_activities(path)
+    kept = load_activities(path, quarantine=True)
+    assert list(kept["customer_id"]) == ["C1", "C1"]  # from the invoice's relationship
+    assert list(kept["amount"]) == [10.5, 20.0] and kept.loc[0, "due_date"] == pd.Timestamp("2024-01-31")
+    path.write_text("{not json")
+    with pytest.raises(UserError, match="not a JSON file"):
+        load_activities(path)

@@ -1,4 +1,4 @@
-"""Importing an activity log (CSV, XLSX, Parquet or XES) into the canonical activity table.
+"""Importing an activity log (CSV, XLSX, Parquet, XES or OCEL 2.0) into the canonical activity table.
 
 A file already in the canonical columns of :mod:`o2c_sim.activity_table` (``kind`` in its vocabulary;
 e.g. a run's ``activities.parquet``) needs no mapping. A collections tool's export is read through a
@@ -10,7 +10,8 @@ date, promised date, outcome and reason; ``terms_days`` when ``issued`` rows car
 XES event logs (IEEE 1849) are read by a streaming parser (expat: constant memory apart from the
 result) into a flat table whose columns are the event attribute keys (``concept:name``,
 ``time:timestamp`` …) and the trace attribute keys prefixed ``case:`` (``case:concept:name`` is the
-case id), the convention of pm4py; the mapping then works as for a spreadsheet.
+case id), the convention of pm4py; the mapping then works as for a spreadsheet. OCEL 2.0 JSON logs
+are flattened likewise (:func:`read_ocel`: the event type, time, attributes and related objects by type).
 
 Bad rows are reported as the ledger importer reports them (:func:`o2c_sim.importer.set_aside`): file,
 row (XES: event number in file order), column and value, for an unknown activity, a date before the
@@ -23,6 +24,7 @@ good row and writes the bad ones to a side CSV.
 
 from __future__ import annotations
 
+import json
 import os
 import xml.parsers.expat
 from pathlib import Path
@@ -46,8 +48,10 @@ MONEY_KINDS = ("issued", "payment", "credit_note", "write_off")
 #: kinds that settle an item (amount = paid + credited + written off + open)
 SETTLING = {"payment": "paid_amount", "credit_note": "credited_amount", "write_off": "written_off_amount"}
 XES_SUFFIXES = (".xes",)
-XES_NUMBERING = "events numbered from 1 in file order"
-XES_DEFAULT_MAPPING = "xes_activities"  # shipped mapping for XES files read without one
+OCEL_SUFFIXES = (".jsonocel", ".json")
+EVENT_NUMBERING = "events numbered from 1 in file order"
+#: shipped mappings for event logs read without one
+DEFAULT_MAPPINGS = {**dict.fromkeys(XES_SUFFIXES, "xes_activities"), **dict.fromkeys(OCEL_SUFFIXES, "ocel_activities")}
 
 
 # --------------------------------------------------------------------------------------------- mapping
@@ -210,10 +214,58 @@ def read_xes(path: str | os.PathLike) -> pd.DataFrame:
     return pd.DataFrame(data, index=pd.RangeIndex(1, n + 1, name="row"))
 
 
+def read_ocel(path: str | os.PathLike) -> pd.DataFrame:
+    """An OCEL 2.0 JSON log as a flat table, one row per event (index = event number from 1).
+
+    Columns: ``ocel:eid``, ``ocel:activity`` (the event type), ``ocel:timestamp``, the event attributes by
+    name, and per object type T ``object:T``, the first related object of that type, with ``objects:T``,
+    how many there are. An event with no related customer takes its invoice's customer (object-to-object
+    relationship), so either layout works.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise UserError("file not found; expected an OCEL 2.0 JSON event log", source=str(path))
+    try:
+        with open(path, encoding="utf-8") as fh:
+            doc = json.load(fh)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise UserError(f"not a JSON file: {exc}", source=str(path)) from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("events"), list) or not isinstance(doc.get("objects", []), list):
+        raise UserError("not an OCEL 2.0 JSON log: expected an object with 'events' and 'objects' lists", source=str(path))
+    objects = [o for o in doc.get("objects", []) if isinstance(o, dict)]
+    type_of = {o.get("id"): o.get("type") for o in objects}
+    owner: dict[Any, dict[Any, Any]] = {}  # object -> {type: its first related object of that type}
+    for o in objects:
+        links = owner.setdefault(o.get("id"), {})
+        for r in o.get("relationships") or []:
+            links.setdefault(type_of.get(r.get("objectId")), r.get("objectId"))
+    rows = []
+    for e in doc["events"]:
+        e = e if isinstance(e, dict) else {}
+        row = {"ocel:eid": e.get("id"), "ocel:activity": e.get("type"), "ocel:timestamp": e.get("time")}
+        for a in e.get("attributes") or []:
+            row[a.get("name")] = a.get("value")
+        related: dict[str, list] = {}
+        for r in e.get("relationships") or []:
+            related.setdefault(type_of.get(r.get("objectId"), "unknown"), []).append(r.get("objectId"))
+        for t, ids in related.items():
+            row[f"object:{t}"], row[f"objects:{t}"] = ids[0], len(ids)
+        for ids in list(related.values()):
+            for other, target in owner.get(ids[0], {}).items():
+                if other and f"object:{other}" not in row:
+                    row[f"object:{other}"], row[f"objects:{other}"] = target, 1
+        rows.append(row)
+    raw = pd.DataFrame(rows, dtype=object)
+    raw.index = pd.RangeIndex(1, len(raw) + 1, name="row")
+    return raw
+
+
 def _read(path: Path, mapping: ActivityMapping) -> tuple[pd.DataFrame, pd.DataFrame, str, str]:
     """Raw rows, ragged-row problems, the row label and its numbering note."""
     if path.suffix.lower() in XES_SUFFIXES:
-        return read_xes(path), _problems([]), "event", XES_NUMBERING
+        return read_xes(path), _problems([]), "event", EVENT_NUMBERING
+    if path.suffix.lower() in OCEL_SUFFIXES:
+        return read_ocel(path), _problems([]), "event", EVENT_NUMBERING
     raw, ragged = _read_raw(path, mapping, what="activity log")  # type: ignore[arg-type]
     return raw, ragged, "row", "row numbers as in a spreadsheet, header = row 1"
 
@@ -393,11 +445,11 @@ def _item_checks(raw: pd.DataFrame, out: pd.DataFrame, columns: dict[str, str], 
 def load_activities(path: str | os.PathLike, mapping: ActivityMapping | str | os.PathLike | None = None,
                     quarantine: str | os.PathLike | bool | None = None, *,
                     known_items: set[str] | None = None) -> pd.DataFrame:
-    """Read an activity log (CSV, XLSX, Parquet or XES) into the canonical activity table.
+    """Read an activity log (CSV, XLSX, Parquet, XES or OCEL 2.0 JSON) into the canonical activity table.
 
     ``mapping``: an :class:`ActivityMapping`, a file or a shipped name (``"xes_activities"``); ``None``
-    means the file already has the canonical columns (an XES file: the standard attribute names,
-    ``xes_activities``). ``quarantine``: ``None``/``False`` raises one
+    means the file already has the canonical columns (an XES or OCEL file: the layout ``o2c-sim export``
+    writes, ``xes_activities`` / ``ocel_activities``). ``quarantine``: ``None``/``False`` raises one
     :class:`UserError` listing every bad row; ``True`` or a path writes the bad rows to a side CSV
     (default ``<name>.quarantine.csv``) and returns the good ones. ``known_items``: invoice ids of a
     separate ledger, so money on them is not "on an unknown item". Rows of an ignored activity are
@@ -406,8 +458,8 @@ def load_activities(path: str | os.PathLike, mapping: ActivityMapping | str | os
     """
     path = Path(path)
     explicit = mapping is not None
-    if mapping is None and path.suffix.lower() in XES_SUFFIXES:
-        mapping = XES_DEFAULT_MAPPING
+    if mapping is None and path.suffix.lower() in DEFAULT_MAPPINGS:
+        mapping = DEFAULT_MAPPINGS[path.suffix.lower()]
     if mapping is None:
         mapping = ActivityMapping()
     elif not isinstance(mapping, ActivityMapping):
@@ -418,6 +470,11 @@ def load_activities(path: str | os.PathLike, mapping: ActivityMapping | str | os
     xes = row_label == "event"
     columns = _resolve(raw, mapping, explicit, str(path), xes=xes)
     out, found, ignored = _parse(raw, columns, mapping, xes=xes)
+    several = columns.get("item_id", "").replace("object:", "objects:", 1)
+    if several.startswith("objects:") and several in raw.columns:  # OCEL: one item per row
+        n = pd.to_numeric(raw[several], errors="coerce").fillna(0)
+        found.append(_flag(n > 1, raw[several], columns["item_id"],
+                           "event related to several items; the activity table needs one item per event"))
     if "replication" in raw.columns and not explicit:
         out["replication"] = pd.to_numeric(raw["replication"], errors="coerce").fillna(0).astype("int64")
     usable = ~raw.index.isin(pd.concat(found)["row"])

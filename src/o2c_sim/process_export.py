@@ -11,8 +11,9 @@ carries ``concept:name`` = the kind, ``time:timestamp``, ``lifecycle:transition`
 ``scenarios/mappings/xes_activities.yaml`` reads it back.
 
 OCEL 2.0 (https://www.ocel-standard.org, JSON format): object types ``invoice`` (attributes amount,
-due_date) and ``customer``; one event type per kind; each event relates to its invoice (qualifier
-``item``) and its customer (qualifier ``customer``); each invoice relates to its customer (``billed to``).
+due_date) and ``customer``; one event type per kind with the same attributes as in XES; each event
+relates to its invoice (qualifier ``item``) and its customer (qualifier ``customer``); each invoice
+relates to its customer (``billed to``). ``scenarios/mappings/ocel_activities.yaml`` reads it back.
 """
 
 from __future__ import annotations
@@ -125,7 +126,7 @@ def ocel_document(acts: pd.DataFrame) -> dict:
     items = list(dict.fromkeys(acts.loc[acts["item_id"].ne(""), "item_id"]))
     clash = set(customers) & set(items)
     customer_id = (lambda c: f"customer:{c}") if clash else (lambda c: c)
-    event_attrs = [{"name": c, "type": ATTRIBUTES[c][1]} for c in values if c != "due_date"]
+    event_attrs = [{"name": c, "type": ATTRIBUTES[c][1]} for c in values]
     kinds_present = [k for k in KINDS if (acts["kind"] == k).any()]
     objects = []
     for item in items:
@@ -147,7 +148,7 @@ def ocel_document(acts: pd.DataFrame) -> dict:
         attrs = []
         for col, column_values in values.items():
             v = column_values[i]
-            if v is None or col == "due_date":
+            if v is None:
                 continue
             typed = float(v) if col == "amount" else int(v) if col == "level" else v
             attrs.append({"name": col, "value": typed})

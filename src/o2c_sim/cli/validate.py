@@ -5,7 +5,7 @@ Prints the problems (exit 2) or a short summary of the invoice table: rows, cust
 open items, paid items, late and disputed shares. With ``--quarantine`` bad rows are written to a side
 CSV and the good rows are summarised (exit 0).
 
-An activity log (CSV/XLSX/Parquet or XES) is summarised by cases, events per kind, date range,
+An activity log (CSV/XLSX/Parquet, XES or OCEL 2.0) is summarised by cases, events per kind, date range,
 customers, items with no ``issued`` row and items paid beyond their amount. Given with a ledger FILE,
 money on an item of the ledger is not "on an unknown item".
 """
@@ -36,10 +36,10 @@ def register(subparsers) -> None:
     p.add_argument("--mapping", metavar="M", help=f"{MAPPING_HELP}; not needed when the file uses the canonical column names")
     p.add_argument("--quarantine", metavar="PATH", nargs="?", const="",
                    help="write bad rows to PATH (default FILE's name + .quarantine.csv) and keep the good ones")
-    p.add_argument("--activities", metavar="LOG", help="activity log: .csv, .xlsx, .parquet or .xes")
+    p.add_argument("--activities", metavar="LOG", help="activity log: .csv, .xlsx, .parquet, .xes or OCEL 2.0 .jsonocel/.json")
     p.add_argument("--activity-mapping", metavar="M",
                    help="activity mapping YAML or a shipped name (e.g. sap_fscm_activities); default: the canonical "
-                        "columns, or for .xes the standard attribute names (xes_activities)")
+                        "columns; for .xes / OCEL the layout 'o2c-sim export' writes (xes_activities, ocel_activities)")
     p.set_defaults(func=run)
 
 
