@@ -30,7 +30,7 @@ def add_history_args(p: argparse.ArgumentParser, help: str) -> None:
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("validate", help="check a ledger (CSV/XLSX/Parquet) row by row and summarise it",
+    p = subparsers.add_parser("validate", help="check a ledger or an activity log row by row and summarise it",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("file", metavar="FILE", nargs="?", help="ledger file: .csv, .xlsx or .parquet")
     p.add_argument("--mapping", metavar="M", help=f"{MAPPING_HELP}; not needed when the file uses the canonical column names")
