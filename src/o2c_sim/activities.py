@@ -274,7 +274,7 @@ def _read(path: Path, mapping: ActivityMapping) -> tuple[pd.DataFrame, pd.DataFr
 
 
 def _parse_times(raw: pd.Series, text: pd.Series, formats: list[str], iso_only: bool = False) -> pd.Series:
-    """The mapping's formats first (not for XES, whose dates are ISO 8601 by the standard), then ISO 8601
+    """The mapping's formats first (not for XES / OCEL, whose dates are ISO 8601 by the standard), then ISO 8601
     (``2024-03-05T10:00:00.000+01:00``: wall-clock time, the offset dropped); NaT where nothing fits."""
     if iso_only:
         out = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
@@ -287,12 +287,13 @@ def _parse_times(raw: pd.Series, text: pd.Series, formats: list[str], iso_only: 
     return out
 
 
-def _resolve(raw: pd.DataFrame, mapping: ActivityMapping, explicit: bool, source: str, xes: bool = False) -> dict[str, str]:
+def _resolve(raw: pd.DataFrame, mapping: ActivityMapping, explicit: bool, source: str,
+             event_log: bool = False) -> dict[str, str]:
     """field -> source column present in the file; a missing required or mapped column stops the import
-    (in XES an optional attribute that no event carries is simply absent)."""
+    (in XES / OCEL an optional attribute that no event carries is simply absent)."""
     found = set(raw.columns)
     columns = {f: s for f in FIELDS if (s := mapping.source(f)) in found}
-    optional = set(FIELDS) - {"item_id", "customer_id", "date", "activity"} if xes else set()
+    optional = set(FIELDS) - {"item_id", "customer_id", "date", "activity"} if event_log else set()
     missing = [f"'{s}' (for {f})" for f, s in mapping.columns.items() if s not in found and f not in optional]
     missing += [f"'{mapping.source(f)}' (for {f})" for f in ("date", "activity") if f not in columns and f not in mapping.columns]
     if "item_id" not in columns and "customer_id" not in columns:
@@ -308,23 +309,23 @@ def _resolve(raw: pd.DataFrame, mapping: ActivityMapping, explicit: bool, source
     return columns
 
 
-def _xes_text(s: pd.Series) -> pd.Series:
-    """XES values are text or absent already: vectorised :func:`o2c_sim.importer._text`."""
+def _event_text(s: pd.Series) -> pd.Series:
+    """Event-log (XES, OCEL) values are text, numbers or absent: vectorised :func:`o2c_sim.importer._text`."""
     return s.fillna("").astype(str).str.strip()
 
 
-def _xes_numbers(text: pd.Series) -> pd.Series:
+def _event_numbers(text: pd.Series) -> pd.Series:
     """Vectorised :func:`o2c_sim.importer._parse_numbers` for text: NaN for non-numbers, inf and nan."""
     x = pd.to_numeric(text.where(text.ne("")), errors="coerce").astype("float64")
     return x.where(np.isfinite(x))
 
 
 def _parse(raw: pd.DataFrame, columns: dict[str, str], mapping: ActivityMapping,
-           xes: bool = False) -> tuple[pd.DataFrame, list[pd.DataFrame], pd.Series]:
+           event_log: bool = False) -> tuple[pd.DataFrame, list[pd.DataFrame], pd.Series]:
     """Parse each mapped column and run the row checks: (canonical values, problem frames, ignored-row mask)."""
     idx = raw.index
-    text = {f: (_xes_text if xes else _text)(raw[s]) for f, s in columns.items()}
-    numbers = (lambda f: _xes_numbers(text[f])) if xes else (lambda f: _parse_numbers(raw[columns[f]], text[f]))
+    text = {f: (_event_text if event_log else _text)(raw[s]) for f, s in columns.items()}
+    numbers = (lambda f: _event_numbers(text[f])) if event_log else (lambda f: _parse_numbers(raw[columns[f]], text[f]))
     blank = pd.Series("", index=idx, dtype=object)
     found: list[pd.DataFrame] = []
     out = pd.DataFrame(index=idx)
@@ -351,6 +352,8 @@ def _parse(raw: pd.DataFrame, columns: dict[str, str], mapping: ActivityMapping,
     who = columns.get("item_id") or columns.get("customer_id")
     found.append(_flag(item.eq("") & out["customer_id"].eq(""), raw[who], who,
                        "neither an item nor a customer; each row needs one of them"))
+    found.append(_flag(item.eq("") & kind.eq("issued"), raw[who], who,
+                       "an issued row without an item; issued needs the invoice (item) id"))
 
     fmt_hint = " or ".join(f"{_example(f)} ({f})" for f in mapping.date_formats) + " or ISO 8601"
     for field in ("date", "promised_date", "due_date"):
@@ -358,7 +361,7 @@ def _parse(raw: pd.DataFrame, columns: dict[str, str], mapping: ActivityMapping,
             out[field] = pd.Series(pd.NaT, index=idx, dtype="datetime64[ns]")
             continue
         src, t = columns[field], text[field]
-        parsed = _parse_times(raw[src], t, mapping.date_formats, iso_only=xes)
+        parsed = _parse_times(raw[src], t, mapping.date_formats, iso_only=event_log)
         found.append(_flag(parsed.isna() & t.ne(""), raw[src], src, f"unparseable date; expected a date like {fmt_hint}"))
         out[field] = parsed
     found.append(_flag(text["date"].eq(""), raw[columns["date"]], columns["date"], "empty date; every row needs a date"))
@@ -395,16 +398,16 @@ def _parse(raw: pd.DataFrame, columns: dict[str, str], mapping: ActivityMapping,
     return out, found, ignored
 
 
-def _item_key(df: pd.DataFrame, item: pd.Series | None = None) -> pd.Series:
+def _item_key(df: pd.DataFrame) -> pd.Series:
     """An item's key: its id, within its replication when the table holds several."""
-    item = df["item_id"] if item is None else item
+    item = df["item_id"]
     if "replication" in df.columns:
         return df["replication"].astype(str) + "/" + item.astype(str)
     return item.astype(str)
 
 
 def _item_checks(raw: pd.DataFrame, out: pd.DataFrame, columns: dict[str, str], usable: pd.Series,
-                 known_items: set[str] | None, terms_days: int | None) -> list[pd.DataFrame]:
+                 known_items: set[str] | None, terms_days: int | None, row_label: str) -> list[pd.DataFrame]:
     """Checks across rows of an item: a second issue, a date before the issue, money on an unknown item,
     a due date before the issue or missing."""
     found = []
@@ -416,7 +419,7 @@ def _item_checks(raw: pd.DataFrame, out: pd.DataFrame, columns: dict[str, str], 
     date_src = columns["date"]
     first = row[issued].groupby(key[issued].to_numpy()).transform("min")
     found.append(_flag(issued & (row > first.reindex(out.index)), raw[item_src], item_src,
-                       "item issued twice (first issued on row " + first.reindex(out.index).astype("Int64").astype(str) + ")"))
+                       f"item issued twice (first issued on {row_label} " + first.reindex(out.index).astype("Int64").astype(str) + ")"))
     ok = issued & usable & out["date"].notna()
     issue = out.loc[ok].assign(key=key[ok]).drop_duplicates("key").set_index("key")["date"]
     issue_of = pd.Series(issue.reindex(key.to_numpy()).to_numpy(), index=out.index)
@@ -467,9 +470,9 @@ def load_activities(path: str | os.PathLike, mapping: ActivityMapping | str | os
     raw, ragged, row_label, numbering = _read(path, mapping)
     if raw.empty:
         raise UserError(f"no {row_label}s in the activity log", source=str(path))
-    xes = row_label == "event"
-    columns = _resolve(raw, mapping, explicit, str(path), xes=xes)
-    out, found, ignored = _parse(raw, columns, mapping, xes=xes)
+    event_log = row_label == "event"
+    columns = _resolve(raw, mapping, explicit, str(path), event_log=event_log)
+    out, found, ignored = _parse(raw, columns, mapping, event_log=event_log)
     several = columns.get("item_id", "").replace("object:", "objects:", 1)
     if several.startswith("objects:") and several in raw.columns:  # OCEL: one item per row
         n = pd.to_numeric(raw[several], errors="coerce").fillna(0)
@@ -478,7 +481,8 @@ def load_activities(path: str | os.PathLike, mapping: ActivityMapping | str | os
     if "replication" in raw.columns and not explicit:
         out["replication"] = pd.to_numeric(raw["replication"], errors="coerce").fillna(0).astype("int64")
     usable = ~raw.index.isin(pd.concat(found)["row"])
-    found += _item_checks(raw, out, columns, pd.Series(usable, index=raw.index), known_items, mapping.terms_days)
+    found += _item_checks(raw, out, columns, pd.Series(usable, index=raw.index), known_items, mapping.terms_days,
+                          row_label)
     on_error = "quarantine" if quarantine not in (None, False) else "fail"
     target = None if quarantine in (None, False, True) else quarantine
     bad, written = set_aside(raw, [ragged, *found], path, on_error=on_error, quarantine_path=target,
