@@ -24,8 +24,8 @@ SRC = str(Path(o2c_sim.__file__).resolve().parents[1])
 O2C_SIM = shutil.which("o2c-sim", path=str(Path(sys.executable).parent))
 CLI = [O2C_SIM] if O2C_SIM else [sys.executable, "-c", "import sys; from o2c_sim.cli import main; sys.exit(main(sys.argv[1:]))"]
 SWEEP = ["sweep", "baseline", "--grid", "team.collectors=2,4", "--grid", "strategy.prioritisation=oldest_first,largest_balance",
-         "--set=portfolio.accounts=200", "--set=horizon_days=90", "--set=warmup_days=30", "-r", "4", "-q"]
-TASKS = 4 * 4
+         "--set=portfolio.accounts=200", "--set=horizon_days=90", "--set=warmup_days=30", "-r", "2", "-q"]
+TASKS = 4 * 2
 # even with --no-dashboard the processes serve health checks over HTTP (by default on 0.0.0.0:8787)
 LOOPBACK_ONLY = ["--no-dashboard", "--dashboard-address", "127.0.0.1:0"]
 

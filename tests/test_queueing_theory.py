@@ -48,7 +48,7 @@ def batch_means(values: np.ndarray, batches: int = 20) -> tuple[float, float]:
 
 
 # days of round-the-clock operation per cell, chosen from pilot runs so that the batch-means relative
-# standard error of the mean wait is about 2-2.5 % (of P(wait) 0.2-1.6 %): 3 M customers in all
+# standard error of the mean wait is about 2-2.5 % (of P(wait) 0.2-1.6 %): 3.3 M customers in all
 FAST_DAYS = {(1, 0.5): 600, (1, 0.8): 1100, (1, 0.9): 3500, (5, 0.5): 500, (5, 0.8): 500, (20, 0.8): 400}
 Z = 4.0  # tolerance in standard errors: a false alarm has probability < 0.1 % per check
 MAX_REL_SE = {"p_wait": 0.02, "mean_wait": 0.03}
