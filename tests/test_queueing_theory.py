@@ -6,10 +6,11 @@
 
   The default suite checks six cells covering c ∈ {1, 5, 20} and ρ ∈ {0.5, 0.8, 0.9}, each run just
   long enough for the check to be informative: the tolerance is 4 batch-means standard errors of the
-  run itself, and the run must reach a relative standard error of at most 3 % on the mean wait and 2 %
-  on P(wait) (in practice 2-2.5 %, a tolerance of 8-10 %; 0.2-1.6 % on P(wait)). Cells where a relative check is expensive — waits so rare that
-  a 2 % error on P(wait) = 0.0037 needs about 20 M customers (c = 20, ρ = 0.5) — are left to the slow
-  test, which runs all nine cells for 14 M customers with a fixed 5 % tolerance (``make test-all``).
+  run itself, and the run must reach a relative standard error of at most 3 % on the mean wait and
+  2 % on P(wait) (in practice 2-2.5 %, a tolerance of 8-10 %; 0.2-1.6 % on P(wait)). Cells where a
+  relative check is expensive are left to the slow test: with waits as rare as at c = 20, ρ = 0.5
+  (P(wait) = 0.0037) a 2 % standard error needs about 7 M customers for P(wait) and 20 M for the mean
+  wait. The slow test runs all nine cells, 14 M customers, with a fixed 5 % tolerance (``make test-all``).
 * Little's law L = λW holds for the simulated dispute backlog within 5 %.
 """
 
