@@ -49,7 +49,8 @@ def wait_for(predicate, timeout: float, what: str, procs=()) -> None:
 
 
 class Cluster:
-    """The scheduler and workers, each in its own session so that cleanup reaches every child."""
+    """The scheduler and workers, each in its own session so that cleanup reaches every child. Should
+    the test process itself die, the scheduler stops after two idle minutes and the workers 30 s later."""
 
     def __init__(self, workdir: Path):
         self.workdir, self.procs, self.logs = workdir, [], []
@@ -97,8 +98,9 @@ def cluster(tmp_path):
 def test_sweep_on_a_cluster_survives_a_killed_worker(tmp_path, cluster, capsys):
     port = free_port()
     address = f"tcp://127.0.0.1:{port}"
-    scheduler = cluster.start("scheduler", "scheduler", "--host", "127.0.0.1", "--port", str(port), *LOOPBACK_ONLY)
-    workers = [cluster.start(f"worker{i}", "worker", address, "--nthreads", "1", "--no-nanny", *LOOPBACK_ONLY,
+    scheduler = cluster.start("scheduler", "scheduler", "--host", "127.0.0.1", "--port", str(port), *LOOPBACK_ONLY,
+                                "--idle-timeout", "120s")
+    workers = [cluster.start(f"worker{i}", "worker", address, "--nthreads", "1", "--no-nanny", *LOOPBACK_ONLY, "--death-timeout", "30",
                              "--name", f"worker{i}", "--host", "127.0.0.1",
                              "--local-directory", str(cluster.workdir / f"worker{i}")) for i in (1, 2)]
     wait_for(lambda: all("Registered to" in cluster.log(f"worker{i}") for i in (1, 2)), 60, "two workers",
