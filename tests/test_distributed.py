@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from distributed import Client
 
 import o2c_sim
 from o2c_sim.cli import main
@@ -106,6 +107,7 @@ def test_sweep_on_a_cluster_survives_a_killed_worker(tmp_path, cluster, capsys):
     wait_for(lambda: all("Registered to" in cluster.log(f"worker{i}") for i in (1, 2)), 60, "two workers",
              [scheduler, *workers])
 
+    observer = Client(address, timeout="30s")  # to see which worker computes what
     out = tmp_path / "remote"
     sweep_proc = subprocess.Popen([*CLI, *SWEEP, "--scheduler", address, "--out", str(out)],
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cluster.env, text=True,
@@ -115,9 +117,13 @@ def test_sweep_on_a_cluster_survives_a_killed_worker(tmp_path, cluster, capsys):
         done = lambda: len(list(parts.glob("*.parquet"))) if parts.exists() else 0  # noqa: E731
         wait_for(lambda: done() >= 2, 60, "the first results", [sweep_proc])
         assert done() < TASKS - 2, "the sweep finished before a worker could be killed: make the tasks longer"
+        names = {addr: w["name"] for addr, w in observer.scheduler_info()["workers"].items()}
+        busy = {names[addr]: keys for addr, keys in observer.processing().items() if keys}
+        assert "worker1" in busy, f"worker1 should be computing a task mid-way; processing: {busy}"
         os.kill(workers[0].pid, signal.SIGKILL)  # mid-way, while it computes a task
         stdout, stderr = sweep_proc.communicate(timeout=120)
     finally:
+        observer.close()
         if sweep_proc.poll() is None:
             os.killpg(sweep_proc.pid, signal.SIGKILL)
             sweep_proc.wait()
