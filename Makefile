@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test install clean-venv
+.PHONY: demo test test-all install clean-venv
 
 install: $(STAMP)
 
@@ -22,6 +22,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# also the tests marked slow (full-size validation runs), which `make test` leaves out
+test-all: $(STAMP)
+	$(BIN)/python -m pytest -m ""
 
 clean-venv:
 	rm -rf $(VENV)

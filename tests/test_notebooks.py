@@ -75,7 +75,7 @@ def test_committed_without_outputs(name):
         assert all(o["output_type"] == "stream" for outs in reference.values() for o in outs), "plain text"
 
 
-def _small_parameters(name: str, ledger: Path) -> dict:
+def small_parameters(name: str, ledger: Path | None) -> dict:
     return {
         "run_scenario": {"overrides": SMALL, "replications": 2},
         "staffing_sweep": {"overrides": SMALL, "collectors": [4, 6], "replications": 2},
@@ -100,7 +100,7 @@ EXPECTED_SHEETS = {
 
 @pytest.mark.parametrize("name", ALL)
 def test_runs_under_papermill(name, tmp_path, small_ledger):
-    params = {**_small_parameters(name, small_ledger), "xlsx": "tables.xlsx"}
+    params = {**small_parameters(name, small_ledger), "xlsx": "tables.xlsx"}
     out = tmp_path / f"{name}.ipynb"
     pm.execute_notebook(str(NOTEBOOKS_DIR / f"{name}.ipynb"), str(out), parameters=params, cwd=str(tmp_path),
                         progress_bar=False, request_save_on_cell_execute=False)
@@ -108,6 +108,12 @@ def test_runs_under_papermill(name, tmp_path, small_ledger):
     assert not [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert count_figures(nb) >= 1
     assert openpyxl.load_workbook(tmp_path / "tables.xlsx").sheetnames == EXPECTED_SHEETS[name]
+    # the seeded headlines that nbval checks at full size (slow), here at the small size
+    expected = nbval_reference.small_reference(name)
+    if name in SIMULATION:
+        assert expected is not None, "no small reference: run `python tests/nbval_reference.py`"
+    if expected is not None:
+        assert nbval_reference.printed(nb) == expected
 
 
 @pytest.mark.parametrize("params, message", [

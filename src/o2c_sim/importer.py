@@ -32,9 +32,8 @@ from .excel import FORMULA_PREFIXES
 from .invoice_table import COLUMNS, DATE_COLUMNS, MONEY_COLUMNS, REQUIRED
 from .rundir import atomic_write_text
 from .scenario import read_yaml
-from .settings import SCENARIOS_DIR
+from .settings import MAPPINGS_DIR
 
-MAPPINGS_DIR = SCENARIOS_DIR / "mappings"
 MAX_LISTED = 20  # problems listed in an error message; the rest are counted
 CENT = 0.005  # tolerance when comparing money
 #: accepted spellings of a bool when a mapping gives no value map for ``disputed``

@@ -34,9 +34,8 @@ import yaml
 from .errors import UserError
 from .rundir import atomic_write_text, publish_dir
 from .notebook_params import NOTEBOOKS, absolute_paths, defaults_from_source, validate
-from .settings import PROJECT_ROOT
+from .settings import NOTEBOOKS_DIR
 
-NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
 PLOTLY_MIMETYPE = "application/vnd.plotly.v1+json"
 
 _TEMPLATE = """{%- extends 'lab/index.html.j2' -%}

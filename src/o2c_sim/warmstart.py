@@ -96,20 +96,3 @@ def warm_scenario(scenario: Scenario, book: OpeningBook) -> Scenario:
         "warmup_days": 0,
         "portfolio.accounts": int(len(book.customers)),
     })
-
-
-def warm_start_receipts(scenario: Scenario, table: pd.DataFrame, as_of, days: int, replications: int,
-                        seed: int | None = None) -> pd.DataFrame:
-    """Monte Carlo daily cash receipts after ``as_of`` from a simulation warm-started on ``table``'s open
-    items: columns ``replication, date, receipts`` (``days`` days per replication)."""
-    from .model import simulate
-
-    if days < 1:
-        raise UserError(f"the simulation horizon must be at least one day, got {days}")
-    book = opening_book(table, as_of, scenario)
-    horizon = scenario.with_overrides({"horizon_days": max(int(days), 30)})
-    frames = []
-    for r in range(replications):
-        daily = simulate(horizon, r, seed=seed, opening=book).daily.iloc[:days]
-        frames.append(pd.DataFrame({"replication": r, "date": daily["date"], "receipts": daily["cash"]}))
-    return pd.concat(frames, ignore_index=True)

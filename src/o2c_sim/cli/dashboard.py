@@ -37,9 +37,9 @@ def register(subparsers) -> None:
 
 
 def dashboards_dir() -> Path:
-    from ..settings import PROJECT_ROOT
+    from ..settings import DASHBOARDS_DIR
 
-    return PROJECT_ROOT / "dashboards"
+    return DASHBOARDS_DIR
 
 
 def voila_command(directory: Path, port: int, *, open_browser: bool, ip: str = LOOPBACK) -> list[str]:

@@ -33,10 +33,26 @@ def calibrated_inputs(history: History, scenario=None):
     return cal.scenario, known.assign(segment=known["customer_id"].map(latest).fillna(""))
 
 
+def warm_start_receipts(scenario, table: pd.DataFrame, as_of, days: int, replications: int,
+                        seed: int | None = None) -> pd.DataFrame:
+    """Monte Carlo daily cash receipts after ``as_of`` from a simulation warm-started on ``table``'s open
+    items: columns ``replication, date, receipts`` (``days`` days per replication)."""
+    from ..model import simulate
+    from ..warmstart import opening_book
+
+    if days < 1:
+        raise UserError(f"the simulation horizon must be at least one day, got {days}")
+    book = opening_book(table, as_of, scenario)
+    horizon = scenario.with_overrides({"horizon_days": max(int(days), 30)})
+    frames = []
+    for r in range(replications):
+        daily = simulate(horizon, r, seed=seed, opening=book).daily.iloc[:days]
+        frames.append(pd.DataFrame({"replication": r, "date": daily["date"], "receipts": daily["cash"]}))
+    return pd.concat(frames, ignore_index=True)
+
+
 def receipts_by_period(history: History, horizon: int, scenario, table, replications: int, overrides=None) -> pd.DataFrame:
     """Replications × periods of simulated receipts after ``history.as_of``."""
-    from ..warmstart import warm_start_receipts
-
     if overrides:
         scenario = scenario.with_overrides(overrides)
     days = horizon * FREQS[history.freq]

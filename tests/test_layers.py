@@ -1,0 +1,116 @@
+"""The architecture, enforced: the o2c_sim modules import each other without cycles, the simulation
+layer imports nothing from the layers built on it, and no module shadows the standard library."""
+
+from __future__ import annotations
+
+import ast
+import graphlib
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import o2c_sim
+
+PACKAGE_DIR = Path(o2c_sim.__file__).resolve().parent
+
+# the simulation layer: the model and everything it is made of
+SIMULATION = {"model", "book", "ledger", "business_calendar", "streams", "portfolio", "payers", "dunning", "disputes",
+              "settlement", "collection", "strategies", "workforce", "warmstart", "results", "queueing", "scenario",
+              "kpis", "errors", "settings", "invoice_table"}
+# the layers built on it: experiments, forecasting and presentation
+ABOVE_SIMULATION = {"experiments", "sweep", "staffing", "comparison", "forecast", "figures", "report", "dashboard",
+                    "notebook_params", "cli"}
+
+
+def module_name(path: Path) -> str:
+    """``o2c_sim.forecast.models`` for ``src/o2c_sim/forecast/models.py``; a package is its ``__init__``."""
+    parts = path.relative_to(PACKAGE_DIR.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imported_modules(path: Path, modules: set[str]) -> set[str]:
+    """The o2c_sim modules that ``path`` imports anywhere (top level or inside functions), resolved."""
+    name = module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: set[str] = set()
+
+    def add(target: str) -> None:
+        # ``from .x import y`` may import the module ``x.y`` or the name ``y`` of module ``x``
+        while target and target not in modules:
+            target = target.rpartition(".")[0]
+        if target:
+            found.add(target)
+
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                add(alias.name)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                stem = ".".join(base + ([node.module] if node.module else []))
+            else:
+                stem = node.module or ""
+            for alias in node.names:
+                add(f"{stem}.{alias.name}")
+    found.discard(name)
+    return {m for m in found if m.startswith("o2c_sim")}
+
+
+@pytest.fixture(scope="module")
+def graph() -> dict[str, set[str]]:
+    """module → the o2c_sim modules it imports."""
+    paths = sorted(PACKAGE_DIR.rglob("*.py"))
+    modules = {module_name(p) for p in paths}
+    return {module_name(p): imported_modules(p, modules) for p in paths}
+
+
+def _top(module: str) -> str:
+    """``forecast`` for ``o2c_sim.forecast.models``, ``model`` for ``o2c_sim.model``."""
+    return module.split(".")[1] if "." in module else module
+
+
+def edges(graph: dict[str, set[str]]) -> list[tuple[str, str]]:
+    return sorted((a, b) for a, targets in graph.items() for b in targets)
+
+
+def test_the_import_graph_is_read(graph):
+    """The parser resolves ``from .x import``, ``from ..x import`` and ``from . import x`` forms."""
+    assert "o2c_sim.scenario" in graph["o2c_sim.model"]
+    assert "o2c_sim.sweep" in graph["o2c_sim.cli.sweep"]  # ``from ..sweep import ...``
+    siblings = [(a, b) for a, b in edges(graph) if a.count(".") == 2 and a.rpartition(".")[0] == b.rpartition(".")[0]]
+    assert siblings, "no module of a subpackage imports a sibling: relative imports are not resolved"
+    assert len(graph) > 40
+
+
+def test_no_import_cycles(graph):
+    """Including imports inside functions: a cycle there is still two layers that need each other.
+    A package's ``__init__`` and its own submodules may import each other (re-exports)."""
+    acyclic = {a: {b for b in targets if not (a.startswith(b + ".") or b.startswith(a + "."))}
+               for a, targets in graph.items()}
+    try:
+        graphlib.TopologicalSorter(acyclic).prepare()
+    except graphlib.CycleError as err:
+        pytest.fail("import cycle: " + " -> ".join(err.args[1]))
+
+
+def test_the_simulation_layer_imports_nothing_above_it(graph):
+    known = {_top(m) for m in graph}
+    assert SIMULATION <= known and ABOVE_SIMULATION <= known, "the layer lists name modules that no longer exist"
+    bad = [(a, b) for a, b in edges(graph) if _top(a) in SIMULATION and _top(b) in ABOVE_SIMULATION]
+    assert bad == [], "the simulation layer imports from the layers above it: " + ", ".join(f"{a} -> {b}" for a, b in bad)
+
+
+def test_no_module_shadows_the_standard_library():
+    names = {module_name(p).split(".")[1] for p in PACKAGE_DIR.glob("*.py") if p.name != "__init__.py"}
+    names |= {p.name for p in PACKAGE_DIR.iterdir() if (p / "__init__.py").exists()}
+    assert names & set(sys.stdlib_module_names) == set()
+
+
+def test_import_works_with_the_package_directory_on_the_path():
+    """A script or kernel started inside ``src/o2c_sim`` puts that directory first on ``sys.path``."""
+    code = f"import sys; sys.path.insert(0, {str(PACKAGE_DIR)!r}); import numpy, pandas, o2c_sim.model, o2c_sim.cli"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PACKAGE_DIR, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
