@@ -20,7 +20,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 from scipy import stats
 
-from ..results import KPI_UNITS
+from ..kpis import CATALOGUE
 
 #: aging buckets of the daily table, youngest first, with labels and colours (green → red)
 AGING = (
@@ -31,18 +31,8 @@ AGING = (
     ("ar_over_90", "90+", "#7f1d1d"),
 )
 
-#: readable KPI names for axis titles
-KPI_LABELS = {
-    "dso": "DSO", "dso_countback": "Countback DSO", "bpdso": "Best-possible DSO", "add": "Average days delinquent",
-    "cei": "CEI", "pct_current": "% current", "pct_over_90": "% over 90 days", "bad_debt_ratio": "Bad-debt ratio",
-    "ptp_kept_rate": "PTP kept rate", "dispute_cycle_days": "Dispute cycle time", "dispute_sla_pct": "Disputes within SLA",
-    "coverage_pct": "Coverage", "collector_utilisation": "Collector utilisation", "calls_per_day": "Calls per day",
-    "rpc_per_day": "Right-party contacts per day", "inbound_sla_pct": "Inbound queries within SLA",
-    "inbound_wait_minutes": "Inbound wait", "unapplied_cash": "Unapplied cash", "unapplied_age_days": "Unapplied cash age",
-    "cash_collected": "Cash collected", "cash_per_week": "Cash per week", "write_offs": "Write-offs", "sales": "Sales",
-    "ending_ar": "Ending AR", "invoices": "Invoices", "roi": "ROI", "fte_cost": "FTE cost",
-    "net_benefit": "Net benefit per year (money)", "ar_average": "Average AR (money)",
-}
+#: readable KPI names for axis titles (from the one KPI table)
+KPI_LABELS = {key: kpi.label for key, kpi in CATALOGUE.items()}
 
 BAND = "rgba(31, 119, 180, 0.18)"
 LINE = "#1f77b4"
@@ -51,8 +41,9 @@ TEMPLATE = "plotly_white"
 
 def label_of(kpi: str) -> str:
     """``'DSO (days)'`` — a KPI's readable name with its unit."""
-    unit = KPI_UNITS.get(kpi)
-    name = KPI_LABELS.get(kpi, kpi.replace("_", " "))
+    entry = CATALOGUE.get(kpi)
+    unit = entry.unit if entry else None
+    name = entry.label if entry else kpi.replace("_", " ")
     return f"{name} ({unit})" if unit and unit not in ("count",) else name
 
 
@@ -167,7 +158,7 @@ def kpi_trend(monthly, kpis: Sequence[str] = ("dso", "cei"), *, targets: dict[st
         if targets and key in targets:
             fig.add_hline(y=targets[key], line_dash="dash", line_color="#d62728", row=i, col=1,
                           annotation_text=f"target {targets[key]:g}", annotation_position="top left")
-        fig.update_yaxes(title=KPI_UNITS.get(key, ""), row=i, col=1)
+        fig.update_yaxes(title=CATALOGUE[key].unit if key in CATALOGUE else "", row=i, col=1)
     fig.update_layout(showlegend=False)
     return _finish(fig, title, height=260 * len(kpis) + 80)
 
