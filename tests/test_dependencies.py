@@ -1,0 +1,56 @@
+"""The declared dependency set is complete: every third-party module the package, its notebooks and its
+dashboards import comes from a distribution named in pyproject.toml (so a fresh install from the
+declared set can import them all, not only the machine that happens to have it installed)."""
+
+import ast
+import importlib.metadata as md
+import json
+import re
+import sys
+import tomllib
+
+from o2c_sim import settings
+
+ROOT = settings.PROJECT_ROOT
+
+
+def _name(requirement: str) -> str:
+    return re.split(r"[<>=!~\[ ;]", requirement.strip(), maxsplit=1)[0].lower().replace("_", "-")
+
+
+def _sources():
+    for path in sorted((ROOT / "src" / "o2c_sim").rglob("*.py")):
+        yield path, path.read_text()
+    for path in sorted([*(ROOT / "notebooks").glob("*.ipynb"), *(ROOT / "dashboards").glob("*.ipynb")]):
+        for cell in json.loads(path.read_text())["cells"]:
+            if cell["cell_type"] == "code":
+                yield path, "".join(cell["source"])
+
+
+def _top_level_imports() -> dict[str, str]:
+    """``{module: first file importing it}`` for absolute imports outside the standard library."""
+    found: dict[str, str] = {}
+    for path, text in _sources():
+        lines = [line for line in text.splitlines() if not line.lstrip().startswith(("%", "!"))]  # IPython magics
+        for node in ast.walk(ast.parse("\n".join(lines))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module else []
+            for name in names:
+                top = name.split(".")[0]
+                if top not in sys.stdlib_module_names and top != "o2c_sim":
+                    found.setdefault(top, str(path.relative_to(ROOT)))
+    return found
+
+
+def test_every_imported_module_comes_from_a_declared_distribution():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = {_name(r) for r in project["dependencies"]}
+    if "dask" in declared:
+        declared.add("distributed")  # dask[distributed]
+    provided = md.packages_distributions()
+    missing = []
+    for module, where in _top_level_imports().items():
+        dists = {_name(d) for d in provided.get(module, [module])}
+        if not dists & declared:
+            missing.append(f"{module} (imported in {where}, from {', '.join(sorted(dists))})")
+    assert not missing, "imported but not declared in pyproject.toml [project.dependencies]: " + "; ".join(missing)
