@@ -64,6 +64,12 @@ def test_no_interval_leaves_the_kpi_range(printed):
         assert kpi.lower is None or lo >= kpi.lower, key
         assert kpi.upper is None or hi <= kpi.upper, key
         assert lo <= data["mean"][key] <= hi, key
+    # the bounds are true of the simulation, not only of the intervals: every replication is inside them
+    for rep in data["replications"]:
+        for key, value in rep.items():
+            kpi = CATALOGUE.get(key)
+            if kpi and value is not None:
+                assert (kpi.lower is None or value >= kpi.lower) and (kpi.upper is None or value <= kpi.upper), (key, value)
 
 
 def test_catalogue_is_the_one_table():
