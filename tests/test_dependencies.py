@@ -73,3 +73,18 @@ def test_every_imported_module_comes_from_a_declared_distribution():
 def test_every_module_the_tests_import_is_declared_with_the_test_extra():
     missing = _undeclared(_top_level_imports(tests=True), _declared("test"))
     assert not missing, "imported by tests but not declared (dependencies or the test extra): " + "; ".join(missing)
+
+
+def test_every_module_of_the_package_imports():
+    """With the declared set installed (this environment), every module loads — including the ones
+    the CLI only imports when a subcommand runs, where a missing dependency would otherwise show up
+    first in a user's hands."""
+    import importlib
+    import pkgutil
+
+    import o2c_sim
+
+    names = [m.name for m in pkgutil.walk_packages(o2c_sim.__path__, "o2c_sim.")]
+    assert len(names) > 30
+    for name in names:
+        importlib.import_module(name)
