@@ -184,6 +184,9 @@ def test_parameters_file_and_list(tmp_path, capsys):
     params.write_text("replications: many\n", encoding="utf-8")
     assert main(["report", "run_scenario", "-f", str(params), "--out", str(tmp_path)]) == 2
     assert "parameter 'replications'" in capsys.readouterr().err
+    assert main(["report", "cash_forecast_report", "-f", str(tmp_path / "monday.yaml"), "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "monday.yaml: file not found" in err and "examples/monday.yaml" in err and "scenarios/" not in err
     assert main(["report", "--list"]) == 0
     listing = capsys.readouterr().out
     assert "run_scenario" in listing and "-p replications" in listing
