@@ -35,7 +35,7 @@ def printed(tmp_path_factory):
 def test_table_has_headline_groups_labels_currency_and_explanations(printed):
     text, _ = printed
     first = " ".join(text.split("\n\n")[0].split())
-    assert first.startswith("baseline: DSO averaged ") and "past-due accounts were contacted within 2 business days" in first
+    assert first.startswith("baseline: DSO averaged ") and "past-due accounts were called within 2 business days" in first
     assert first.rstrip().endswith(".")
     for heading in ("Cash and DSO", "Aging and bad debt", "Team and coverage", "Disputes"):
         assert f"\n{heading}\n" in text

@@ -39,7 +39,7 @@ def add_override_args(p: argparse.ArgumentParser) -> None:
 
 def headline(summary: dict, scenario) -> str:
     """One sentence a team lead reads first, e.g. "DSO averaged 41.6 days; 97 % of past-due accounts were
-    contacted within 2 business days; 0.31 % of sales were written off; 96 % of disputes were resolved
+    called within 2 business days; 0.31 % of sales were written off; 96 % of disputes were resolved
     within their 10-business-day SLA." Undefined KPIs are left out."""
     mean = summary["mean"]
     ok = lambda key: key in mean and mean[key] is not None and math.isfinite(mean[key])  # noqa: E731
@@ -50,7 +50,7 @@ def headline(summary: dict, scenario) -> str:
         parts.append(f"DSO averaged {fmt('dso')} days{best}")
     if ok("coverage_pct"):
         n = scenario.strategy.coverage_business_days
-        parts.append(f"{mean['coverage_pct']:.0f} % of past-due accounts were contacted within {n} business day{'s' * (n != 1)}")
+        parts.append(f"{mean['coverage_pct']:.0f} % of past-due accounts were called within {n} business day{'s' * (n != 1)}")
     if ok("bad_debt_ratio"):
         parts.append(f"{fmt('bad_debt_ratio')} % of sales were written off")
     if ok("dispute_sla_pct"):
