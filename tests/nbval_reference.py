@@ -18,7 +18,7 @@ from pathlib import Path
 
 import nbformat
 
-from o2c_sim.report import NOTEBOOKS_DIR
+from o2c_sim.report import NOTEBOOKS_DIR, QUIET_KERNEL
 
 REFERENCE_DIR = Path(__file__).with_name("nbval_reference")
 MARK = "# NBVAL_CHECK_OUTPUT"
@@ -47,7 +47,8 @@ def refresh(name: str) -> Path:
 
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / f"{name}.ipynb"
-        pm.execute_notebook(str(NOTEBOOKS_DIR / f"{name}.ipynb"), str(out), cwd=tmp, progress_bar=False)
+        pm.execute_notebook(str(NOTEBOOKS_DIR / f"{name}.ipynb"), str(out), cwd=tmp, progress_bar=False,
+                            extra_arguments=QUIET_KERNEL)
         executed = nbformat.read(str(out), as_version=4)
     reference = {c.id: [dict(o) for o in c.outputs] for c in checked_cells(executed)}
     path = REFERENCE_DIR / f"{name}.json"

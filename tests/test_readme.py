@@ -103,9 +103,20 @@ def _set_args() -> list[str]:
     return [a for k, v in SMALL.items() for a in ("--set", f"{k}={v}")]
 
 
+#: shell operators after which the rest of a line (a redirection, a pipe) is kept as written
+OPERATORS = (">", ">>", "2>", "|", "&&", ";")
+
+
 def shrink(command: str) -> str:
-    """The command with the substitutions of the module docstring (comments dropped)."""
+    """The command with the substitutions of the module docstring (comments dropped); a redirection
+    or pipe after it is kept as written."""
     words = shlex.split(command, comments=True)
+    cut = next((i for i, w in enumerate(words) if w in OPERATORS), len(words))
+    tail = (" " + " ".join(words[cut:])) if cut < len(words) else ""
+    return _shrink_words(words[:cut]) + tail
+
+
+def _shrink_words(words: list[str]) -> str:
     words = [w.replace(".venv/bin/", f"{BIN}/", 1) if w.startswith(".venv/bin/") else w for w in words]
     if words[0] == "make":
         return _join(["make", "-n", *words[1:]])
@@ -164,6 +175,7 @@ def test_shrink_only_shortens():
     assert shrink(".venv/bin/o2c-sim run baseline --replications 10 --out runs/x  # note") == _join(
         [f"{BIN}/o2c-sim", "run", "baseline", "--replications", "2", "--out", "runs/x", *_set_args()])
     assert shrink("make demo   # creates .venv") == "make -n demo"
+    assert shrink(".venv/bin/o2c-sim run baseline --json > k.json").endswith(" > k.json")
     assert "-p overrides '{team.collectors: 8, portfolio.accounts: 100" in shrink(
         '.venv/bin/o2c-sim report run_scenario -p replications 10 -p overrides "{team.collectors: 8}"')
 
