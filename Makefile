@@ -11,11 +11,18 @@ STAMP  := $(VENV)/.installed-stamp
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test]"
-	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
-	touch $(STAMP)
+	@echo "First run: creating $(VENV) and installing o2c-sim into it (a few minutes; later runs start at once)."
+	@$(PYTHON) -c 'import ensurepip' 2>/dev/null || { echo "$(PYTHON) cannot create a venv: install python3-venv (Debian/Ubuntu: apt-get install python3-venv)"; exit 1; }
+	@echo "  1/4 creating $(VENV) with $(PYTHON)"
+	@$(PYTHON) -m venv $(VENV)
+	@echo "  2/4 upgrading pip"
+	@$(BIN)/python -m pip install --quiet --upgrade pip
+	@echo "  3/4 installing o2c-sim and its dependencies (SimPy, pandas, statsmodels, Jupyter, Voila, Dask, pytest, Playwright ...)"
+	@$(BIN)/python -m pip install --quiet -e ".[test]"
+	@echo "  4/4 registering the Jupyter kernel the reports run on"
+	@$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	@touch $(STAMP)
+	@echo "Installed into $(VENV)."
 
 demo: $(STAMP)
 	$(BIN)/o2c-sim run baseline

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import nbformat
 
-from o2c_sim.report import NOTEBOOKS_DIR
+from o2c_sim.report import NOTEBOOKS_DIR, QUIET_KERNEL
 
 REFERENCE_DIR = Path(__file__).with_name("nbval_reference")
 SMALL_REFERENCE_DIR = REFERENCE_DIR / "small"
@@ -66,7 +66,7 @@ def refresh(name: str, parameters: dict | None = None) -> Path:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / f"{name}.ipynb"
         pm.execute_notebook(str(NOTEBOOKS_DIR / f"{name}.ipynb"), str(out), cwd=tmp, progress_bar=False,
-                            parameters=parameters or {})
+                            parameters=parameters or {}, extra_arguments=QUIET_KERNEL)
         executed = nbformat.read(str(out), as_version=4)
     if parameters is None:
         reference = {c.id: [dict(o) for o in c.outputs] for c in checked_cells(executed)}

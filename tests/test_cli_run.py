@@ -38,7 +38,7 @@ def test_run_writes_the_run_directory(tmp_path, capsys):
     for col in ("invoice_id", "customer_id", "invoice_date", "due_date", "amount", "paid_date", "paid_amount",
                 "credited_amount", "written_off_amount", "disputed", "segment", "channel"):
         assert col in invoices.columns
-    assert "dso" in stdout and str(out) in stdout
+    assert "DSO" in stdout and str(out) in stdout
     # the resolved scenario reloads to the same scenario
     from o2c_sim.scenario import load_scenario
     again = load_scenario(out / "scenario.yaml")

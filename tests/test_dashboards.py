@@ -491,8 +491,14 @@ def test_staffing_whatif_dashboard_in_chromium(voila_url, browser, capsys):
         record_latency("staffing_whatif", timings)
         with capsys.disabled():
             print(f"\n[staffing_whatif] update latency (quick preview, {d.PREVIEW_REPLICATIONS} replications): {timings}")
-        # never frozen: generous bound for a shared, loaded machine; the README states the measured value
-        assert first9 < 30 and first_rw < 30
+        # The README quotes 0.9–1.2 s to the first numbers and 2.4–2.7 s to all replications (two runs,
+        # quiet 2-core machine), and 3–4 s / 6–7 s under a load average of 5. The quick preview is CPU
+        # bound, so the bound scales with the CPU contention (load per core, at least 1): 2.5 s and 5 s
+        # per unit of it — twice the worst quiet run, and above the loaded runs (5 / 2 cores → 6.25 s,
+        # 12.5 s). A change that doubles the latency fails on a quiet machine.
+        contention = max(1.0, os.getloadavg()[0] / (os.cpu_count() or 1))
+        assert max(first9, first_rw) <= 2.5 * contention, (timings, contention)
+        assert max(full9, full_rw) <= 5.0 * contention, (timings, contention)
         p.check_clean()
     finally:
         p.close()
@@ -506,12 +512,12 @@ def figure_traces(page, figure_class: str) -> list[dict]:
 
 
 @pytest.mark.browser
-def test_cash_forecast_dashboard_in_chromium(voila_url, browser, capsys):
-    from o2c_sim.settings import ibm_ar_csv
-
+def test_cash_forecast_dashboard_in_chromium(voila_url, browser, capsys, ibm_csv):
+    # the page's default history is the IBM sample; the ibm_csv fixture skips (fails in CI) without it
+    # rather than letting the page quietly fall back to a simulated history
     p = Page(browser)
     page = p.page
-    source = "ibm" if ibm_ar_csv().exists() else "simulated"
+    source = "ibm"
     try:
         t0 = time.monotonic()
         # two quick models and 3 what-if replications keep the test short; the page default is five models
@@ -561,10 +567,7 @@ def test_cash_forecast_dashboard_in_chromium(voila_url, browser, capsys):
         # a later as-of date: a new back-test and forecast
         key = page.get_attribute("#forecast-table", "data-key")
         as_of = page.locator(".o2c-as-of input")
-        new_date = "2013-10-07" if source == "ibm" else None
-        if new_date is None:  # simulated history: four weeks after the default
-            import datetime as dt
-            new_date = (dt.date.fromisoformat(as_of.input_value()) + dt.timedelta(weeks=4)).isoformat()
+        new_date = "2013-10-07"
         t_as_of = time.monotonic()
         as_of.fill(new_date)
         as_of.dispatch_event("change")

@@ -3,6 +3,8 @@
 import math
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from o2c_sim import kpis
 
@@ -39,9 +41,20 @@ def test_cei_is_100_when_everything_past_due_is_collected():
     assert kpis.cei(100_000, 50_000, 40_000, 40_000) == pytest.approx(100.0)
 
 
-def test_crf_median_relationships_hold():
-    # CRF 2020 medians: DSO 39, BPDSO 32 → ADD ≈ 7 by definition when computed on the same period
-    assert kpis.average_days_delinquent(39, 32) == 7
+@given(opening=st.floats(0, 1e7), sales=st.floats(1, 1e7), collected_share=st.floats(0, 1), current_share=st.floats(0, 1),
+       days=st.integers(28, 92))
+def test_formulas_keep_the_catalogue_bounds(opening, sales, collected_share, current_share, days):
+    """The bounds of :data:`o2c_sim.kpis.CATALOGUE` that the confidence intervals respect follow from
+    the formulas when money is conserved: ending AR = opening + sales − collected (0 ≤ collected ≤
+    opening + sales) and 0 ≤ current ≤ ending AR give ADD ≥ 0 and 0 ≤ CEI ≤ 100."""
+    ending = (opening + sales) * (1 - collected_share)
+    current = ending * current_share
+    dso, best = kpis.dso_standard(ending, sales, days), kpis.bpdso(current, sales, days)
+    add, cei = kpis.average_days_delinquent(dso, best), kpis.cei(opening, sales, ending, current)
+    for key, value in (("dso", dso), ("bpdso", best), ("add", add), ("cei", cei)):
+        entry = kpis.CATALOGUE[key]
+        if math.isfinite(value):
+            assert value >= entry.lower - 1e-9 and (entry.upper is None or value <= entry.upper + 1e-9), (key, value)
 
 
 def test_ratios():

@@ -105,12 +105,20 @@ def test_roi_table(scenario, brute, sweep_dir):
     assert t.loc[1, "net_benefit"] == 0 and math.isnan(t.loc[1, "roi"])
 
 
-def test_cli_recommend(capsys, scenario):
-    args = ["recommend", "baseline", "--target", "collector_utilisation<=100", "--range", "team.collectors=1..3",
-            *[f"--set={k}={v}" for k, v in TINY.items()], "-r", "2", "-w", "1", "-q"]
+def test_cli_recommend(capsys, scenario, brute):
+    """The CLI answers a target that separates the headcounts (not one every headcount meets): the
+    threshold lies between the worst replication with 2 collectors and the best with 1, so exactly 2 is
+    right under ``--criterion share``, and the printed answer must be the brute-force one."""
+    u = {h: [brute[h, r]["collector_utilisation"] for r in range(REPS)] for h in (1, 2)}
+    assert max(u[2]) < min(u[1])
+    threshold = round((max(u[2]) + min(u[1])) / 2, 2)
+    target = f"collector_utilisation<={threshold}"
+    args = ["recommend", "baseline", "--target", target, "--range", "team.collectors=1..4", "--criterion", "share",
+            *[f"--set={k}={v}" for k, v in TINY.items()], "-r", str(REPS), "-w", "1", "-q"]
     assert main(args) == 0
-    out = capsys.readouterr().out
-    assert "Smallest team.collectors meeting collector_utilisation<=100" in out
+    out = " ".join(capsys.readouterr().out.split())
+    assert brute_answer(brute, parse_target(target), 0.9, "share") == 2
+    assert f"Smallest team.collectors meeting {target} (at least 90% of replications' collector_utilisation): 2 (" in out
     assert "net benefit" in out and "FTE cost" in out
 
 

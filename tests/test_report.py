@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
 import re
 import subprocess
 import sys
@@ -16,12 +15,11 @@ import openpyxl
 import pandas as pd
 import pytest
 
+from conftest import require_chromium
 from o2c_sim.cli import main
 from o2c_sim.excel import write_tables
 from o2c_sim.report import count_figures, read_notebook
 
-CHROMIUM = Path("/usr/bin/chromium")
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 SMALL = "{portfolio.accounts: 300, horizon_days: 120, warmup_days: 60}"
 DAY = "2026-01-05"
 
@@ -69,10 +67,7 @@ def test_report_xlsx_has_the_tables(scenario_report):
 
 @pytest.mark.browser
 def test_report_renders_in_chromium(scenario_report):
-    if not CHROMIUM.exists():
-        if IN_CI:
-            pytest.fail(f"Chromium is missing at {CHROMIUM}; CI must install it")
-        pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install chromium); browser test skipped")
+    chromium = require_chromium()  # $O2C_SIM_CHROMIUM, else /usr/bin/chromium
     from playwright.sync_api import sync_playwright
 
     expected = count_figures(read_notebook(scenario_report / "run_scenario.ipynb"))
@@ -81,7 +76,7 @@ def test_report_renders_in_chromium(scenario_report):
             "--disable-component-update", "--disable-sync", "--no-first-run"]
     errors, remote = [], []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=args)
+        browser = p.chromium.launch(executable_path=str(chromium), args=args)
         try:
             context = browser.new_context(offline=True, viewport={"width": 1280, "height": 900})
             page = context.new_page()
@@ -189,6 +184,9 @@ def test_parameters_file_and_list(tmp_path, capsys):
     params.write_text("replications: many\n", encoding="utf-8")
     assert main(["report", "run_scenario", "-f", str(params), "--out", str(tmp_path)]) == 2
     assert "parameter 'replications'" in capsys.readouterr().err
+    assert main(["report", "cash_forecast_report", "-f", str(tmp_path / "monday.yaml"), "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "monday.yaml: file not found" in err and "examples/monday.yaml" in err and "scenarios/" not in err
     assert main(["report", "--list"]) == 0
     listing = capsys.readouterr().out
     assert "run_scenario" in listing and "-p replications" in listing

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import UserError
+from .kpis import CATALOGUE
 from .sweep import METRIC_UNITS, paired_differences, summarise
 
 #: KPIs shown by default when comparing scenarios (what a team lead looks at first)
@@ -112,12 +113,14 @@ def comparison_table(summary: pd.DataFrame, differences: pd.DataFrame, kpis: Ite
 
 
 def kpi_table(summary: Mapping, kpis: Iterable[str] | None = None) -> pd.DataFrame:
-    """One scenario's KPIs as a table: ``kpi`` (index), ``unit``, ``mean``, ``ci95_lo``, ``ci95_hi``.
+    """One scenario's KPIs as a table: ``kpi`` (index), ``label``, ``unit``, ``mean``, ``ci95_lo``,
+    ``ci95_hi``, ``meaning`` (label and meaning from :data:`o2c_sim.kpis.CATALOGUE`).
 
     ``summary`` is :meth:`Replications.summary() <o2c_sim.experiments.Replications.summary>` (the shape
     of kpis.json). KPIs default to every KPI of the summary, in display order.
     """
     keys = [k for k in (kpis or METRIC_UNITS) if k in summary["mean"]]
-    rows = [{"kpi": k, "unit": METRIC_UNITS.get(k, ""), "mean": summary["mean"][k],
-             "ci95_lo": summary["ci95"][k][0], "ci95_hi": summary["ci95"][k][1]} for k in keys]
+    rows = [{"kpi": k, "label": CATALOGUE[k].label if k in CATALOGUE else k, "unit": METRIC_UNITS.get(k, ""),
+             "mean": summary["mean"][k], "ci95_lo": summary["ci95"][k][0], "ci95_hi": summary["ci95"][k][1],
+             "meaning": CATALOGUE[k].meaning if k in CATALOGUE else ""} for k in keys]
     return pd.DataFrame(rows).set_index("kpi").astype({"mean": float, "ci95_lo": float, "ci95_hi": float})

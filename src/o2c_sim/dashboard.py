@@ -48,6 +48,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
 
 from .errors import UserError
+from .kpis import CATALOGUE
 from .results import KPI_UNITS
 from .scenario import STRATEGIES, DunningStep, Scenario
 
@@ -59,14 +60,9 @@ PREVIEW_REPLICATIONS = 3
 #: the KPIs the staffing dashboard shows, in order
 HEADLINE_KPIS = ("dso", "cei", "pct_over_90", "bad_debt_ratio", "coverage_pct", "dispute_sla_pct",
                  "collector_utilisation", "cash_per_week")
-KPI_NAMES = {
-    "dso": "DSO", "cei": "CEI", "pct_over_90": "% over 90 days", "bad_debt_ratio": "Bad-debt ratio",
-    "coverage_pct": "Coverage", "dispute_sla_pct": "Disputes within SLA",
-    "collector_utilisation": "Collector utilisation", "cash_per_week": "Cash per week",
-}
+KPI_NAMES = {k: CATALOGUE[k].label for k in HEADLINE_KPIS}
 #: +1: higher is better, −1: lower is better, 0: neither (utilisation is a trade-off)
-KPI_DIRECTION = {"dso": -1, "cei": 1, "pct_over_90": -1, "bad_debt_ratio": -1, "coverage_pct": 1,
-                 "dispute_sla_pct": 1, "collector_utilisation": 0, "cash_per_week": 1}
+KPI_DIRECTION = {k: CATALOGUE[k].better for k in HEADLINE_KPIS}
 
 STRATEGY_LABELS = {
     "oldest_first": "Oldest item first",
@@ -467,20 +463,20 @@ def summarise(base_runs: Mapping[int, Mapping[str, float]], setting_runs: Mappin
 
     Columns: ``kpi, unit, base, base_lo, base_hi, base_n, mean, lo, hi, n, diff, diff_lo, diff_hi,
     significant``. Missing replications give NaN; differences pair the replications both have
-    (replication *r* of both shares common random numbers), Student-t intervals as
-    :func:`o2c_sim.kpis.mean_ci95`. ``significant``: at least two pairs and the interval excludes zero.
+    (replication *r* of both shares common random numbers); means within the KPI's range as
+    :func:`o2c_sim.kpis.kpi_mean_ci95`, differences Student-t as :func:`o2c_sim.kpis.mean_ci95`. ``significant``: at least two pairs and the interval excludes zero.
     """
     import numpy as np
     import pandas as pd
 
-    from .kpis import mean_ci95
+    from .kpis import kpi_mean_ci95, mean_ci95
 
     kpis = list(kpis)
     paired_reps = sorted(set(base_runs) & set(setting_runs))
     rows = []
     for k in kpis:
-        b = mean_ci95([v.get(k, math.nan) for v in base_runs.values()])
-        s = mean_ci95([v.get(k, math.nan) for v in setting_runs.values()])
+        b = kpi_mean_ci95(k, [v.get(k, math.nan) for v in base_runs.values()])
+        s = kpi_mean_ci95(k, [v.get(k, math.nan) for v in setting_runs.values()])
         d = mean_ci95([setting_runs[r].get(k, math.nan) - base_runs[r].get(k, math.nan) for r in paired_reps])
         rows.append({"kpi": k, "unit": KPI_UNITS.get(k, ""), "base": b[0], "base_lo": b[1], "base_hi": b[2],
                      "base_n": len(base_runs), "mean": s[0], "lo": s[1], "hi": s[2], "n": len(setting_runs),

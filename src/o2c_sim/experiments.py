@@ -1,4 +1,5 @@
-"""Replications of one scenario: run them, and summarise KPIs as mean and 95 % confidence interval.
+"""Replications of one scenario: run them, and summarise KPIs as mean and 95 % confidence interval
+(within each KPI's possible range, :func:`o2c_sim.kpis.bounded_mean_ci95`).
 
 Replication *r* is seeded from ``(scenario seed, r)`` (see :mod:`o2c_sim.streams`), so the same
 replication of two scenarios shares common random numbers and paired differences are meaningful.
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from .kpis import mean_ci95
+from .kpis import INTERVAL_METHOD, kpi_mean_ci95
 from .model import simulate
 from .results import KPI_UNITS, SimResult
 from .scenario import Scenario
@@ -26,7 +27,8 @@ class Replications:
         return pd.DataFrame([{"replication": r.replication, **r.kpis} for r in self.results])
 
     def summary(self) -> dict:
-        """``{"replications": [...], "mean": {...}, "ci95": {kpi: [lo, hi]}}`` (the shape of kpis.json)."""
+        """``{"replications": [...], "mean": {...}, "ci95": {kpi: [lo, hi]}, "ci95_method": "..."}`` (the
+        shape of kpis.json)."""
         return summarise_kpis([r.kpis for r in self.results])
 
     def stacked(self, attribute: str) -> pd.DataFrame:
@@ -35,12 +37,14 @@ class Replications:
 
 
 def summarise_kpis(rows: list[dict[str, float]]) -> dict:
+    """Mean and 95 % CI per KPI over replications; each interval stays within the KPI's possible range
+    (log scale for KPIs ≥ 0, logit scale for percentages), as ``ci95_method`` says in words."""
     keys = [k for k in KPI_UNITS if any(k in r for r in rows)]
     mean, ci = {}, {}
     for key in keys:
-        m, lo, hi = mean_ci95([r.get(key) for r in rows])
+        m, lo, hi = kpi_mean_ci95(key, [r.get(key) for r in rows])
         mean[key], ci[key] = m, [lo, hi]
-    return {"replications": [dict(r) for r in rows], "mean": mean, "ci95": ci}
+    return {"replications": [dict(r) for r in rows], "mean": mean, "ci95": ci, "ci95_method": INTERVAL_METHOD}
 
 
 def run_replications(scenario: Scenario, replications: int | None = None, *, seed: int | None = None,

@@ -79,6 +79,12 @@ class Report:
 # ------------------------------------------------------------------------------------------ notebooks
 
 
+#: kernel arguments: nothing but critical failures on the kernel's stderr, so a report does not print ipykernel's
+#: start-up notes (e.g. "Kernel is running over TCP without encryption", which concerns remote
+#: kernels; papermill's kernel listens on 127.0.0.1 only)
+QUIET_KERNEL = ["--IPKernelApp.log_level=CRITICAL"]
+
+
 def resolve_notebook(name: str | os.PathLike) -> Path:
     """A notebook path from a path or a name in ``notebooks/`` (``run_scenario``, ``run_scenario.ipynb``)."""
     p = Path(name)
@@ -244,7 +250,8 @@ def run_report(notebook: str | os.PathLike, parameters: Mapping[str, Any] | None
         try:
             pm.execute_notebook(str(path), str(executed), parameters=_literal(params), cwd=str(tmp),
                                 kernel_name=kernel_name, progress_bar=False, log_output=False,
-                                request_save_on_cell_execute=False, execution_timeout=timeout)
+                                request_save_on_cell_execute=False, execution_timeout=timeout,
+                                extra_arguments=QUIET_KERNEL)
         except PapermillExecutionError as exc:
             kept = root / f"{day.isoformat()}-{started:%H%M%S}.FAILED.ipynb"
             if executed.exists():

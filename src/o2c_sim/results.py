@@ -18,16 +18,8 @@ from .scenario import DISPUTE_REASONS, Scenario
 
 CASH_KINDS = ("payment", "partial_payment", "unapplied_received", "plan_instalment", "legal_recovery")
 
-#: KPI keys of kpis.json, in display order, with their units
-KPI_UNITS = {
-    "dso": "days", "dso_countback": "days", "bpdso": "days", "add": "days", "cei": "%",
-    "pct_current": "%", "pct_over_90": "%", "bad_debt_ratio": "%", "ptp_kept_rate": "%",
-    "dispute_cycle_days": "days", "dispute_sla_pct": "%", "coverage_pct": "%",
-    "collector_utilisation": "%", "calls_per_day": "calls", "rpc_per_day": "contacts",
-    "inbound_sla_pct": "%", "inbound_wait_minutes": "min", "unapplied_cash": "money",
-    "unapplied_age_days": "days", "cash_collected": "money", "cash_per_week": "money",
-    "write_offs": "money", "sales": "money", "ending_ar": "money", "invoices": "count",
-}
+#: KPI keys of kpis.json, in display order, with their units (from the one table, :data:`o2c_sim.kpis.CATALOGUE`)
+KPI_UNITS = {key: k.CATALOGUE[key].unit for key in k.RUN_KPIS}
 
 
 @dataclass

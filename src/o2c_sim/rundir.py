@@ -109,8 +109,13 @@ def _clean(obj):
     return obj
 
 
+def json_text(data) -> str:
+    """``data`` as indented JSON, NaN and infinities as null."""
+    return json.dumps(_clean(data), indent=2)
+
+
 def write_json(path: Path, data) -> None:
-    path.write_text(json.dumps(_clean(data), indent=2), encoding="utf-8")
+    path.write_text(json_text(data), encoding="utf-8")
 
 
 def write_run(out: str | Path, reps) -> Path:

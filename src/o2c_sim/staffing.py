@@ -51,7 +51,7 @@ import pandas as pd
 from scipy import stats
 
 from .errors import UserError
-from .kpis import mean_ci95
+from .kpis import kpi_mean_ci95, mean_ci95
 from .scenario import Scenario, load_scenario
 from .sweep import METRIC_UNITS, SweepResult, sweep
 
@@ -196,7 +196,7 @@ def roi_table(result: SweepResult, key: str, target: Target, confidence: float, 
     rows = []
     for h, g in by_h.items():
         kpi = g[target.kpi].to_numpy(float)
-        m, lo, hi = mean_ci95(kpi.tolist())
+        m, lo, hi = kpi_mean_ci95(target.kpi, kpi.tolist())  # within the KPI's range, as in kpis.json
         share = float(np.mean([target.met(x) for x in kpi])) if len(kpi) else float("nan")
         bound = confidence_bound(kpi, confidence, target.op)
         meets = target.met(bound) if criterion == "mean_bound" else share >= confidence - 1e-12

@@ -59,7 +59,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import UserError
-from .kpis import mean_ci95
+from .kpis import CATALOGUE, kpi_mean_ci95, mean_ci95
 from .model import simulate
 from .results import KPI_UNITS
 from .rundir import atomic_file, atomic_write_text
@@ -68,10 +68,7 @@ from .scenario import Scenario, load_scenario, parse_override
 MANIFEST_FORMAT = 1
 
 #: metrics a sweep records besides the KPIs of :data:`o2c_sim.results.KPI_UNITS`, with their units
-EXTRA_METRICS = {
-    "ar_average": "money",  # mean of the evening AR balance over the measurement window (days ≥ warm-up)
-    "window_days": "days",  # length of the measurement window (the scenario's horizon_days)
-}
+EXTRA_METRICS = {k: CATALOGUE[k].unit for k in ("ar_average", "window_days")}
 METRIC_UNITS = {**KPI_UNITS, **EXTRA_METRICS}
 
 _ID_COLUMNS = ("cell", "replication")
@@ -461,13 +458,14 @@ def build_results(rows: dict[tuple[int, int], dict], cells: list[dict[str, Any]]
 
 
 def summarise(results: pd.DataFrame, grid_keys: list[str]) -> pd.DataFrame:
-    """One row per cell: the grid values, ``n`` replications, and ``{kpi}_mean``/``_lo``/``_hi`` (Student-t 95 % CI)."""
+    """One row per cell: the grid values, ``n`` replications, and ``{kpi}_mean``/``_lo``/``_hi`` (95 % CI
+    within the KPI's range, :func:`o2c_sim.kpis.kpi_mean_ci95`)."""
     metrics = [c for c in results.columns if c not in (*_ID_COLUMNS, *grid_keys)]
     rows = []
     for cell, g in results.groupby("cell", sort=True):
         row: dict[str, Any] = {"cell": cell, **{k: g[k].iloc[0] for k in grid_keys}, "n": len(g)}
         for m in metrics:
-            row[f"{m}_mean"], row[f"{m}_lo"], row[f"{m}_hi"] = mean_ci95(g[m].tolist())
+            row[f"{m}_mean"], row[f"{m}_lo"], row[f"{m}_hi"] = kpi_mean_ci95(m, g[m].tolist())
         rows.append(row)
     return pd.DataFrame(rows)
 

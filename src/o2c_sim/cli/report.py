@@ -53,6 +53,9 @@ def collect_parameters(args) -> dict:
     if args.parameters_file is not None:
         from ..scenario import read_yaml
 
+        if not args.parameters_file.exists():
+            raise UserError("file not found; expected a YAML file of the notebook's parameters, e.g. examples/monday.yaml "
+                            "('o2c-sim report --list' names them)", source=str(args.parameters_file))
         data = read_yaml(args.parameters_file)
         if data is None:
             data = {}

@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from ..results import KPI_UNITS
 from . import simulation
 
 TEMPLATE = "plotly_white"
@@ -25,10 +24,7 @@ BASELINE = "#555555"
 
 def label(kpi: str) -> str:
     """``'DSO (days)'``: the shared figures' readable KPI name with its unit."""
-    names = getattr(simulation, "KPI_LABELS", {})
-    unit = KPI_UNITS.get(kpi)
-    name = names.get(kpi, kpi.replace("_", " "))
-    return f"{name} ({unit})" if unit and unit != "count" else name
+    return simulation.label_of(kpi)
 
 
 def _empty(title: str, note: str, height: int = 380) -> go.Figure:

@@ -18,9 +18,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
-from scipy import stats
 
-from ..results import KPI_UNITS
+from ..kpis import CATALOGUE, bounded_mean_ci95
 
 #: aging buckets of the daily table, youngest first, with labels and colours (green → red)
 AGING = (
@@ -31,18 +30,8 @@ AGING = (
     ("ar_over_90", "90+", "#7f1d1d"),
 )
 
-#: readable KPI names for axis titles
-KPI_LABELS = {
-    "dso": "DSO", "dso_countback": "Countback DSO", "bpdso": "Best-possible DSO", "add": "Average days delinquent",
-    "cei": "CEI", "pct_current": "% current", "pct_over_90": "% over 90 days", "bad_debt_ratio": "Bad-debt ratio",
-    "ptp_kept_rate": "PTP kept rate", "dispute_cycle_days": "Dispute cycle time", "dispute_sla_pct": "Disputes within SLA",
-    "coverage_pct": "Coverage", "collector_utilisation": "Collector utilisation", "calls_per_day": "Calls per day",
-    "rpc_per_day": "Right-party contacts per day", "inbound_sla_pct": "Inbound queries within SLA",
-    "inbound_wait_minutes": "Inbound wait", "unapplied_cash": "Unapplied cash", "unapplied_age_days": "Unapplied cash age",
-    "cash_collected": "Cash collected", "cash_per_week": "Cash per week", "write_offs": "Write-offs", "sales": "Sales",
-    "ending_ar": "Ending AR", "invoices": "Invoices", "roi": "ROI", "fte_cost": "FTE cost",
-    "net_benefit": "Net benefit per year (money)", "ar_average": "Average AR (money)",
-}
+#: readable KPI names for axis titles (from the one KPI table)
+KPI_LABELS = {key: kpi.label for key, kpi in CATALOGUE.items()}
 
 BAND = "rgba(31, 119, 180, 0.18)"
 LINE = "#1f77b4"
@@ -51,14 +40,16 @@ TEMPLATE = "plotly_white"
 
 def label_of(kpi: str) -> str:
     """``'DSO (days)'`` — a KPI's readable name with its unit."""
-    unit = KPI_UNITS.get(kpi)
-    name = KPI_LABELS.get(kpi, kpi.replace("_", " "))
+    entry = CATALOGUE.get(kpi)
+    unit = entry.unit if entry else None
+    name = entry.label if entry else kpi.replace("_", " ")
     return f"{name} ({unit})" if unit and unit not in ("count",) else name
 
 
-def _non_negative(kpi: str) -> bool:
-    """KPIs that cannot be negative (everything but ADD and the CEI, which can dip below zero)."""
-    return kpi not in ("add", "cei", "diff")
+def _bounds(kpi: str) -> tuple[float | None, float | None]:
+    """The KPI's possible range from the one KPI table (unbounded for anything else, e.g. differences)."""
+    entry = CATALOGUE.get(kpi)
+    return (entry.lower, entry.upper) if entry else (None, None)
 
 
 def _table(obj, attribute: str) -> pd.DataFrame:
@@ -75,9 +66,10 @@ def mean_band(frame: pd.DataFrame, by: str, value: str, *, band: str = "ci",
               bounds: tuple[float | None, float | None] = (None, None)) -> pd.DataFrame:
     """Mean of ``value`` per ``by`` across rows (replications) with a band.
 
-    ``band="ci"``: the Student-t 95 % confidence interval of the mean; ``band="range"``: the lowest and
-    highest replication (how much one replication varies — better for noisy daily series). ``bounds``
-    clips the band to the quantity's possible range (e.g. ``(0, 100)`` for a percentage).
+    ``band="ci"``: the 95 % confidence interval of the mean, Student-t, within ``bounds`` — the
+    quantity's possible range, e.g. ``(0, 100)`` for a percentage — as
+    :func:`o2c_sim.kpis.bounded_mean_ci95` (the interval the KPI tables show); ``band="range"``: the
+    lowest and highest replication (how much one replication varies — better for noisy daily series).
     Returns columns ``by, mean, lo, hi, n``; with one replication lo = hi = mean.
     """
     g = frame.groupby(by, sort=True)[value]
@@ -85,9 +77,8 @@ def mean_band(frame: pd.DataFrame, by: str, value: str, *, band: str = "ci",
     if band == "range":
         out["lo"], out["hi"] = g.min(), g.max()
     elif band == "ci":
-        half = stats.t.ppf(0.975, np.maximum(out["n"] - 1, 1)) * out["sd"].fillna(0) / np.sqrt(out["n"].clip(lower=1))
-        half = np.where(out["n"] > 1, half, 0.0)
-        out["lo"], out["hi"] = out["mean"] - half, out["mean"] + half
+        cis = [bounded_mean_ci95(g.get_group(k).tolist(), *bounds) for k in out.index]
+        out["lo"], out["hi"] = [c[1] for c in cis], [c[2] for c in cis]
     else:
         raise ValueError(f"band must be 'ci' or 'range', got {band!r}")
     out[["lo", "hi"]] = out[["lo", "hi"]].clip(lower=bounds[0], upper=bounds[1])
@@ -158,7 +149,7 @@ def kpi_trend(monthly, kpis: Sequence[str] = ("dso", "cei"), *, targets: dict[st
     fig = make_subplots(rows=len(kpis), cols=1, shared_xaxes=True, vertical_spacing=0.08,
                         subplot_titles=[label_of(k) for k in kpis])
     for i, key in enumerate(kpis, start=1):
-        b = mean_band(m, "month", key, bounds=(0, None) if _non_negative(key) else (None, None))
+        b = mean_band(m, "month", key, bounds=_bounds(key))
         _band_traces(fig, b["month"], b["lo"], b["hi"], name=key, row=i, col=1)
         fig.add_trace(go.Scatter(x=b["month"], y=b["mean"], mode="lines+markers", name=KPI_LABELS.get(key, key),
                                  line={"color": LINE}, customdata=np.c_[b["lo"], b["hi"]],
@@ -167,7 +158,7 @@ def kpi_trend(monthly, kpis: Sequence[str] = ("dso", "cei"), *, targets: dict[st
         if targets and key in targets:
             fig.add_hline(y=targets[key], line_dash="dash", line_color="#d62728", row=i, col=1,
                           annotation_text=f"target {targets[key]:g}", annotation_position="top left")
-        fig.update_yaxes(title=KPI_UNITS.get(key, ""), row=i, col=1)
+        fig.update_yaxes(title=CATALOGUE[key].unit if key in CATALOGUE else "", row=i, col=1)
     fig.update_layout(showlegend=False)
     return _finish(fig, title, height=260 * len(kpis) + 80)
 
@@ -309,7 +300,7 @@ def staffing_curve(frame: pd.DataFrame, *, x: str = "team.collectors", y: str = 
         if lo_c and hi_c:
             b = g.sort_values(x)[[x, mean_c, lo_c, hi_c]].set_axis([x, "mean", "lo", "hi"], axis=1)
         else:
-            b = mean_band(g, x, y, bounds=(0, None) if _non_negative(y) else (None, None))
+            b = mean_band(g, x, y, bounds=_bounds(y))
         r, gg, bb = (int(color[k:k + 2], 16) for k in (1, 3, 5))
         _band_traces(fig, b[x], b["lo"], b["hi"], name=str(name or y), color=f"rgba({r},{gg},{bb},0.18)")
         fig.add_trace(go.Scatter(x=b[x], y=b["mean"], mode="lines+markers", name=str(name) if name is not None else label_of(y),
