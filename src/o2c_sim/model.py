@@ -32,7 +32,7 @@ from .scenario import Scenario
 from .streams import Streams
 from .warmstart import OpeningBook, warm_scenario
 from .strategies import REGISTRY
-from .workforce import FifoQueue, WorkPool
+from .workforce import FifoQueue, WorkPool, person_days
 
 EVENING = 0.99  # time of day (fraction) of the evening book-keeping
 BUCKETS = ("current", "1_30", "31_60", "61_90", "over_90")
@@ -103,11 +103,10 @@ class Simulation:
         t = self.scenario.team
         shifts = self.shifts = self._shifts()
         nb = len(shifts)
-        rng = self.rng.staffing
 
         def pool(name: str, size: int, queues: list) -> WorkPool:
-            present = rng.random((nb, size)) >= t.absence_rate
-            return WorkPool(self.env, name, size, shifts, present, rng.random((nb, size)), t.shrinkage, queues)
+            present, breaks = person_days(self.rng, name, size, nb, t.absence_rate)
+            return WorkPool(self.env, name, size, shifts, present, breaks, t.shrinkage, queues)
 
         self.inbound_q, self.legal_q, self.dispute_q, self.cashapp_q = FifoQueue(), FifoQueue(), FifoQueue(), FifoQueue()
         self.worklist = collection.WorkList()
