@@ -21,7 +21,7 @@ import pyarrow as pa
 import simpy
 
 from . import collection
-from . import disputes, dunning, settlement
+from . import disputes, dunning, settlement, uncertainty
 from .book import DISPUTE_OPEN, DISPUTE_PENDING, INF, AccountState, Episodes, InvoiceState
 from .business_calendar import BusinessCalendar
 from .ledger import EventLog, Ledger, to_cents
@@ -266,6 +266,8 @@ def simulate(scenario: Scenario, replication: int = 0, *, seed: int | None = Non
              check_every_day: bool = False, opening: OpeningBook | None = None) -> SimResult:
     """Run one replication of ``scenario`` (seeded from ``seed`` or the scenario's seed), optionally
     warm-started from an :class:`~o2c_sim.warmstart.OpeningBook`."""
-    return Simulation(scenario, replication, seed=seed, strategy=strategy, check_every_day=check_every_day,
-                      opening=opening).run()
+    drawn, values = uncertainty.replication_scenario(scenario, replication, seed)  # parameter uncertainty
+    result = Simulation(drawn, replication, seed=seed, strategy=strategy, check_every_day=check_every_day,
+                        opening=opening).run()
+    return uncertainty.restore(result, scenario, values)
 

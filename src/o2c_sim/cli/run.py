@@ -67,6 +67,11 @@ def main(args) -> int:
     print(f"Scenario {scenario.name!r}: {n} replication{'s' * (n != 1)}, seed {args.seed if args.seed is not None else scenario.seed}, "
           f"{scenario.horizon_days} days after {scenario.warmup_days} days of warm-up")
     print(format_kpis(reps.summary()))
+    if scenario.uncertain and opening is None:
+        from ..uncertainty import format_split, replications_split
+
+        print(f"{len(scenario.uncertain)} parameter(s) drawn per replication; the intervals include their uncertainty.")
+        print(format_split(replications_split(reps, seed=args.seed)))
     print(f"Run directory: {out}")
     return 0
 
