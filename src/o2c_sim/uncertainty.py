@@ -358,6 +358,22 @@ def split_table(with_parameters: "Any", at_mean: "Any", kpis: list[str]):
     return pd.DataFrame(rows)
 
 
+def sweep_split(results, noise_results, grid_keys: list[str], kpis: list[str] | None = None):
+    """Per cell of a sweep, :func:`split_table` of its results against the noise-only sweep's."""
+    import pandas as pd
+
+    metrics = kpis or [c for c in results.columns if c not in ("cell", "replication", *grid_keys)]
+    frames = []
+    for cell, g in results.groupby("cell", sort=True):
+        z = noise_results[noise_results["cell"] == cell]
+        t = split_table(g, z, metrics)
+        t.insert(0, "cell", cell)
+        for k in reversed(grid_keys):
+            t.insert(1, k, g[k].iloc[0])
+        frames.append(t)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
 #: the KPIs whose variance split is shown by default
 SPLIT_KPIS = ["dso", "bad_debt_ratio", "cash_collected", "cei", "coverage_pct"]
 
@@ -370,6 +386,17 @@ def replications_split(reps, kpis: list[str] = SPLIT_KPIS, *, seed: int | None =
     n = len(reps.results)
     noise = run_replications(at_means(reps.scenario), n, seed=seed, progress=progress)
     return split_table(reps.kpi_frame(), noise.kpi_frame(), kpis)
+
+
+def format_sweep_split(variance, grid_keys: list[str], kpis: list[str]) -> str:
+    """Per cell, each KPI's share of variance from the parameters (the rest is stochastic noise)."""
+    import pandas as pd
+
+    v = variance[variance["kpi"].isin(kpis)]
+    wide = v.pivot_table(index=["cell", *grid_keys], columns="kpi", values="parameter_share", sort=False)
+    wide = wide[[k for k in kpis if k in wide.columns]].map(lambda x: "n/a" if not np.isfinite(x) else f"{x:.0%}")
+    return ("Share of each cell's variance between replications due to parameter uncertainty "
+            "(the rest is stochastic noise):\n" + pd.DataFrame(wide).reset_index().to_string(index=False))
 
 
 def format_split(table) -> str:
