@@ -237,6 +237,22 @@ def canonical(data: dict, path: str) -> str:
     return ".".join(out)
 
 
+def get_value(data: dict, path: str) -> Any:
+    """The value at a dotted path of a scenario mapping (list items by index or name); None if absent."""
+    node: Any = data
+    for part in path.split("."):
+        if isinstance(node, dict):
+            node = node.get(part)
+        elif isinstance(node, list):
+            if part.lstrip("-").isdigit() and -len(node) <= int(part) < len(node):
+                node = node[int(part)]
+            else:
+                node = next((x for x in node if isinstance(x, dict) and x.get("name") == part), None)
+        else:
+            return None
+    return node
+
+
 def forget(data: dict, path: str) -> None:
     """An explicit override of ``path`` fixes it: drop it from ``data['uncertain']`` (in place)."""
     listed = data.get("uncertain")
