@@ -72,3 +72,11 @@ def test_a_sobol_design_over_budget_is_refused_before_running(tmp_path, capsys):
 def test_bad_parameters_are_refused(params, message):
     with pytest.raises(UserError, match=message):
         factors(load_scenario("baseline"), params.split(","))
+
+
+def test_tornado_alone_ranks_by_swing(toy):
+    fs = factors(toy, ["finance.cost_of_capital", f"portfolio.segments.{ON_TIME}=0.2..0.9"])
+    res = sensitivity(toy, fs, ["dso"], "tornado", replications=1, progress=False)
+    assert len(res.outputs) == 0 and len(res.tornado) == 2
+    assert res.ranking("dso") == [ON_TIME, "finance.cost_of_capital"]
+    assert "ranked by swing" in res.text()

@@ -22,11 +22,13 @@ total ST indices (Saltelli et al. 2010). Each design point is one cell of a
 times with common random numbers; its output is the mean over replications, so a parameter without
 effect moves nothing at all.
 
-**Decisions.** ``decision=("team.collectors", 6, 8)`` runs both options at each design point and
+**Decisions.** ``decision=({"team.collectors": 6}, {"team.collectors": 8})`` (two sets of overrides;
+:func:`parse_decision` reads ``team.collectors=6,8``) runs both options at each design point and
 analyses the paired difference KPI(8) − KPI(6): what the *choice* depends on.
 
 **Tornado.** Besides the design, 2k+1 one-at-a-time cells (all at base; each parameter alone at its
-low and high end) give the swing of each KPI.
+low and high end) give the swing of each KPI. ``method="tornado"`` runs only those (cheap: a
+notebook's "what drives this answer"), ranking by swing.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from .errors import UserError
 from .scenario import Scenario
 from .uncertainty import PLAUSIBLE, Distribution, at_means, canonical, distributions, get_value
 
-METHODS = ("morris", "sobol")
+METHODS = ("morris", "sobol", "tornado")
 #: relative half-width of the default range of a parameter that is not uncertain
 DEFAULT_SPREAD = 0.25
 MORRIS_LEVELS = 4
@@ -130,24 +132,34 @@ def factors(scenario: Scenario, params: Iterable[str] | None = None) -> list[Fac
     return out
 
 
-def parse_decision(text: str) -> tuple[str, Any, Any]:
-    """``"team.collectors=6,8"`` → ``("team.collectors", 6, 8)``."""
+Decision = tuple[dict[str, Any], dict[str, Any]]
+
+
+def parse_decision(text: str) -> Decision:
+    """``"team.collectors=6,8"`` → ``({"team.collectors": 6}, {"team.collectors": 8})``."""
     from .sweep import parse_grid_arg
 
     key, values = parse_grid_arg(text)
     if len(values) != 2:
         raise UserError(f"--decision {text!r}: expected exactly two options, e.g. team.collectors=6,8")
-    return key, values[0], values[1]
+    return {key: values[0]}, {key: values[1]}
+
+
+def decision_label(decision: Decision) -> str:
+    show = lambda o: ", ".join(f"{k}={v}" for k, v in o.items()) or "as is"  # noqa: E731
+    return f"({show(decision[1])}) − ({show(decision[0])})"
 
 
 def design_size(method: str, k: int, samples: int) -> int:
-    """Design points: Morris r·(k+1); Sobol (Saltelli, first and total order) N·(k+2)."""
-    return samples * (k + 1) if method == "morris" else samples * (k + 2)
+    """Design points: Morris r·(k+1); Sobol (Saltelli, first and total order) N·(k+2); tornado none."""
+    return {"morris": samples * (k + 1), "sobol": samples * (k + 2)}.get(method, 0)
 
 
 def unit_design(method: str, k: int, samples: int, seed: int) -> np.ndarray:
     """The SALib design on the unit hypercube, one row per point."""
     problem = {"num_vars": k, "names": [f"x{i}" for i in range(k)], "bounds": [[0.0, 1.0]] * k}
+    if method == "tornado":
+        return np.zeros((0, k))
     if method == "morris":
         from SALib.sample import morris
 
@@ -165,7 +177,7 @@ class SensitivityResult:
     factors: list[Factor]
     kpis: list[str]
     method: str
-    decision: tuple[str, Any, Any] | None
+    decision: Decision | None
     design: np.ndarray
     outputs: pd.DataFrame  # one row per design point, one column per KPI (mean over replications)
     tornado: pd.DataFrame
@@ -173,18 +185,24 @@ class SensitivityResult:
 
     def __post_init__(self) -> None:
         self.indices = indices(self.method, self.factors, self.design, self.outputs, self.kpis)
+        swing = self.tornado.set_index(["kpi", "path"])["swing"]
+        self.indices["swing"] = [swing[(k, p)] for k, p in zip(self.indices["kpi"], self.indices["path"])]
+        if self.method == "tornado":
+            self.indices["rank"] = self.indices.groupby("kpi")["swing"].rank(ascending=False, method="first").astype(int)
+            self.indices = self.indices.sort_values(["kpi", "rank"], key=lambda c: c.map(self.kpis.index) if c.name == "kpi" else c,
+                                                    ignore_index=True)
 
     def ranking(self, kpi: str) -> list[str]:
         return self.indices[self.indices["kpi"] == kpi].sort_values("rank")["parameter"].tolist()
 
     def text(self) -> str:
-        key = "mu_star" if self.method == "morris" else "ST"
-        what = "" if self.decision is None else f"Δ ({self.decision[0]} {self.decision[2]} − {self.decision[1]}) "
+        key = {"morris": "mu_star", "sobol": "ST", "tornado": "swing"}[self.method]
+        what = "" if self.decision is None else f"Δ {decision_label(self.decision)} of "
         lines = []
         for kpi in self.kpis:
             t = self.indices[self.indices["kpi"] == kpi].sort_values("rank")
             lines.append(f"{what}{kpi} — parameters ranked by {key}:")
-            cols = ["rank", "parameter", "low", "high", key, "sigma" if key == "mu_star" else "S1", "swing"]
+            cols = ["rank", "parameter", "low", "high", *{"morris": ["mu_star", "sigma"], "sobol": ["ST", "S1"]}.get(self.method, []), "swing"]
             lines.append(t[cols].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
             lines.append("")
         return "\n".join(lines).rstrip()
@@ -197,10 +215,13 @@ def indices(method: str, fs: list[Factor], design: np.ndarray, outputs: pd.DataF
     frames = []
     for kpi in kpis:
         y = outputs[kpi].to_numpy(float)
-        if not np.isfinite(y).all():
+        if method == "tornado":
+            frame = pd.DataFrame(index=range(len(fs)))
+            score = pd.Series(np.zeros(len(fs)))
+        elif not np.isfinite(y).all():
             raise UserError(f"KPI {kpi!r} is undefined (NaN) at some design points, so its sensitivity cannot be "
                             "computed; lengthen horizon_days or choose another KPI")
-        if method == "morris":
+        elif method == "morris":
             from SALib.analyze import morris
 
             r = morris.analyze(problem, design, y, num_levels=MORRIS_LEVELS, seed=0)
@@ -225,7 +246,7 @@ def indices(method: str, fs: list[Factor], design: np.ndarray, outputs: pd.DataF
 
 
 def sensitivity(scenario: Scenario, fs: list[Factor], kpis: Iterable[str] = ("dso",), method: str = "morris",
-                samples: int | None = None, replications: int = 2, *, decision: tuple[str, Any, Any] | None = None,
+                samples: int | None = None, replications: int = 2, *, decision: Decision | None = None,
                 budget: int | None = None, workers: int = 1, scheduler: Any = None, out: str | Path | None = None,
                 progress: bool = True, seed: int = 0) -> SensitivityResult:
     """Run the analysis (module docstring). ``samples``: Morris trajectories r (default 10) or Sobol base
@@ -243,11 +264,11 @@ def sensitivity(scenario: Scenario, fs: list[Factor], kpis: Iterable[str] = ("ds
         raise UserError("no parameters to analyse")
     k = len(fs)
     samples = samples if samples is not None else (10 if method == "morris" else 64)
-    if samples < 2 or (method == "sobol" and samples & (samples - 1)):
+    if method != "tornado" and (samples < 2 or (method == "sobol" and samples & (samples - 1))):
         raise UserError(f"--samples {samples}: Morris needs at least 2 trajectories; Sobol a power of 2 (e.g. 64)")
     if replications < 1:
         raise UserError(f"--replications must be at least 1, got {replications}")
-    options = [{}] if decision is None else [{decision[0]: decision[1]}, {decision[0]: decision[2]}]
+    options = [{}] if decision is None else [dict(decision[0]), dict(decision[1])]
     points = design_size(method, k, samples) + 2 * k + 1
     runs = points * len(options) * replications
     if budget is not None and runs > budget:
@@ -277,8 +298,6 @@ def sensitivity(scenario: Scenario, fs: list[Factor], kpis: Iterable[str] = ("ds
     outputs, oat_out = means.iloc[:len(design)].reset_index(drop=True), means.iloc[len(design):].reset_index(drop=True)
     tornado = _tornado(fs, oat_out, kpis)
     res = SensitivityResult(scenario, fs, kpis, method, decision, design, outputs, tornado)
-    swing = tornado.set_index(["kpi", "path"])["swing"]
-    res.indices["swing"] = [swing[(kk, p)] for kk, p in zip(res.indices["kpi"], res.indices["path"])]
     if out is not None:
         from .rundir import atomic_file
 
@@ -286,7 +305,8 @@ def sensitivity(scenario: Scenario, fs: list[Factor], kpis: Iterable[str] = ("ds
             with atomic_file(Path(out) / f"{name}.parquet") as tmp:
                 frame.to_parquet(tmp, index=False)
         for kpi in kpis:
-            for fig_name, fig in (("tornado", tornado_figure(res, kpi)), (method, screening_figure(res, kpi))):
+            figs = [("tornado", tornado_figure(res, kpi))] + ([(method, screening_figure(res, kpi))] if method != "tornado" else [])
+            for fig_name, fig in figs:
                 with atomic_file(Path(out) / f"{fig_name}_{kpi}.html") as tmp:
                     fig.write_html(tmp, include_plotlyjs="cdn")
     return res
@@ -339,7 +359,7 @@ def tornado_figure(res: SensitivityResult, kpi: str):
     for col, name, color in (("kpi_at_low", "parameter at its low end", "#4C78A8"),
                              ("kpi_at_high", "parameter at its high end", "#F58518")):
         fig.add_bar(y=labels, x=t[col] - base, base=base, orientation="h", name=name, marker_color=color)
-    what = kpi if res.decision is None else f"Δ {kpi} ({res.decision[0]}: {res.decision[2]} vs {res.decision[1]})"
+    what = kpi if res.decision is None else f"Δ {kpi} {decision_label(res.decision)}"
     fig.update_layout(title=f"What drives {what}", barmode="overlay", xaxis_title=what, height=120 + 40 * len(t),
                       template="plotly_white", legend_orientation="h")
     fig.add_vline(x=base, line_dash="dot")
@@ -363,5 +383,17 @@ def screening_figure(res: SensitivityResult, kpi: str):
     return fig
 
 
+def default_drivers(scenario: Scenario) -> list[str]:
+    """The parameters a "what drives this answer" view tries when none are named: the scenario's
+    uncertain ones, else the right-party-contact, promise-keeping and on-time rates of its largest
+    segment, absence and conversation length."""
+    if scenario.uncertain:
+        return list(scenario.uncertain)
+    seg = max(scenario.portfolio.segments, key=lambda s: s.share).name
+    beh = f"portfolio.segments.{seg}.behaviour"
+    return [f"{beh}.rpc_rate", f"{beh}.ptp_keep_rate", f"{beh}.delay.on_time_share", "team.absence_rate", "work.conversation"]
+
+
 __all__ = ["Factor", "SensitivityResult", "METHODS", "factors", "parse_params", "parse_decision", "sensitivity",
+           "default_drivers", "decision_label",
            "design_size", "tornado_figure", "screening_figure"]

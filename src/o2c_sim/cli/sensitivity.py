@@ -29,7 +29,8 @@ def register(sub) -> None:
     which.add_argument("--all-uncertain", action="store_true",
                        help="every parameter the scenario gives a distribution (the default when --params is absent)")
     p.add_argument("--kpi", "-k", action="append", metavar="KPI", help="KPI to analyse (repeatable; default dso)")
-    p.add_argument("--method", "-m", choices=("morris", "sobol"), default="morris", help="default morris")
+    p.add_argument("--method", "-m", choices=("morris", "sobol", "tornado"), default="morris",
+                   help="morris (default), sobol, or tornado (one parameter at a time only: cheapest)")
     p.add_argument("--samples", "-n", type=int,
                    help="Morris trajectories (default 10) or Sobol base samples, a power of 2 (default 64)")
     p.add_argument("--decision", "-d", metavar="KEY=A,B",
@@ -48,7 +49,7 @@ def register(sub) -> None:
 
 def main(args) -> int:
     from ..scenario import load_scenario
-    from ..sensitivity import design_size, factors, parse_decision, parse_params, sensitivity
+    from ..sensitivity import decision_label, design_size, factors, parse_decision, parse_params, sensitivity
     from .sweep import check_kpis
 
     kpis = check_kpis(args.kpi) if args.kpi else ["dso"]
@@ -60,12 +61,12 @@ def main(args) -> int:
     fs = factors(scenario, parse_params(args.params) if args.params else None)
     decision = parse_decision(args.decision) if args.decision else None
     if decision is not None:
-        scenario.with_overrides({decision[0]: decision[1]}), scenario.with_overrides({decision[0]: decision[2]})
+        scenario.with_overrides(decision[0]), scenario.with_overrides(decision[1])  # fail fast on a bad option
     samples = args.samples if args.samples is not None else (10 if args.method == "morris" else 64)
     points = design_size(args.method, len(fs), samples) + 2 * len(fs) + 1
     runs = points * (2 if decision else 1) * args.replications
     workers = args.workers if args.workers is not None else default_workers(runs)
-    what = f"Δ between {decision[0]}={decision[1]} and {decision[2]}" if decision else ", ".join(kpis)
+    what = f"Δ {decision_label(decision)} of {', '.join(kpis)}" if decision else ", ".join(kpis)
     print(f"Sensitivity of {what} in {scenario.name!r} ({args.method}): {len(fs)} parameters, {points} design points, "
           f"{runs:,} runs", flush=True)
     try:
