@@ -268,7 +268,7 @@ def sensitivity(scenario: Scenario, fs: list[Factor], kpis: Iterable[str] = ("ds
         raise UserError(f"--samples {samples}: Morris needs at least 2 trajectories; Sobol a power of 2 (e.g. 64)")
     if replications < 1:
         raise UserError(f"--replications must be at least 1, got {replications}")
-    options = [{}] if decision is None else [dict(decision[0]), dict(decision[1])]
+    options = [{}] if decision is None else _same_keys(scenario, [dict(decision[0]), dict(decision[1])])
     points = design_size(method, k, samples) + 2 * k + 1
     runs = points * len(options) * replications
     if budget is not None and runs > budget:
@@ -310,6 +310,13 @@ def sensitivity(scenario: Scenario, fs: list[Factor], kpis: Iterable[str] = ("ds
                 with atomic_file(Path(out) / f"{fig_name}_{kpi}.html") as tmp:
                     fig.write_html(tmp, include_plotlyjs="cdn")
     return res
+
+
+def _same_keys(scenario: Scenario, options: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Options setting different keys, completed with the scenario's own values (a design's cells share keys)."""
+    data = scenario.model_dump(mode="json")
+    keys = list(dict.fromkeys(k for o in options for k in o))
+    return [{k: o[k] if k in o else get_value(data, k) for k in keys} for o in options]
 
 
 def _unit_of(f: Factor, value: float) -> float:
