@@ -153,3 +153,20 @@ def test_an_unknown_path_exits_with_code_2(tmp_path, capsys):
     assert main(["run", str(path), "-q", "--out", str(tmp_path / "run")]) == 2
     assert "team.colectors" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+def test_a_sweep_of_an_uncertain_scenario_splits_each_cells_variance(tmp_path):
+    from o2c_sim.sweep import load_sweep, sweep
+
+    sc = load_scenario("baseline", {**TOY, "portfolio.segments.all.behaviour.delay.on_time_share":
+                                    {"dist": "uniform", "low": 0.1, "high": 0.9}})
+    res = sweep(sc, {"inbound.per_1000_accounts_per_day": [10, 30]}, 3, out=tmp_path / "s", progress=False)
+    v = res.variance.set_index(["cell", "kpi"])
+    assert set(v.index.get_level_values("cell")) == {0, 1}
+    # nothing in the toy responds to inbound queries: both cells see the same worlds and the same split
+    assert v.loc[(0, "dso"), "parameter_share"] == v.loc[(1, "dso"), "parameter_share"] > 0.5
+    assert res.noise_only.scenario.uncertain == {}
+    again = load_sweep(tmp_path / "s")
+    assert again.variance.equals(res.variance)
+    with pytest.raises(UserError, match="same keys"):
+        sweep(sc, cells=[{"team.collectors": 1}, {"team.absence_rate": 0.1}], replications=1, progress=False)

@@ -76,12 +76,16 @@ def main(args) -> int:
     workers = args.workers if args.workers is not None else default_workers(len(values) * n)
     print(f"Recommend {key} for {target} with {args.confidence:.0%} confidence ({args.criterion}): "
           f"{len(values)} headcounts × {n} replications of {scenario.name!r}", flush=True)
+    if scenario.uncertain:
+        print(f"{len(scenario.uncertain)} uncertain parameter(s) drawn per replication; the same runs with them at their "
+              "means follow, to split the variance", flush=True)
     try:
         rec = recommend(scenario, target, args.confidence, key, values, n, criterion=args.criterion,
                         workers=1 if args.scheduler else workers, scheduler=args.scheduler, out=args.out,
                         progress=not args.quiet)
         if flip_params:
-            print(f"Trying {len(flip_params)} parameter(s) at both ends of their plausible range …", flush=True)
+            print(f"Trying {len(flip_params)} parameter(s) at both ends of their plausible range: {2 * len(flip_params)} more "
+                  f"sweeps of {len(values) * n} runs (choose fewer with --flip-params, or --no-flips) …", flush=True)
             flips(rec, flip_params, workers=1 if args.scheduler else workers, scheduler=args.scheduler,
                   out=args.out, progress=not args.quiet)
     except (UserError, KeyboardInterrupt):
