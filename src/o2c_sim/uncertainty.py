@@ -53,7 +53,6 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 import numpy as np
-from scipy import stats
 
 from .errors import UserError
 
@@ -104,6 +103,8 @@ class Distribution:
         """The value at quantile ``u`` (exactly the mean when degenerate)."""
         if self.degenerate:
             return self.p["values"][0] if self.dist == "empirical" else self.mean
+        from scipy import stats  # imported on first draw: loading a scenario stays light
+
         p = self.p
         if self.dist == "normal":
             return float(stats.norm.ppf(u, p["mean"], p["sd"]))
@@ -218,27 +219,9 @@ def extract(data: Any, *, source: str | None = None) -> Any:
     return {**body, "uncertain": dict(sorted(found.items()))}
 
 
-def canonical(data: dict, path: str) -> str:
-    """``path`` with list indices replaced by item names (``segments.0`` → ``segments.smb``)."""
-    node: Any = data
-    out = []
-    for part in path.split("."):
-        if isinstance(node, list) and part.lstrip("-").isdigit() and -len(node) <= int(part) < len(node):
-            node = node[int(part)]
-            out.append(str(node.get("name", part)) if isinstance(node, dict) else part)
-            continue
-        out.append(part)
-        if isinstance(node, dict):
-            node = node.get(part)
-        elif isinstance(node, list):
-            node = next((x for x in node if isinstance(x, dict) and x.get("name") == part), None)
-        else:
-            node = None
-    return ".".join(out)
-
-
-def get_value(data: dict, path: str) -> Any:
-    """The value at a dotted path of a scenario mapping (list items by index or name); None if absent."""
+def _steps(data: dict, path: str):
+    """Walk a dotted path through a scenario mapping: yield (part, node) with list items named by
+    their ``name`` where they have one; the node is None once the path leaves the data."""
     node: Any = data
     for part in path.split("."):
         if isinstance(node, dict):
@@ -246,10 +229,24 @@ def get_value(data: dict, path: str) -> Any:
         elif isinstance(node, list):
             if part.lstrip("-").isdigit() and -len(node) <= int(part) < len(node):
                 node = node[int(part)]
+                part = str(node.get("name", part)) if isinstance(node, dict) else part
             else:
                 node = next((x for x in node if isinstance(x, dict) and x.get("name") == part), None)
         else:
-            return None
+            node = None
+        yield part, node
+
+
+def canonical(data: dict, path: str) -> str:
+    """``path`` with list indices replaced by item names (``segments.0`` → ``segments.smb``)."""
+    return ".".join(part for part, _ in _steps(data, path))
+
+
+def get_value(data: dict, path: str) -> Any:
+    """The value at a dotted path of a scenario mapping (list items by index or name); None if absent."""
+    node = None
+    for _, node in _steps(data, path):
+        pass
     return node
 
 
