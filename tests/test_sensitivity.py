@@ -67,7 +67,7 @@ def test_a_sobol_design_over_budget_is_refused_before_running(tmp_path, capsys):
     ("team.colectors", "no such path"),
     ("strategy.prioritisation", "not a numeric value"),
     ("team.absence_rate=0.5..0.1", "low < high"),
-    ("portfolio.segments.key_accounts.behaviour.ptp_keep_rate", "is not a valid value"),  # 0.85 × 1.25 > 1
+    ("portfolio.segments.key_accounts.behaviour.ptp_keep_rate=0.5..1.2", "is not a valid value"),
 ])
 def test_bad_parameters_are_refused(params, message):
     with pytest.raises(UserError, match=message):
@@ -80,3 +80,13 @@ def test_tornado_alone_ranks_by_swing(toy):
     assert len(res.outputs) == 0 and len(res.tornado) == 2
     assert res.ranking("dso") == [ON_TIME, "finance.cost_of_capital"]
     assert "ranked by swing" in res.text()
+
+
+def test_a_default_range_stops_where_the_field_does():
+    (f,) = factors(load_scenario("baseline"), ["portfolio.segments.key_accounts.behaviour.ptp_keep_rate"])
+    assert (f.low, f.high) == (pytest.approx(0.85 * 0.75), 1.0)  # ±25 % of 0.85, but a probability stops at 1
+
+
+def test_all_uncertain_needs_distributions(capsys):
+    assert main(["sensitivity", "baseline", "--all-uncertain", "-q"]) == 2
+    assert "has no uncertain parameters" in capsys.readouterr().err

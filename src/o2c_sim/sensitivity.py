@@ -118,8 +118,8 @@ def factors(scenario: Scenario, params: Iterable[str] | None = None) -> list[Fac
             if base == 0:
                 raise UserError(f"--params '{path}': its value is 0, so there is no default ±{DEFAULT_SPREAD:.0%} range; "
                                 f"give one as {path}=low..high")
-            lo, hi = sorted((base * (1 - DEFAULT_SPREAD), base * (1 + DEFAULT_SPREAD)))
-            f = Factor(path, lo, hi, float(base), None, integer)
+            lo, hi = (_accepted(scenario, path, base, base * (1 + s * DEFAULT_SPREAD)) for s in (-1, 1))
+            f = Factor(path, min(lo, hi), max(lo, hi), float(base), None, integer)
         for end in (f.value(0.0), f.value(1.0)):
             try:
                 scenario.with_overrides({path: end})
@@ -133,6 +133,19 @@ def factors(scenario: Scenario, params: Iterable[str] | None = None) -> list[Fac
 
 
 Decision = tuple[dict[str, Any], dict[str, Any]]
+
+
+def _accepted(scenario: Scenario, path: str, base: float, end: float) -> float:
+    """``end`` if the field accepts it, else the nearest accepted value on the way back to ``base``
+    (a default ±25 % range around a probability of 0.9 stops at 1)."""
+    tries = [end, *([1.0] if 0 <= base < 1 < end else []), *(base + (end - base) / 2**i for i in range(1, 20))]
+    for value in tries:
+        try:
+            scenario.with_overrides({path: value})
+            return value
+        except UserError:
+            continue
+    return base
 
 
 def parse_decision(text: str) -> Decision:
@@ -272,12 +285,13 @@ def sensitivity(scenario: Scenario, fs: list[Factor], kpis: Iterable[str] = ("ds
     points = design_size(method, k, samples) + 2 * k + 1
     runs = points * len(options) * replications
     if budget is not None and runs > budget:
-        alt = design_size("morris", k, 10) + 2 * k + 1
+        alt = {"sobol": ("--method morris", "morris", 10), "morris": ("--method tornado", "tornado", 0)}.get(method)
+        other = "" if alt is None else (f", or use {alt[0]} ("
+                                        f"{(design_size(alt[1], k, alt[2]) + 2 * k + 1) * len(options) * replications:,} runs)")
         raise UserError(
             f"a {method} design with {samples} samples and {k} parameters needs {points} points × {len(options)} "
             f"option(s) × {replications} replication(s) = {runs:,} simulation runs, more than --budget {budget:,}. "
-            f"Lower --samples, analyse fewer --params, use fewer --replications, or use --method morris "
-            f"(10 trajectories: {alt * len(options) * replications:,} runs)")
+            f"Lower --samples, analyse fewer --params or use fewer --replications{other}")
     design = unit_design(method, k, samples, seed)
     base_u = [_unit_of(f, f.base) for f in fs]
     oat = [list(base_u)]
@@ -390,15 +404,19 @@ def screening_figure(res: SensitivityResult, kpi: str):
     return fig
 
 
-def default_drivers(scenario: Scenario) -> list[str]:
+def default_drivers(scenario: Scenario, *, extended: bool = False) -> list[str]:
     """The parameters a "what drives this answer" view tries when none are named: the scenario's
     uncertain ones, else the right-party-contact, promise-keeping and on-time rates of its largest
-    segment, absence and conversation length."""
+    segment, absence and conversation length — ``extended`` adds that segment's days late, silent
+    share, letter sensitivity, dispute rate and insolvency rate (the default of ``o2c-sim sensitivity``)."""
     if scenario.uncertain:
         return list(scenario.uncertain)
     seg = max(scenario.portfolio.segments, key=lambda s: s.share).name
     beh = f"portfolio.segments.{seg}.behaviour"
-    return [f"{beh}.rpc_rate", f"{beh}.ptp_keep_rate", f"{beh}.delay.on_time_share", "team.absence_rate", "work.conversation"]
+    core = [f"{beh}.rpc_rate", f"{beh}.ptp_keep_rate", f"{beh}.delay.on_time_share", "team.absence_rate", "work.conversation"]
+    more = [f"{beh}.delay.late_days_mean", f"{beh}.silent_share", f"{beh}.letter_sensitivity", f"{beh}.dispute_rate",
+            f"{beh}.insolvency_rate_annual"]
+    return core + more if extended else core
 
 
 __all__ = ["Factor", "SensitivityResult", "METHODS", "factors", "parse_params", "parse_decision", "sensitivity",

@@ -27,7 +27,8 @@ def register(sub) -> None:
     which.add_argument("--params", "-p", metavar="P1,P2,...",
                        help="dotted paths, each optionally with a range path=low..high (comma-separated)")
     which.add_argument("--all-uncertain", action="store_true",
-                       help="every parameter the scenario gives a distribution (the default when --params is absent)")
+                       help="every parameter the scenario gives a distribution (the default when --params is absent; "
+                            "a scenario without distributions then tries the behaviour of its largest segment, ±25 %%)")
     p.add_argument("--kpi", "-k", action="append", metavar="KPI", help="KPI to analyse (repeatable; default dso)")
     p.add_argument("--method", "-m", choices=("morris", "sobol", "tornado"), default="morris",
                    help="morris (default), sobol, or tornado (one parameter at a time only: cheapest)")
@@ -49,7 +50,7 @@ def register(sub) -> None:
 
 def main(args) -> int:
     from ..scenario import load_scenario
-    from ..sensitivity import decision_label, design_size, factors, parse_decision, parse_params, sensitivity
+    from ..sensitivity import decision_label, default_drivers, design_size, factors, parse_decision, parse_params, sensitivity
     from .sweep import check_kpis
 
     kpis = check_kpis(args.kpi) if args.kpi else ["dso"]
@@ -58,7 +59,10 @@ def main(args) -> int:
     if args.budget is not None and args.budget < 1:
         raise UserError(f"--budget must be a number of runs of at least 1, got {args.budget}")
     scenario = load_scenario(args.scenario, args.overrides)
-    fs = factors(scenario, parse_params(args.params) if args.params else None)
+    if args.params:
+        fs = factors(scenario, parse_params(args.params))
+    else:  # --all-uncertain insists on distributions; without it, a plain scenario gets default drivers
+        fs = factors(scenario, None if args.all_uncertain else default_drivers(scenario, extended=True))
     decision = parse_decision(args.decision) if args.decision else None
     if decision is not None:
         scenario.with_overrides(decision[0]), scenario.with_overrides(decision[1])  # fail fast on a bad option
