@@ -90,3 +90,13 @@ def test_a_default_range_stops_where_the_field_does():
 def test_all_uncertain_needs_distributions(capsys):
     assert main(["sensitivity", "baseline", "--all-uncertain", "-q"]) == 2
     assert "has no uncertain parameters" in capsys.readouterr().err
+
+
+def test_sobol_gives_the_idle_parameter_no_share(toy):
+    fs = factors(toy, [f"portfolio.segments.{ON_TIME}=0.2..0.9", "finance.cost_of_capital"])
+    res = sensitivity(toy.with_overrides({"portfolio.accounts": 100}), fs, ["dso"], "sobol", samples=8,
+                      replications=1, progress=False)
+    t = res.indices.set_index("parameter")
+    assert len(res.outputs) == 8 * (2 + 2)  # Saltelli: N·(k + 2)
+    assert res.ranking("dso")[0] == ON_TIME and t.loc[ON_TIME, "ST"] > 0.5
+    assert t.loc["finance.cost_of_capital", "ST"] == 0 and t.loc["finance.cost_of_capital", "S1"] == 0
