@@ -222,8 +222,8 @@ class SensitivityResult:
 
 
 def indices(method: str, fs: list[Factor], design: np.ndarray, outputs: pd.DataFrame, kpis: list[str]) -> pd.DataFrame:
-    """SALib's analysis of each KPI column of ``outputs``; ``swing`` = |KPI(high) − KPI(low)| from the tornado
-    is added by :func:`sensitivity`."""
+    """SALib's analysis of each KPI column of ``outputs`` (nothing for ``tornado``), ranked; the swing
+    |KPI(high) − KPI(low)| of the one-at-a-time cells is added by :class:`SensitivityResult`."""
     problem = {"num_vars": len(fs), "names": [f.path for f in fs], "bounds": [[0.0, 1.0]] * len(fs)}
     frames = []
     for kpi in kpis:
