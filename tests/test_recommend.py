@@ -172,3 +172,44 @@ def test_cli_bad_input_exits_2(capsys, args, message):
     assert main(["recommend", "baseline", *args, "-q"]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+# ------------------------------------------------------------------------------ under parameter uncertainty
+
+from o2c_sim.staffing import flips  # noqa: E402
+
+RPC = "portfolio.segments.all.behaviour.rpc_rate"
+#: one segment, no dunning and no disputes: collectors' utilisation depends on how often they reach payers
+TOY = {**TINY, "portfolio.segments": [{"name": "all", "share": 1.0}], "dunning.enabled": False,
+       "disputes.enabled": False, RPC: {"dist": "uniform", "low": 0.1, "high": 0.9},
+       "finance.cost_of_capital": {"dist": "uniform", "low": 0.04, "high": 0.12}}
+
+
+def test_a_parameter_at_the_end_of_its_range_flips_the_choice(capsys):
+    sc = load_scenario("baseline", TOY)
+    rec = recommend(sc, "collector_utilisation<=41", 0.9, "team.collectors", [1, 2], REPS, progress=False)
+    assert rec.sweep.variance is not None and set(rec.table["share_meeting"]) <= {0, 1 / 3, 2 / 3, 1}
+    table = flips(rec, progress=False).set_index(["parameter", "end"])
+    # fewer right-party contacts → more retries → busier collectors: at the low end one collector is not enough
+    low, high = table.loc[("all.behaviour.rpc_rate", "low")], table.loc[("all.behaviour.rpc_rate", "high")]
+    assert (low["headcount"], high["headcount"]) == (2, 1)
+    assert low["value"] == pytest.approx(0.1 + 0.025 * 0.8) and high["value"] == pytest.approx(0.1 + 0.975 * 0.8)
+    # the cost of capital cannot change a utilisation target
+    assert not table.loc["finance.cost_of_capital", "changes"].any()
+    assert rec.headcount == 2 and table["changes"].sum() == 1
+    assert rec.flip_text() == "2 team.collectors, unless all.behaviour.rpc_rate is as high as 0.88: then 1."
+    # independent check of the high end: one collector's bound, from plain simulations
+    fixed = sc.with_overrides({RPC: high["value"], "team.collectors": 1})
+    x = np.array([simulate(fixed, r).kpis["collector_utilisation"] for r in range(REPS)])
+    assert x.mean() + stats.t.ppf(0.9, REPS - 1) * x.std(ddof=1) / math.sqrt(REPS) <= 41
+
+
+def test_cli_recommend_reports_probability_split_and_flips(capsys):
+    args = ["recommend", "baseline", "--target", "collector_utilisation<=41", "--range", "team.collectors=1..2",
+            "--set=portfolio.segments=[{name: all, share: 1.0}]",
+            *[f"--set={k}={v}" for k, v in TOY.items() if k not in ("portfolio.segments", RPC)],
+            f"--set={RPC}={{dist: uniform, low: 0.1, high: 0.9}}", "--flip-params", RPC, "-r", "2", "-w", "1", "-q"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "P(meet)" in out and "due to parameter uncertainty" in out
+    assert "all.behaviour.rpc_rate" in out

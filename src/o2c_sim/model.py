@@ -21,7 +21,7 @@ import pyarrow as pa
 import simpy
 
 from . import collection
-from . import disputes, dunning, settlement
+from . import disputes, dunning, settlement, uncertainty
 from .book import DISPUTE_OPEN, DISPUTE_PENDING, INF, AccountState, Episodes, InvoiceState
 from .business_calendar import BusinessCalendar
 from .ledger import EventLog, Ledger, to_cents
@@ -32,7 +32,7 @@ from .scenario import Scenario
 from .streams import Streams
 from .warmstart import OpeningBook, warm_scenario
 from .strategies import REGISTRY
-from .workforce import FifoQueue, WorkPool
+from .workforce import FifoQueue, WorkPool, person_days
 
 EVENING = 0.99  # time of day (fraction) of the evening book-keeping
 BUCKETS = ("current", "1_30", "31_60", "61_90", "over_90")
@@ -103,11 +103,10 @@ class Simulation:
         t = self.scenario.team
         shifts = self.shifts = self._shifts()
         nb = len(shifts)
-        rng = self.rng.staffing
 
         def pool(name: str, size: int, queues: list) -> WorkPool:
-            present = rng.random((nb, size)) >= t.absence_rate
-            return WorkPool(self.env, name, size, shifts, present, rng.random((nb, size)), t.shrinkage, queues)
+            present, breaks = person_days(self.rng, name, size, nb, t.absence_rate)
+            return WorkPool(self.env, name, size, shifts, present, breaks, t.shrinkage, queues)
 
         self.inbound_q, self.legal_q, self.dispute_q, self.cashapp_q = FifoQueue(), FifoQueue(), FifoQueue(), FifoQueue()
         self.worklist = collection.WorkList()
@@ -267,6 +266,8 @@ def simulate(scenario: Scenario, replication: int = 0, *, seed: int | None = Non
              check_every_day: bool = False, opening: OpeningBook | None = None) -> SimResult:
     """Run one replication of ``scenario`` (seeded from ``seed`` or the scenario's seed), optionally
     warm-started from an :class:`~o2c_sim.warmstart.OpeningBook`."""
-    return Simulation(scenario, replication, seed=seed, strategy=strategy, check_every_day=check_every_day,
-                      opening=opening).run()
+    drawn, values = uncertainty.replication_scenario(scenario, replication, seed)  # parameter uncertainty
+    result = Simulation(drawn, replication, seed=seed, strategy=strategy, check_every_day=check_every_day,
+                        opening=opening).run()
+    return uncertainty.restore(result, scenario, values)
 

@@ -295,6 +295,8 @@ class Scenario(Strict):
     payment_plans: PaymentPlans = PaymentPlans()
     inbound: Inbound = Inbound()
     finance: Finance = Finance()
+    #: dotted path → distribution spec of every uncertain value (see :mod:`o2c_sim.uncertainty`)
+    uncertain: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     def to_yaml(self) -> str:
         """The resolved scenario as YAML (every default written out)."""
@@ -329,12 +331,17 @@ def _format_validation_error(err: ValidationError) -> str:
 
 def from_dict(data: Any, *, source: str = "scenario") -> Scenario:
     """Validate a plain dict as a :class:`Scenario`, raising :class:`UserError` naming the bad fields."""
+    from . import uncertainty
+
     if not isinstance(data, dict):
         raise UserError(f"expected a mapping of scenario keys at the top level, got {type(data).__name__}", source=source)
+    data = uncertainty.extract(data, source=source)
     try:
-        return Scenario.model_validate(data)
+        scenario = Scenario.model_validate(data)
     except ValidationError as err:
         raise UserError(_format_validation_error(err), source=source) from None
+    uncertainty.check(scenario, source=source)
+    return scenario
 
 
 def read_yaml(path: str | Path) -> Any:
@@ -455,6 +462,8 @@ def apply_overrides(data: dict[str, Any], overrides: dict[str, Any] | list[str] 
     ``"+2"``/``"-1"`` add to a numeric value already present (``team.collectors=+2``).
     Whether the value is valid is then decided by the schema.
     """
+    from . import uncertainty
+
     result = copy.deepcopy(data)
     for path, value in _normalise(overrides).items():
         parts = path.split(".")
@@ -467,6 +476,7 @@ def apply_overrides(data: dict[str, Any], overrides: dict[str, Any] | list[str] 
             if last:
                 current = container.get(key) if isinstance(container, dict) else container[key]
                 container[key] = _relative(value, current, path)
+                uncertainty.forget(result, path)  # a value set explicitly is no longer uncertain
             else:
                 if isinstance(container, dict) and key not in container:
                     container[key] = {}

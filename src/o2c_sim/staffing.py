@@ -34,7 +34,17 @@ left out of the mean under ``"mean_bound"``.
   the AR no longer tied up);
 * ``bad_debt_avoided`` = (write-offs(h₀) − write-offs(h)) over the window × 365 ÷ window days, per year;
 * ``net_benefit`` = ``capital_saving`` + ``bad_debt_avoided`` − ``extra_fte_cost`` per year, with
-  ``net_benefit_lo``/``_hi`` its paired 95 % CI; ``roi`` = ``net_benefit`` ÷ ``extra_fte_cost``.
+  ``net_benefit_lo``/``_hi`` its paired 95 % CI; ``roi`` = ``net_benefit`` ÷ ``extra_fte_cost``;
+  ``net_benefit_p10``/``_p90`` the 10th and 90th percentiles of the per-replication net benefit (the
+  range of plausible years, not of the mean).
+
+**Under parameter uncertainty** (a scenario with distributions, :mod:`o2c_sim.uncertainty`) each
+replication draws its own parameter set, the same for every headcount, so every interval above
+includes both sources. ``p_meet`` = ``share_meeting`` is then the probability that a year meets the
+target under parameter *and* stochastic uncertainty, and :func:`flips` re-runs the recommendation
+with each uncertain parameter (or any parameter given) fixed at either end of its plausible range
+(the central 95 %), reporting those that change the answer ("8 collectors, unless
+mid_market.behaviour.rpc_rate is as low as 0.35: then 9").
 """
 
 from __future__ import annotations
@@ -156,6 +166,8 @@ class Recommendation:
     headcount: int | None
     table: pd.DataFrame
     sweep: SweepResult
+    #: parameters whose ends would change the answer: path, end, value, headcount (see :func:`flips`)
+    flips: pd.DataFrame | None = None
 
     @property
     def met(self) -> bool:
@@ -182,7 +194,28 @@ class Recommendation:
         return (f"Smallest {self.key} meeting {self.target} ({what}): {self.headcount} "
                 f"(mean {self.target.kpi} {row['kpi_mean']:.2f}, {detail}; n = {int(row['n'])}). "
                 f"Net benefit vs {int(hs.min())}: {row['net_benefit']:,.0f} per year "
-                f"[{row['net_benefit_lo']:,.0f}, {row['net_benefit_hi']:,.0f}].")
+                f"[{row['net_benefit_lo']:,.0f}, {row['net_benefit_hi']:,.0f}]."
+                f"{self._uncertainty_text(row)}")
+
+    def _uncertainty_text(self, row) -> str:
+        if not self.sweep.scenario.uncertain:
+            return ""
+        n = len(self.sweep.scenario.uncertain)
+        return (f" With {n} uncertain parameter{'s' * (n != 1)} drawn per replication, the probability that a year "
+                f"meets the target with {self.headcount} is {row['share_meeting']:.0%}.")
+
+    def flip_text(self) -> str:
+        """"8, unless P is as low as x: then 9; …" — or that no end of any range changes the answer."""
+        if self.flips is None:
+            return ""
+        now = "none" if self.headcount is None else str(self.headcount)
+        changing = self.flips[self.flips["changes"]]
+        if changing.empty:
+            names = ", ".join(dict.fromkeys(self.flips["parameter"]))
+            return f"Robust: {now} {self.key} at either end of the plausible range of each of {names}."
+        parts = [f"{r.parameter} is as {'low' if r.end == 'low' else 'high'} as {r.value:.3g}: then "
+                 f"{'none in the range' if pd.isna(r.headcount) else int(r.headcount)}" for r in changing.itertuples()]
+        return f"{now} {self.key}, unless " + "; or ".join(parts) + "."
 
 
 def roi_table(result: SweepResult, key: str, target: Target, confidence: float, criterion: str) -> pd.DataFrame:
@@ -207,6 +240,7 @@ def roi_table(result: SweepResult, key: str, target: Target, confidence: float, 
         extra = cost_per_fte * (h - h0)
         net = coc * released + avoided - extra
         net_m, net_lo, net_hi = mean_ci95(net.tolist())
+        p10, p90 = (np.nanpercentile(net, [10, 90]) if np.isfinite(net).any() else (float("nan"),) * 2)
         rows.append({
             "headcount": h, "n": len(g), "kpi_mean": m, "kpi_lo": lo, "kpi_hi": hi, "bound": bound,
             "share_meeting": share, "meets": bool(meets),
@@ -217,6 +251,7 @@ def roi_table(result: SweepResult, key: str, target: Target, confidence: float, 
             "write_offs_per_year": float(np.nanmean(g["write_offs"].to_numpy(float) * DAYS_PER_YEAR / g["window_days"].to_numpy(float))),
             "bad_debt_avoided": float(np.nanmean(avoided)) if len(avoided) else float("nan"),
             "net_benefit": net_m, "net_benefit_lo": net_lo, "net_benefit_hi": net_hi,
+            "net_benefit_p10": float(p10), "net_benefit_p90": float(p90),
             "roi": net_m / extra if extra else float("nan"),
         })
     return pd.DataFrame(rows)
@@ -225,7 +260,7 @@ def roi_table(result: SweepResult, key: str, target: Target, confidence: float, 
 def recommend(scenario: Scenario | str | Path, target: str | Target = "dso<=45", confidence: float = 0.9,
               key: str = "team.collectors", values: Iterable[int] = range(2, 21), replications: int | None = None, *,
               criterion: str = "mean_bound", workers: int = 1, scheduler: Any = None, out: str | Path | None = None,
-              progress: bool = True) -> Recommendation:
+              progress: bool = True, split_variance: bool = True) -> Recommendation:
     """The smallest ``key`` in ``values`` whose ``target`` KPI is met with ``confidence`` (see the module
     docstring for ``criterion``), with the ROI table. Runs :func:`~o2c_sim.sweep.sweep` over
     ``{key: values}`` (``workers``/``scheduler``/``out`` as there: ``out`` makes it resumable)."""
@@ -240,11 +275,37 @@ def recommend(scenario: Scenario | str | Path, target: str | Target = "dso<=45",
     n = scenario.replications if replications is None else replications
     if criterion == "mean_bound" and isinstance(n, int) and n < 2:
         raise UserError(f"a confidence bound on the mean needs at least 2 replications, got {n}")
-    result = sweep(scenario, {key: headcounts}, n, workers=workers, scheduler=scheduler, out=out, progress=progress)
+    result = sweep(scenario, {key: headcounts}, n, workers=workers, scheduler=scheduler, out=out, progress=progress,
+                   split_variance=split_variance)
     table = roi_table(result, key, tgt, float(confidence), criterion)
     meeting = table.loc[table["meets"], "headcount"]
     headcount = int(meeting.min()) if len(meeting) else None
     return Recommendation(tgt, float(confidence), criterion, key, headcount, table, result)
+
+
+def flips(rec: Recommendation, params: Iterable[str] | None = None, *, workers: int = 1, scheduler: Any = None,
+          out: str | Path | None = None, progress: bool = True) -> pd.DataFrame:
+    """Re-run ``rec`` with each parameter fixed at the low and at the high end of its plausible range
+    (:func:`o2c_sim.sensitivity.factors`: every uncertain parameter by default) and return one row per
+    (parameter, end): ``path``, ``parameter``, ``end``, ``value``, ``headcount`` (None if none in the
+    range meets the target) and ``changes`` (whether it differs from ``rec.headcount``). The other
+    uncertain parameters stay uncertain. Also stored as ``rec.flips``."""
+    from .sensitivity import factors
+
+    sc = rec.sweep.scenario
+    values = [int(v) for v in rec.table["headcount"]]
+    rows = []
+    for i, f in enumerate(factors(sc, list(params) if params is not None else None)):
+        for end, u in (("low", 0.0), ("high", 1.0)):
+            value = f.value(u)
+            sub = None if out is None else Path(out) / f"flip-{i:02d}-{end}"
+            r = recommend(sc.with_overrides({f.path: value}), rec.target, rec.confidence, rec.key, values,
+                          rec.sweep.replications, criterion=rec.criterion, workers=workers, scheduler=scheduler,
+                          out=sub, progress=progress, split_variance=False)
+            rows.append({"path": f.path, "parameter": f.name, "end": end, "value": value,
+                         "headcount": r.headcount, "changes": r.headcount != rec.headcount})
+    rec.flips = pd.DataFrame(rows, columns=["path", "parameter", "end", "value", "headcount", "changes"])
+    return rec.flips
 
 
 def format_roi(table: pd.DataFrame, target: Target, currency: str = "") -> str:
@@ -258,7 +319,7 @@ def format_roi(table: pd.DataFrame, target: Target, currency: str = "") -> str:
         f"{target.kpi} mean [95% CI]": [f"{show(m)} [{show(lo)}, {show(hi)}]"
                                         for m, lo, hi in zip(table["kpi_mean"], table["kpi_lo"], table["kpi_hi"])],
         "bound": [show(v) for v in table["bound"]],
-        "share met": [f"{v:.0%}" if np.isfinite(v) else "n/a" for v in table["share_meeting"]],
+        "P(meet)": [f"{v:.0%}" if np.isfinite(v) else "n/a" for v in table["share_meeting"]],
         "meets": ["yes" if v else "no" for v in table["meets"]],
         "FTE cost": [money(v) for v in table["fte_cost"]],
         "AR released": [money(v) for v in table["ar_released"]],
@@ -266,10 +327,11 @@ def format_roi(table: pd.DataFrame, target: Target, currency: str = "") -> str:
         "bad debt avoided": [money(v) for v in table["bad_debt_avoided"]],
         "net benefit [95% CI]": [f"{money(m)} [{money(lo)}, {money(hi)}]" for m, lo, hi in
                                  zip(table["net_benefit"], table["net_benefit_lo"], table["net_benefit_hi"])],
+        "net benefit 10–90 %": [f"{money(lo)} … {money(hi)}" for lo, hi in zip(table["net_benefit_p10"], table["net_benefit_p90"])],
     })
     note = f"(money in {currency} per year; AR released is a one-off balance)" if currency else ""
     return out.to_string(index=False) + ("\n" + note if note else "")
 
 
-__all__ = ["Target", "Recommendation", "parse_target", "parse_range", "recommend", "roi_table", "confidence_bound",
+__all__ = ["Target", "Recommendation", "parse_target", "parse_range", "recommend", "flips", "roi_table", "confidence_bound",
            "format_roi", "HEADCOUNT_KEYS", "CRITERIA", "TARGET_KPIS"]

@@ -14,7 +14,10 @@ import numpy as np
 PURPOSES = (
     "accounts", "billing", "amounts", "delays", "behaviour", "disputes", "dunning", "calls",
     "staffing", "inbound", "work", "plans", "legal", "insolvency", "payments",
+    "pools", "parameters",
 )
+#: purposes that are roots of keyed streams (see :meth:`Streams.keyed`), not generators of their own
+KEYED = ("pools", "parameters")
 
 
 class Streams:
@@ -23,6 +26,17 @@ class Streams:
     def __init__(self, seed: int, replication: int = 0):
         self.seed = seed
         self.replication = replication
-        for i, name in enumerate(PURPOSES):
-            ss = np.random.SeedSequence(entropy=seed, spawn_key=(replication, i))
-            setattr(self, name, np.random.Generator(np.random.PCG64(ss)))
+        for name in PURPOSES:
+            if name not in KEYED:
+                setattr(self, name, generator(seed, replication, name))
+
+    def keyed(self, purpose: str, *key: int) -> np.random.Generator:
+        """The stream of one item or person, e.g. ``keyed("pools", pool, person)``: it depends only on
+        (seed, replication, purpose, key), so it is the same whatever else the scenario changes."""
+        return generator(self.seed, self.replication, purpose, *key)
+
+
+def generator(seed: int, replication: int, purpose: str, *key: int) -> np.random.Generator:
+    """``Generator(PCG64(SeedSequence(seed, spawn_key=(replication, purpose index, *key))))``."""
+    ss = np.random.SeedSequence(entropy=seed, spawn_key=(replication, PURPOSES.index(purpose), *key))
+    return np.random.Generator(np.random.PCG64(ss))

@@ -35,7 +35,13 @@ them, so no shared file system is needed.
 * ``parts/cell-CCCC_rep-RRRR.parquet`` — one row per finished task, written as soon as it finishes
   (temporary file + rename, so a part is either complete or absent). Re-running the same command after
   Ctrl-C, a killed worker or a crash computes only the missing tasks;
-* ``results.parquet``, ``summary.parquet``, ``differences.parquet`` — written (atomically) at the end.
+* ``results.parquet``, ``summary.parquet``, ``differences.parquet`` — written (atomically) at the end;
+* ``noise_only/`` — when the scenario has uncertain parameters (:mod:`o2c_sim.uncertainty`): the same
+  sweep with every parameter at its mean, from which ``variance.parquet`` splits each cell's variance
+  between replications into a parameter and a stochastic share.
+
+**Designs.** Instead of a grid, ``cells=[{path: value, …}, …]`` gives the cells one by one (a
+sensitivity-analysis design, :mod:`o2c_sim.sensitivity`); the manifest then records the cells.
 
 Results are sorted by (cell, replication) and are bit-identical whatever the number of workers and
 however often the sweep was interrupted.
@@ -405,10 +411,18 @@ class SweepResult:
     reused: int = 0  #: tasks read back from an earlier, interrupted call
     summary: pd.DataFrame = field(init=False)
     differences: pd.DataFrame = field(init=False)
+    #: the same sweep with uncertain parameters at their means (None when nothing is uncertain)
+    noise_only: "SweepResult | None" = None
+    #: per cell and KPI, the variance split of :func:`o2c_sim.uncertainty.variance_split` (or None)
+    variance: pd.DataFrame | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.summary = summarise(self.results, list(self.grid))
         self.differences = paired_differences(self.results, list(self.grid), self.reference)
+        if self.noise_only is not None:
+            from .uncertainty import sweep_split
+
+            self.variance = sweep_split(self.results, self.noise_only.results, list(self.grid))
 
     @property
     def metrics(self) -> list[str]:
@@ -541,15 +555,29 @@ def format_differences(differences: pd.DataFrame, grid_keys: list[str], kpis: li
 # ------------------------------------------------------------------------------------------------ sweep
 
 
-def manifest_for(scenario: Scenario, grid: dict[str, list], replications: int) -> dict:
+def manifest_for(scenario: Scenario, grid: dict[str, list], replications: int, cells: list[dict] | None = None) -> dict:
     """The identity of a sweep: what must match for a directory's parts to be reused."""
+    design = {} if cells is None else {"cells": cells}
     return _jsonable({"format": MANIFEST_FORMAT, "scenario": scenario.model_dump(mode="json"),
-                      "grid": grid, "replications": replications})
+                      "grid": grid, "replications": replications, **design})
+
+
+def normalise_cells(cells: Iterable[Mapping[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, list]]:
+    """A design's cells as plain dicts, and the ``grid`` naming its keys (each key's distinct values)."""
+    out = [{str(k): _plain(v) for k, v in c.items()} for c in cells]
+    if not out:
+        raise UserError("the design has no cells")
+    keys = list(dict.fromkeys(k for c in out for k in c))
+    if any(set(c) != set(keys) for c in out):
+        raise UserError(f"every cell of a design must set the same keys ({', '.join(keys)})")
+    grid = {k: list({json.dumps(c[k], sort_keys=True): c[k] for c in out}.values()) for k in keys}
+    return out, grid
 
 
 def sweep(scenario: Scenario | str | Path, grid: Mapping[str, Any] | None = None, replications: int | None = None, *,
           workers: int = 1, scheduler: Any = None, out: str | Path | None = None, progress: bool = True,
-          reference: int | Mapping[str, Any] | None = None) -> SweepResult:
+          reference: int | Mapping[str, Any] | None = None, cells: Iterable[Mapping[str, Any]] | None = None,
+          split_variance: bool = True) -> SweepResult:
     """Run ``replications`` replications of every cell of ``grid`` over ``scenario``.
 
     ``scenario``: a :class:`Scenario` or a scenario file/shipped name. ``grid``: ``{dotted path:
@@ -557,13 +585,23 @@ def sweep(scenario: Scenario | str | Path, grid: Mapping[str, Any] | None = None
     ``replications`` defaults to the scenario's. ``workers``/``scheduler``: where it runs (module
     docstring). ``out``: the sweep directory (resumable; None keeps everything in memory).
     ``reference``: the cell the paired differences compare against (default the first cell).
+    ``cells``: a design — the cells one by one, instead of a grid. ``split_variance``: when the
+    scenario has uncertain parameters, also run the noise-only sweep (parameters at their means) and
+    fill :attr:`SweepResult.variance`.
 
     Every cell's scenario is validated before anything runs; a bad value raises :class:`UserError`
     naming the cell and the field.
     """
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
-    grid = normalise_grid(grid)
+    if cells is not None:
+        if grid:
+            raise UserError("give either a grid or the cells of a design, not both")
+        cells, grid = normalise_cells(cells)
+        design = cells
+    else:
+        grid = normalise_grid(grid)
+        design = None
     n = scenario.replications if replications is None else replications
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise UserError(f"replications must be a whole number of at least 1, got {n!r}")
@@ -572,14 +610,14 @@ def sweep(scenario: Scenario | str | Path, grid: Mapping[str, Any] | None = None
         raise UserError(f"workers must be a whole number of at least 1, got {workers!r}")
     if scheduler is not None and workers > 1:
         raise UserError("give either workers (a local cluster) or a scheduler address, not both")
-    cells = grid_cells(grid)
+    cells = grid_cells(grid) if design is None else design
     scenarios = cell_scenarios(scenario, cells)
     ref = find_cell(cells, reference)
 
     rows: dict[tuple[int, int], dict] = {}
     out_path = Path(out) if out is not None else None
     if out_path is not None:
-        finished = prepare_directory(out_path, manifest_for(scenario, grid, n))
+        finished = prepare_directory(out_path, manifest_for(scenario, grid, n, design))
         for cell, rep in sorted(finished):
             if cell < len(cells) and rep < n:
                 row = _read_part(out_path / "parts" / _part_name(cell, rep))
@@ -609,13 +647,22 @@ def sweep(scenario: Scenario | str | Path, grid: Mapping[str, Any] | None = None
         if bar is not None:
             bar.close()
 
+    noise = None
+    if split_variance and scenario.uncertain:
+        from .uncertainty import at_means
+
+        noise = sweep(at_means(scenario), None if design else grid, n, workers=workers, scheduler=scheduler,
+                      out=None if out_path is None else out_path / "noise_only", progress=progress, cells=design,
+                      split_variance=False)
     results = build_results(rows, cells, list(grid))
     result = SweepResult(scenario, grid, n, cells, results, reference=ref, out=out_path,
-                         computed=len(todo), reused=reused)
+                         computed=len(todo), reused=reused, noise_only=noise)
     if out_path is not None:
         _write_parquet(out_path / "results.parquet", result.results)
         _write_parquet(out_path / "summary.parquet", result.summary)
         _write_parquet(out_path / "differences.parquet", result.differences)
+        if result.variance is not None:
+            _write_parquet(out_path / "variance.parquet", result.variance)
     return result
 
 
@@ -630,12 +677,14 @@ def load_sweep(out: str | Path) -> SweepResult:
                         source=str(out)) from None
     scenario = Scenario.model_validate(manifest["scenario"])
     grid = manifest["grid"]
-    return SweepResult(scenario, grid, manifest["replications"], grid_cells(grid), results, out=out,
-                       reused=len(results))
+    cells = manifest.get("cells") or grid_cells(grid)
+    noise = load_sweep(out / "noise_only") if (out / "noise_only" / "results.parquet").exists() else None
+    return SweepResult(scenario, grid, manifest["replications"], cells, results, out=out,
+                       reused=len(results), noise_only=noise)
 
 
 __all__ = [
     "EXTRA_METRICS", "METRIC_UNITS", "SweepResult", "sweep", "load_sweep", "grid_cells", "normalise_grid",
     "parse_values", "parse_grid_arg", "cell_scenarios", "run_task", "paired_differences", "summarise",
-    "format_summary", "format_differences", "find_cell", "manifest_for",
+    "format_summary", "format_differences", "find_cell", "manifest_for", "normalise_cells",
 ]

@@ -121,6 +121,27 @@ class WorkPool:
         return float(self.busy[first_day:].sum() / avail) if avail else float("nan")
 
 
+#: the work pools, in a fixed order: a pool's index keys its people's random streams
+POOLS = ("collectors", "dispute_analysts", "cash_app_clerks")
+
+
+def person_days(streams, pool: str, size: int, days: int, absence_rate: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(presence, breaks)`` arrays of shape (days, size) for :class:`WorkPool`.
+
+    Person w of a pool draws its own days from ``streams.keyed("pools", pool index, w)``: first
+    ``days`` uniforms for absence (present when u ≥ ``absence_rate``), then ``days`` break positions.
+    So a person's availability does not change when another pool, or the size of their own pool,
+    does — common random numbers between staffing options.
+    """
+    k = POOLS.index(pool)
+    presence, breaks = np.ones((days, size), bool), np.zeros((days, size))
+    for w in range(size):
+        u = streams.keyed("pools", k, w).random(2 * days)
+        presence[:, w] = u[:days] >= absence_rate
+        breaks[:, w] = u[days:]
+    return presence, breaks
+
+
 def _windows(start: float, end: float, shrinkage: float, position: float) -> tuple[tuple[float, float], ...]:
     """The shift minus one non-productive block of ``shrinkage`` × its length placed at ``position``."""
     block = (end - start) * shrinkage

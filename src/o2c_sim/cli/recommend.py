@@ -9,6 +9,12 @@ relative to the smallest headcount of the range.
   mean_bound  the one-sided Student-t bound at level p on the mean KPI over replications is on the
               right side of the target (upper bound for <=, lower bound for >=). Default.
   share       at least a share p of the replications meet the target on their own.
+
+When the scenario gives parameters distributions, each replication draws its own set (the same for
+every headcount): P(meet) is then the probability that a year meets the target under parameter and
+stochastic uncertainty, the variance split says how much of the spread comes from each, and every
+uncertain parameter (or those of --flip-params) is tried at both ends of its plausible range to list
+those that would change the recommendation.
 """
 
 from __future__ import annotations
@@ -38,13 +44,18 @@ def register(sub) -> None:
     where.add_argument("--workers", "-w", type=int, help="local worker processes (default: the number of CPUs; 1 = in this process)")
     where.add_argument("--scheduler", metavar="ADDRESS", help="address of a running Dask scheduler")
     p.add_argument("--out", "-o", type=Path, help="sweep directory to keep (and resume) the runs in (optional)")
+    flip = p.add_mutually_exclusive_group()
+    flip.add_argument("--flip-params", metavar="P1,P2,...",
+                      help="parameters to try at both ends of their range (path or path=low..high; default: the uncertain ones)")
+    flip.add_argument("--no-flips", action="store_true", help="do not search for parameters that change the answer")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=main)
 
 
 def main(args) -> int:
     from ..scenario import load_scenario
-    from ..staffing import format_roi, parse_range, parse_target, recommend
+    from ..sensitivity import factors, parse_params
+    from ..staffing import flips, format_roi, parse_range, parse_target, recommend
     from ..sweep import cell_scenarios
 
     target = parse_target(args.target)
@@ -57,14 +68,26 @@ def main(args) -> int:
         raise UserError(f"--workers must be at least 1, got {args.workers}")
     scenario = load_scenario(args.scenario, args.overrides)
     cell_scenarios(scenario, [{key: v} for v in values])  # fail fast on a bad headcount
+    flip_params = None if args.no_flips else (parse_params(args.flip_params) if args.flip_params else
+                                              (list(scenario.uncertain) or None))
+    if flip_params:
+        factors(scenario, flip_params)  # fail fast on a bad parameter
     n = args.replications or scenario.replications
     workers = args.workers if args.workers is not None else default_workers(len(values) * n)
     print(f"Recommend {key} for {target} with {args.confidence:.0%} confidence ({args.criterion}): "
           f"{len(values)} headcounts × {n} replications of {scenario.name!r}", flush=True)
+    if scenario.uncertain:
+        print(f"{len(scenario.uncertain)} uncertain parameter(s) drawn per replication; the same runs with them at their "
+              "means follow, to split the variance", flush=True)
     try:
         rec = recommend(scenario, target, args.confidence, key, values, n, criterion=args.criterion,
                         workers=1 if args.scheduler else workers, scheduler=args.scheduler, out=args.out,
                         progress=not args.quiet)
+        if flip_params:
+            print(f"Trying {len(flip_params)} parameter(s) at both ends of their plausible range: {2 * len(flip_params)} more "
+                  f"sweeps of {len(values) * n} runs (choose fewer with --flip-params, or --no-flips) …", flush=True)
+            flips(rec, flip_params, workers=1 if args.scheduler else workers, scheduler=args.scheduler,
+                  out=args.out, progress=not args.quiet)
     except (UserError, KeyboardInterrupt):
         raise
     except Exception as exc:
@@ -75,4 +98,12 @@ def main(args) -> int:
     print(rec.text())
     print()
     print(format_roi(rec.table, target, scenario.currency))
+    if rec.sweep.variance is not None:
+        from ..uncertainty import format_sweep_split
+
+        print()
+        print(format_sweep_split(rec.sweep.variance, [key], [target.kpi, "ar_average", "write_offs"]))
+    if rec.flips is not None:
+        print()
+        print(rec.flip_text())
     return 0

@@ -124,6 +124,11 @@ def main(args) -> int:
               f"{opening.total:,.2f} {scenario.currency}, {len(opening.customers)} customers")
     print(textwrap.fill(f"{scenario.name}: {headline(summary, ran)}", WIDTH) + "\n")
     print(format_kpis(summary, scenario.currency) + "\n")
+    if scenario.uncertain and opening is None:
+        from ..uncertainty import format_split, replications_split
+
+        print(f"{len(scenario.uncertain)} parameter(s) drawn per replication; the intervals include their uncertainty.")
+        print(format_split(replications_split(reps, seed=args.seed)) + "\n")
     print("\n".join(textwrap.fill(p, WIDTH) for p in explain_run(ran, n, seed, opening is not None).split("\n")))
     print(f"Run directory: {out} (every replication in kpis.json; --json prints this table for programs)")
     return 0

@@ -91,6 +91,9 @@ def main(args) -> int:
         "this process" if workers == 1 else f"a local cluster of {workers} workers")
     print(f"Sweep of {scenario.name!r}: {len(cells)} cell{'s' * (len(cells) != 1)} × {n} replication{'s' * (n != 1)} "
           f"on {where} → {args.out}", flush=True)
+    if scenario.uncertain:
+        print(f"{len(scenario.uncertain)} uncertain parameter(s), drawn per replication; the same runs with them at "
+              "their means follow, to split the variance (parameters vs noise)", flush=True)
     try:
         result = sweep(scenario, grid, n, workers=1 if args.scheduler else workers, scheduler=args.scheduler,
                        out=args.out, progress=not args.quiet)
@@ -108,6 +111,11 @@ def main(args) -> int:
         print()
         print(f"Paired differences vs cell {result.reference} ({ref}), mean [95% CI] over common random numbers:")
         print(format_differences(result.differences, list(grid), kpis))
+    if result.variance is not None:
+        from ..uncertainty import format_sweep_split
+
+        print()
+        print(format_sweep_split(result.variance, list(grid), kpis))
     print()
     print(f"Sweep directory: {args.out} (results.parquet, summary.parquet, differences.parquet)")
     return 0
