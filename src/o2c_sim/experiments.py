@@ -14,7 +14,8 @@ import pandas as pd
 from .kpis import INTERVAL_METHOD, kpi_mean_ci95
 from .model import simulate
 from .results import KPI_UNITS, SimResult
-from .scenario import Scenario
+from .scenario import Scenario, at_means
+from .uncertainty import SPLIT_KPIS, split_table
 
 
 @dataclass
@@ -59,3 +60,11 @@ def run_replications(scenario: Scenario, replications: int | None = None, *, see
         reps = tqdm(reps, desc=f"{scenario.name}", unit="rep")
     results = [simulate(scenario, r, seed=seed, strategy=strategy, opening=opening) for r in reps]
     return Replications(results[0].scenario if results else scenario, results)
+
+
+def replications_split(reps, kpis: list[str] = SPLIT_KPIS, *, seed: int | None = None, progress: bool = False):
+    """The variance split of a :class:`Replications` run of an uncertain scenario:
+    runs the same replications with the parameters at their means (the noise-only companion)."""
+    n = len(reps.results)
+    noise = run_replications(at_means(reps.scenario), n, seed=seed, progress=progress)
+    return split_table(reps.kpi_frame(), noise.kpi_frame(), kpis)

@@ -28,7 +28,7 @@ from .ledger import EventLog, Ledger, to_cents
 from .payers import sample_delay
 from .portfolio import Billing, make_accounts
 from .results import SimResult
-from .scenario import Scenario
+from .scenario import Scenario, from_dict, with_values
 from .streams import Streams
 from .warmstart import OpeningBook, warm_scenario
 from .strategies import REGISTRY
@@ -266,8 +266,12 @@ def simulate(scenario: Scenario, replication: int = 0, *, seed: int | None = Non
              check_every_day: bool = False, opening: OpeningBook | None = None) -> SimResult:
     """Run one replication of ``scenario`` (seeded from ``seed`` or the scenario's seed), optionally
     warm-started from an :class:`~o2c_sim.warmstart.OpeningBook`."""
-    drawn, values = uncertainty.replication_scenario(scenario, replication, seed)  # parameter uncertainty
+    values = uncertainty.draw(scenario, replication, seed) if scenario.uncertain else {}  # parameter uncertainty
+    drawn = with_values(scenario, values) if values else scenario
     result = Simulation(drawn, replication, seed=seed, strategy=strategy, check_every_day=check_every_day,
                         opening=opening).run()
-    return uncertainty.restore(result, scenario, values)
+    if values:  # the result keeps the distributions, as scenario.yaml records them; the draws go to extra
+        result.scenario = from_dict({**result.scenario.model_dump(mode="json"), "uncertain": scenario.uncertain})
+        result.extra["parameters"] = dict(values)
+    return result
 

@@ -335,13 +335,41 @@ def from_dict(data: Any, *, source: str = "scenario") -> Scenario:
 
     if not isinstance(data, dict):
         raise UserError(f"expected a mapping of scenario keys at the top level, got {type(data).__name__}", source=source)
-    data = uncertainty.extract(data, source=source)
+    data = uncertainty.extract(data, apply=apply_overrides, source=source)
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as err:
         raise UserError(_format_validation_error(err), source=source) from None
-    uncertainty.check(scenario, source=source)
+    check_uncertain(scenario, source=source)
     return scenario
+
+
+def check_uncertain(scenario: Scenario, *, source: str | None = None) -> None:
+    """Both ends of every uncertain parameter's drawable range must be values the schema accepts."""
+    from .uncertainty import EPS, distributions
+
+    base = {**scenario.model_dump(mode="json"), "uncertain": {}}
+    for path, dist in distributions(scenario).items():
+        for q in (EPS, 1 - EPS):
+            value = dist.ppf(q)
+            try:
+                from_dict(apply_overrides(base, {path: value}), source=None)
+            except UserError as err:
+                raise UserError(f"field 'uncertain.{path}': the {dist.dist} distribution reaches {value:.4g} at its "
+                                f"{q:.4%} quantile, which the field does not accept ({err}). Use a bounded "
+                                "distribution (beta for a probability, lognormal or gamma for a positive value) "
+                                "or a smaller sd", source=source) from None
+
+
+def with_values(scenario: Scenario, values) -> Scenario:
+    """A fixed-value scenario: ``values`` (dotted path → value) applied, no distributions left."""
+    data = {**scenario.model_dump(mode="json"), "uncertain": {}}
+    return from_dict(apply_overrides(data, dict(values)) if values else data, source=f"scenario {scenario.name!r}")
+
+
+def at_means(scenario: Scenario) -> Scenario:
+    """The scenario with every uncertain parameter fixed at its mean (the stochastic-only model)."""
+    return with_values(scenario, {}) if scenario.uncertain else scenario
 
 
 def read_yaml(path: str | Path) -> Any:

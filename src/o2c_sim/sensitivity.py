@@ -43,7 +43,8 @@ import pandas as pd
 
 from .errors import UserError
 from .scenario import Scenario
-from .uncertainty import PLAUSIBLE, Distribution, at_means, canonical, distributions, get_value
+from .scenario import at_means
+from .uncertainty import PLAUSIBLE, Distribution, canonical, distributions, get_value
 
 METHODS = ("morris", "sobol", "tornado")
 #: relative half-width of the default range of a parameter that is not uncertain

@@ -649,7 +649,7 @@ def sweep(scenario: Scenario | str | Path, grid: Mapping[str, Any] | None = None
 
     noise = None
     if split_variance and scenario.uncertain:
-        from .uncertainty import at_means
+        from .scenario import at_means
 
         noise = sweep(at_means(scenario), None if design else grid, n, workers=workers, scheduler=scheduler,
                       out=None if out_path is None else out_path / "noise_only", progress=progress, cells=design,

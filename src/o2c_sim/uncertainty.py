@@ -15,7 +15,8 @@ or, equivalently, in a top-level ``uncertain:`` mapping of dotted path → spec 
 At load time (:func:`extract`) every spec is taken out of the tree, recorded under ``uncertain`` and
 replaced by its mean, so the scenario itself is an ordinary fixed-value scenario. Replication *r*
 then draws one value per uncertain path from a stream keyed by (seed, r, path) and applies the draw
-through the dotted-path override mechanism (:func:`replication_scenario`): replication *r* sees the
+through the dotted-path override mechanism (:func:`o2c_sim.scenario.with_values`, called by
+:func:`o2c_sim.model.simulate`): replication *r* sees the
 same parameters in every cell of a sweep, so paired differences stay paired, and adding a parameter
 does not change the others' draws. A degenerate distribution (sd 0, low = high) draws exactly its
 mean, so results are bit-identical to the fixed value.
@@ -196,9 +197,10 @@ def _walk(node: Any, prefix: str, found: dict[str, Any]) -> Any:
     return node
 
 
-def extract(data: Any, *, source: str | None = None) -> Any:
+def extract(data: Any, *, apply, source: str | None = None) -> Any:
     """The raw scenario mapping with every distribution replaced by its mean and recorded under
-    ``uncertain`` (path → spec). Called by :func:`o2c_sim.scenario.from_dict` before validation."""
+    ``uncertain`` (path → spec). Called by :func:`o2c_sim.scenario.from_dict` before validation, with
+    ``apply`` = :func:`o2c_sim.scenario.apply_overrides` (which sets the listed paths' means)."""
     if not isinstance(data, dict):
         return data
     listed = data.get("uncertain") or {}
@@ -215,7 +217,7 @@ def extract(data: Any, *, source: str | None = None) -> Any:
     if not found and not means:
         return body if "uncertain" in data else data
     found.update({path: dist.spec() for path, dist in means.items()})
-    body = _set(body, {path: dist.mean for path, dist in means.items()}, source) if means else body
+    body = apply(body, {path: dist.mean for path, dist in means.items()}, source=source) if means else body
     return {**body, "uncertain": dict(sorted(found.items()))}
 
 
@@ -262,29 +264,6 @@ def distributions(scenario) -> dict[str, Distribution]:
     return {path: parse(path, spec) for path, spec in sorted(scenario.uncertain.items())}
 
 
-def check(scenario, *, source: str | None = None) -> None:
-    """Both ends of every distribution's drawable range must be values the schema accepts."""
-    from .scenario import from_dict
-
-    base = {**scenario.model_dump(mode="json"), "uncertain": {}}
-    for path, dist in distributions(scenario).items():
-        for q in (EPS, 1 - EPS):
-            value = dist.ppf(q)
-            try:
-                from_dict(_set(base, {path: value}), source=None)
-            except UserError as err:
-                raise UserError(f"field 'uncertain.{path}': the {dist.dist} distribution reaches {value:.4g} at its "
-                                f"{q:.4%} quantile, which the field does not accept ({err}). Use a bounded "
-                                "distribution (beta for a probability, lognormal or gamma for a positive value) "
-                                "or a smaller sd", source=source) from None
-
-
-def _set(data: dict, values: Mapping[str, Any], source: str | None = None) -> dict:
-    from .scenario import apply_overrides
-
-    return apply_overrides(data, dict(values), source=source)
-
-
 # ---------------------------------------------------------------------------------- per replication
 
 
@@ -304,38 +283,6 @@ def draw(scenario, replication: int, seed: int | None = None) -> dict[str, float
         u = generator(seed, replication, "parameters", path_key(path)).random()
         out[path] = dist.ppf(min(max(u, EPS), 1 - EPS))
     return out
-
-
-def with_values(scenario, values: Mapping[str, Any]):
-    """A fixed-value scenario: ``values`` applied by dotted path, no distributions left."""
-    from .scenario import from_dict
-
-    data = {**scenario.model_dump(mode="json"), "uncertain": {}}
-    return from_dict(_set(data, values) if values else data, source=f"scenario {scenario.name!r}")
-
-
-def at_means(scenario):
-    """The scenario with every uncertain parameter fixed at its mean (the stochastic-only model)."""
-    return with_values(scenario, {}) if scenario.uncertain else scenario
-
-
-def replication_scenario(scenario, replication: int, seed: int | None = None):
-    """``(scenario to simulate, values drawn)`` for one replication (unchanged when nothing is uncertain)."""
-    if not scenario.uncertain:
-        return scenario, {}
-    values = draw(scenario, replication, seed)
-    return with_values(scenario, values), values
-
-
-def restore(result, scenario, values: Mapping[str, float]):
-    """A replication's result as run from ``scenario``: its ``scenario`` keeps the distributions (at
-    their means, as ``scenario.yaml`` records them); the values drawn go to ``extra["parameters"]``."""
-    if values:
-        from .scenario import from_dict
-
-        result.scenario = from_dict({**result.scenario.model_dump(mode="json"), "uncertain": scenario.uncertain})
-        result.extra["parameters"] = dict(values)
-    return result
 
 
 # --------------------------------------------------------------------------------------- variance split
@@ -391,16 +338,6 @@ def sweep_split(results, noise_results, grid_keys: list[str], kpis: list[str] | 
 SPLIT_KPIS = ["dso", "bad_debt_ratio", "cash_collected", "cei", "coverage_pct"]
 
 
-def replications_split(reps, kpis: list[str] = SPLIT_KPIS, *, seed: int | None = None, progress: bool = False):
-    """The variance split of a :class:`~o2c_sim.experiments.Replications` run of an uncertain scenario:
-    runs the same replications with the parameters at their means (the noise-only companion)."""
-    from .experiments import run_replications
-
-    n = len(reps.results)
-    noise = run_replications(at_means(reps.scenario), n, seed=seed, progress=progress)
-    return split_table(reps.kpi_frame(), noise.kpi_frame(), kpis)
-
-
 def format_sweep_split(variance, grid_keys: list[str], kpis: list[str]) -> str:
     """Per cell, each KPI's share of variance from the parameters (the rest is stochastic noise)."""
     import pandas as pd
@@ -424,5 +361,5 @@ def format_split(table) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["Distribution", "DISTRIBUTIONS", "PLAUSIBLE", "parse", "extract", "check", "distributions", "draw",
-           "with_values", "at_means", "replication_scenario", "variance_split", "split_table", "format_split"]
+__all__ = ["Distribution", "DISTRIBUTIONS", "PLAUSIBLE", "parse", "extract", "distributions", "draw",
+           "variance_split", "split_table", "format_split"]

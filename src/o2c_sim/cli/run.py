@@ -125,7 +125,8 @@ def main(args) -> int:
     print(textwrap.fill(f"{scenario.name}: {headline(summary, ran)}", WIDTH) + "\n")
     print(format_kpis(summary, scenario.currency) + "\n")
     if scenario.uncertain and opening is None:
-        from ..uncertainty import format_split, replications_split
+        from ..experiments import replications_split
+        from ..uncertainty import format_split
 
         print(f"{len(scenario.uncertain)} parameter(s) drawn per replication; the intervals include their uncertainty.")
         print(format_split(replications_split(reps, seed=args.seed)) + "\n")
