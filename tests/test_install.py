@@ -103,7 +103,7 @@ def test_installed_cli_runs_baseline_and_lists_reports(installed, elsewhere):
     assert cli.exists(), "the wheel installs the o2c-sim command"
     tiny = ["--set", "portfolio.accounts=100", "--set", "horizon_days=40", "--set", "warmup_days=20"]
     out = run([str(cli), "run", "baseline", *tiny, "-r", "1", "-q", "--out", "run"], env=env, cwd=elsewhere)
-    assert "dso" in out.stdout
-    assert (elsewhere / "run" / "scenario.yaml").exists()
+    assert "Coverage" in out.stdout
+    assert (elsewhere / "run" / "scenario.yaml").exists() and (elsewhere / "run" / "kpis.json").exists()
     listing = run([str(cli), "report", "--list"], env=env, cwd=elsewhere).stdout
     assert "run_scenario" in listing and "staffing_sweep" in listing
