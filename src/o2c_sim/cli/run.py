@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..errors import UserError
 from ..results import KPI_UNITS
+from .validate import add_quarantine_arg
 
 
 def register(sub) -> None:
@@ -23,6 +24,7 @@ def register(sub) -> None:
     p.add_argument("--ledger", type=Path, help="warm start: begin from this ledger's open items (CSV, XLSX or Parquet)")
     p.add_argument("--mapping", help="column mapping for --ledger (YAML file or shipped name, e.g. ibm_ar)")
     p.add_argument("--as-of", dest="as_of", help="warm start: the date whose open items the run begins with (YYYY-MM-DD)")
+    add_quarantine_arg(p)
     p.set_defaults(func=main)
 
 
@@ -53,6 +55,8 @@ def main(args) -> int:
     if args.replications is not None and args.replications < 1:
         raise UserError(f"--replications must be at least 1, got {args.replications}")
     scenario = load_scenario(args.scenario, args.overrides)
+    if args.replications is not None:  # the schema's cap and message
+        scenario = scenario.with_overrides({"replications": args.replications})
     opening = None
     if args.ledger or args.as_of:
         opening = _opening(args, scenario)
@@ -74,8 +78,8 @@ def main(args) -> int:
 def _opening(args, scenario):
     import pandas as pd
 
-    from ..importer import load_ledger
     from ..warmstart import opening_book
+    from .validate import check_quarantine, read_history
 
     if not (args.ledger and args.as_of):
         raise UserError("a warm start needs both --ledger FILE and --as-of DATE")
@@ -83,4 +87,5 @@ def _opening(args, scenario):
         as_of = pd.Timestamp(args.as_of)
     except ValueError:
         raise UserError(f"--as-of {args.as_of!r} is not a date; expected YYYY-MM-DD") from None
-    return opening_book(load_ledger(args.ledger, args.mapping), as_of, scenario)
+    check_quarantine(args, args.ledger)
+    return opening_book(read_history(args, args.ledger), as_of, scenario)

@@ -1,8 +1,12 @@
 """``o2c-sim validate FILE [--mapping M] [--quarantine [PATH]]``: check a ledger and summarise it.
 
 Prints the problems (exit 2) or a short summary of the invoice table: rows, customers, date range,
-open items, paid items, late and disputed shares. With ``--quarantine`` bad rows are written to a side
-CSV and the good rows are summarised (exit 0).
+open items, paid items, late and disputed shares, credit notes. With ``--quarantine`` bad rows are
+written to a side CSV and the good rows are summarised (exit 0). Payments dated before their invoice
+(prepayments) are accepted, counted as paid on the invoice date, and reported as a warning.
+
+Every command that reads a ledger (validate, calibrate, forecast, gap, run --ledger) takes the same
+``--mapping`` and ``--quarantine`` options (:func:`add_history_args`, :func:`read_history`).
 """
 
 from __future__ import annotations
@@ -11,16 +15,54 @@ import argparse
 
 import pandas as pd
 
-from ..importer import load_ledger
+import sys
+
+from ..importer import check_quarantine_target, default_quarantine_path, load_ledger
 
 
 MAPPING_HELP = "column mapping YAML or a shipped name (e.g. ibm_ar)"
+QUARANTINE_HELP = ("write bad rows to PATH (default: the ledger's name + .quarantine.csv; an existing file is "
+                   "replaced only if it is an earlier quarantine file) and go on with the good ones")
 
 
 def add_history_args(p: argparse.ArgumentParser, help: str) -> None:
-    """A ledger file as the positional HISTORY, and its column ``--mapping``."""
+    """A ledger file as the positional HISTORY, its column ``--mapping`` and ``--quarantine``."""
     p.add_argument("history", metavar="HISTORY", help=help)
     p.add_argument("--mapping", metavar="M", help=MAPPING_HELP)
+    add_quarantine_arg(p)
+
+
+def add_quarantine_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--quarantine", metavar="PATH", nargs="?", const="", help=QUARANTINE_HELP)
+
+
+def check_quarantine(args: argparse.Namespace, path) -> None:
+    """Before any work: the quarantine file could be written and would not replace a foreign file."""
+    if path and getattr(args, "quarantine", None) is not None:
+        check_quarantine_target(args.quarantine or default_quarantine_path(path), path)
+
+
+def read_history(args: argparse.Namespace, path=None, mapping=None):
+    """Load the ledger named on the command line, honouring ``--quarantine``; notes bad rows set aside
+    and prepayments on stderr (the report on stdout stays the command's own)."""
+    path = args.history if path is None else path
+    quarantine = getattr(args, "quarantine", None)
+    table = load_ledger(path, args.mapping if mapping is None else mapping,
+                        on_error="fail" if quarantine is None else "quarantine", quarantine_path=quarantine or None)
+    for line in ledger_notes(table):
+        print(f"o2c-sim: {path}: {line}", file=sys.stderr)
+    return table
+
+
+def ledger_notes(table: pd.DataFrame) -> list[str]:
+    """Warnings about a loaded ledger: rows quarantined, prepayments."""
+    notes = []
+    if table.attrs.get("quarantined"):
+        notes.append(f"{table.attrs['quarantined']:,} bad row(s) set aside in {table.attrs['quarantine_path']}")
+    if table.attrs.get("prepayments"):
+        notes.append(f"warning: {table.attrs['prepayments']:,} payment(s) dated before their invoice date "
+                     "(prepayments / on-account cash) are counted as paid on the invoice date")
+    return notes
 
 
 def register(subparsers) -> None:
@@ -28,8 +70,7 @@ def register(subparsers) -> None:
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("file", metavar="FILE", help="ledger file: .csv, .xlsx or .parquet")
     p.add_argument("--mapping", metavar="M", help=f"{MAPPING_HELP}; not needed when the file uses the canonical column names")
-    p.add_argument("--quarantine", metavar="PATH", nargs="?", const="",
-                   help="write bad rows to PATH (default FILE's name + .quarantine.csv) and keep the good ones")
+    add_quarantine_arg(p)
     p.set_defaults(func=run)
 
 
@@ -40,7 +81,12 @@ def summary_lines(table: pd.DataFrame) -> list[str]:
     if n == 0:
         return lines
     lines.append(f"invoice dates  {table['invoice_date'].min():%Y-%m-%d} .. {table['invoice_date'].max():%Y-%m-%d}")
-    lines.append(f"amount         {table['amount'].sum():,.2f} in total")
+    credit = table["amount"] < 0
+    if credit.any():
+        lines.append(f"amount         {table['amount'].sum():,.2f} net: invoices {table.loc[~credit, 'amount'].sum():,.2f}, "
+                     f"{int(credit.sum()):,} credit note(s) {table.loc[credit, 'amount'].sum():,.2f}")
+    else:
+        lines.append(f"amount         {table['amount'].sum():,.2f} in total")
     if "paid_date" in table:
         paid = table["paid_date"].notna()
         late = (table["paid_date"] > table["due_date"])[paid]
@@ -62,5 +108,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"{args.file}: OK" if not table.attrs.get("quarantined") else
           f"{args.file}: {table.attrs['quarantined']:,} bad row(s) written to {table.attrs['quarantine_path']}")
     for line in summary_lines(table):
+        print("  " + line)
+    for line in ledger_notes(table)[1 if table.attrs.get("quarantined") else 0:]:
         print("  " + line)
     return 0
