@@ -500,7 +500,11 @@ def _resolve_columns(raw: pd.DataFrame, mapping: Mapping, explicit: bool, source
 
 
 #: header names that hold a currency code in common ERP exports (SAP's WAERS, Oracle's CURRENCY_CODE …)
-CURRENCY_HEADERS = {"currency", "curr", "currency_code", "currencycode", "waers", "cur", "ccy", "doc_currency"}
+CURRENCY_HEADERS = {"currency", "curr", "currency_code", "currencycode", "waers", "cur", "ccy", "doc_currency",
+                    "währung", "waehrung", "devise", "moneda", "valuta"}
+#: widely traded ISO 4217 codes: a column of three-letter codes including one of these is a currency column
+COMMON_CURRENCIES = {"EUR", "USD", "GBP", "CHF", "JPY", "CNY", "CAD", "AUD", "SEK", "NOK", "DKK", "PLN", "CZK",
+                     "HUF", "INR", "BRL", "MXN", "ZAR", "SGD", "HKD", "NZD", "TRY", "KRW"}
 
 
 def _refuse_unmapped_currencies(raw: pd.DataFrame, mapping: Mapping, columns: dict[str, str], source: str) -> None:
@@ -509,9 +513,12 @@ def _refuse_unmapped_currencies(raw: pd.DataFrame, mapping: Mapping, columns: di
     if mapping.currency is not None:
         return
     for name in raw.columns:
-        if name.casefold().replace(" ", "_") in CURRENCY_HEADERS and name not in columns.values():
-            codes = sorted({c for c in _text(raw[name]).str.upper() if c})
-            if len(codes) > 1:
+        if name in columns.values():
+            continue
+        codes = sorted({c for c in _text(raw[name]).str.upper() if c})
+        named = name.casefold().replace(" ", "_") in CURRENCY_HEADERS
+        looks = 1 < len(codes) <= 50 and all(re.fullmatch(r"[A-Z]{3}", c) for c in codes) and bool(COMMON_CURRENCIES & set(codes))
+        if len(codes) > 1 and (named or looks):
                 raise UserError(
                     f"column '{name}' holds {len(codes)} currencies ({', '.join(codes[:5])}{' …' if len(codes) > 5 else ''}); "
                     "amounts in different currencies are never summed as they are: add a 'currency' section to the "
@@ -576,7 +583,7 @@ def _fx_rates(mapping: Mapping, out: pd.DataFrame, code: pd.Series, source: str)
     todo = rate.isna() & out["invoice_date"].notna() & code.ne("")
     if todo.any():
         rows = pd.DataFrame({"date": out.loc[todo, "invoice_date"].astype("datetime64[ns]"),
-                             "currency": code[todo], "row": out.index[todo]}).sort_values("date")
+                             "currency": code[todo].astype(object), "row": out.index[todo]}).sort_values("date")
         matched = pd.merge_asof(rows, table, on="date", by="currency", direction="backward")
         rate.loc[matched["row"].to_numpy()] = matched["rate"].to_numpy()
     return rate
@@ -608,7 +615,8 @@ def read_fx_table(name: str, base_dir: Path | None) -> pd.DataFrame:
         field = "date" if date.isna().iloc[r - 2] else "rate"
         raise UserError(f"FX table row {r}, column '{field}': expected a date YYYY-MM-DD and a rate > 0 "
                         f"({int(bad.sum())} bad row(s))", source=source)
-    return (pd.DataFrame({"date": date.astype("datetime64[ns]"), "currency": fx["currency"].str.strip().str.upper(),
+    return (pd.DataFrame({"date": date.astype("datetime64[ns]"),
+                          "currency": fx["currency"].str.strip().str.upper().astype(object),
                           "rate": rate.astype(float)}).sort_values("date").reset_index(drop=True))
 
 
