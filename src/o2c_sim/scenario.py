@@ -23,8 +23,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .errors import UserError
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
-NonNegative = Annotated[float, Field(ge=0.0)]
-Positive = Annotated[float, Field(gt=0.0)]
+MAX_DAYS = 3660  # ten years: any delay, window or deadline in days
+MAX_MINUTES = 1440.0  # one day: any handling time in minutes
+MAX_MONEY = 1e12
+Money = Annotated[float, Field(ge=0.0, le=MAX_MONEY)]
+MeanDays = Annotated[float, Field(ge=0.0, le=MAX_DAYS)]
+Minutes = Annotated[float, Field(gt=0.0, le=MAX_MINUTES)]
+Days = Annotated[int, Field(ge=1, le=MAX_DAYS)]
+DaysOrZero = Annotated[int, Field(ge=0, le=MAX_DAYS)]
 
 STRATEGIES = ("oldest_first", "largest_balance", "risk_weighted", "broken_promises_first", "scored_rules")
 DISPUTE_REASONS = ("pricing", "quantity", "billing_error", "contract", "duplicate", "service")
@@ -52,6 +58,7 @@ LIMITS = {
     "approval_limit": (1e12, "amounts above a trillion are a data error"),
     "cost_per_fte": (1e8, "a yearly cost per person above 100 million is a data error"),
 }
+MAX_INVOICES = 20_000_000  # invoices one simulation holds in memory (≈ 2 GB of ledger and event arrays)
 FIRST_DATE, LAST_DATE = dt.date(1900, 1, 1), dt.date(2200, 12, 31)  # inside what pandas can hold (1677–2262)
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
@@ -87,13 +94,13 @@ class PaymentDelay(Strict):
     """
 
     on_time_share: Probability = 0.62
-    early_days_mean: NonNegative = 4.0
-    late_days_mean: Positive = 9.7
-    late_days_cv: Positive = 0.75
+    early_days_mean: MeanDays = 4.0
+    late_days_mean: Annotated[float, Field(gt=0.0, le=MAX_DAYS)] = 9.7
+    late_days_cv: Annotated[float, Field(gt=0.0, le=20.0)] = 0.75
     #: optional empirical quantiles (at evenly spaced probabilities 0..1) replacing the parametric
     #: draws by inverse-CDF interpolation; written by ``o2c-sim calibrate``
-    late_days_quantiles: list[Annotated[float, Field(ge=1.0)]] | None = None
-    early_days_quantiles: list[NonNegative] | None = None
+    late_days_quantiles: list[Annotated[float, Field(ge=1.0, le=MAX_DAYS)]] | None = Field(default=None, max_length=1001)
+    early_days_quantiles: list[MeanDays] | None = Field(default=None, max_length=1001)
 
     @field_validator("late_days_quantiles", "early_days_quantiles")
     @classmethod
@@ -113,7 +120,7 @@ class Behaviour(Strict):
     partial_payment_rate: Probability = 0.04  # a payment covers only part of the invoice
     partial_fraction: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.6
     unapplied_rate: Probability = 0.06  # payment arrives without remittance advice
-    letter_sensitivity: NonNegative = 1.0  # multiplies every dunning step's response rate
+    letter_sensitivity: Annotated[float, Field(ge=0.0, le=100.0)] = 1.0  # multiplies every dunning step's response rate
     rpc_rate: Probability = 0.45  # right-party contact per call attempt
     ptp_keep_rate: Probability = 0.75
     insolvency_rate_annual: Probability = 0.01  # per account per year
@@ -130,7 +137,7 @@ class Segment(Strict):
     invoices_per_month: _limit("invoices_per_month", float, gt=0.0) = 2.0  # per account
     recurring_share: Probability = 0.5  # of invoices that are monthly contract billing
     amounts: Amounts = Amounts()
-    credit_limit_months: Positive = 3.0  # credit limit = months of average billing
+    credit_limit_months: Annotated[float, Field(gt=0.0, le=120.0)] = 3.0  # credit limit = months of average billing
     behaviour: Behaviour = Behaviour()
     dunning_steps: list["DunningStep"] | None = None  # segment-specific cadence, else dunning.steps
 
@@ -166,7 +173,7 @@ class Legal(Strict):
     full with probability ``recovery_rate`` (one draw per hand-over), otherwise they are written off."""
 
     recovery_rate: Probability = 0.4
-    days_to_recover: Annotated[int, Field(ge=1)] = 60
+    days_to_recover: Days = 60
 
 
 class Dunning(Strict):
@@ -179,11 +186,11 @@ class Dunning(Strict):
             DunningStep(days_past_due=45, channel="letter", response_rate=0.30),
         ]
     )
-    min_amount: NonNegative = 25.0  # account past-due balance below which no letter is sent
-    response_window_days: Annotated[int, Field(ge=1)] = 10
-    pre_legal_days: Annotated[int, Field(ge=1)] | None = 90  # hand-over to legal, None = never
+    min_amount: Money = 25.0  # account past-due balance below which no letter is sent
+    response_window_days: Days = 10
+    pre_legal_days: Days | None = 90  # hand-over to legal, None = never
     legal: Legal = Legal()
-    write_off_days: Annotated[int, Field(ge=1)] = 180
+    write_off_days: Days = 180
 
     @field_validator("steps")
     @classmethod
@@ -240,14 +247,14 @@ class Team(Strict):
 class Work(Strict):
     """Handling times in minutes."""
 
-    call_attempt: Positive = 4.0  # dial, voicemail, notes: no right-party contact
-    conversation: Positive = 12.0  # right-party contact, including wrap-up notes
-    email: Positive = 4.0
-    pre_legal_file: Positive = 30.0
-    payment_plan_setup: Positive = 20.0
-    inbound_query: Positive = 6.0
-    dispute_analysis: Positive = 60.0  # analyst minutes of work per dispute
-    cash_match: Positive = 6.0  # clerk minutes per unapplied payment
+    call_attempt: Minutes = 4.0  # dial, voicemail, notes: no right-party contact
+    conversation: Minutes = 12.0  # right-party contact, including wrap-up notes
+    email: Minutes = 4.0
+    pre_legal_file: Minutes = 30.0
+    payment_plan_setup: Minutes = 20.0
+    inbound_query: Minutes = 6.0
+    dispute_analysis: Minutes = 60.0  # analyst minutes of work per dispute
+    cash_match: Minutes = 6.0  # clerk minutes per unapplied payment
 
 
 class CallOutcomes(Strict):
@@ -266,13 +273,13 @@ class CallOutcomes(Strict):
 
 class Strategy(Strict):
     prioritisation: str = "oldest_first"
-    recontact_business_days: Annotated[int, Field(ge=0)] = 5  # after a conversation, wait this long to call again
-    retry_business_days: Annotated[int, Field(ge=1)] = 1  # after an attempt without contact, retry this much later
-    min_past_due_amount: NonNegative = 0.0
-    min_days_past_due: Annotated[int, Field(ge=0)] = 1
-    ptp_max_days: Annotated[int, Field(ge=1)] = 7
+    recontact_business_days: DaysOrZero = 5  # after a conversation, wait this long to call again
+    retry_business_days: Days = 1  # after an attempt without contact, retry this much later
+    min_past_due_amount: Money = 0.0
+    min_days_past_due: DaysOrZero = 1
+    ptp_max_days: Days = 7
     outcomes: CallOutcomes = CallOutcomes()
-    coverage_business_days: Annotated[int, Field(ge=1)] = 2  # coverage KPI: touched within this many business days
+    coverage_business_days: Days = 2  # coverage KPI: touched within this many business days
 
     @field_validator("prioritisation")
     @classmethod
@@ -284,8 +291,8 @@ class Strategy(Strict):
 
 class Disputes(Strict):
     enabled: bool = True
-    sla_business_days: Annotated[int, Field(ge=1)] = 10
-    info_wait_days: NonNegative = 4.0  # mean days gathering information before an analyst can decide
+    sla_business_days: Days = 10
+    info_wait_days: MeanDays = 4.0  # mean days gathering information before an analyst can decide
     reasons: dict[str, Probability] = Field(
         default_factory=lambda: {
             "pricing": 0.30, "quantity": 0.15, "billing_error": 0.25,
@@ -315,18 +322,18 @@ class Disputes(Strict):
 class PaymentPlans(Strict):
     enabled: bool = True
     instalments: Annotated[int, Field(ge=2, le=24)] = 3
-    interval_days: Annotated[int, Field(ge=7)] = 30
+    interval_days: Annotated[int, Field(ge=7, le=MAX_DAYS)] = 30
     break_rate: Probability = 0.15  # per instalment
     approval_limit: _limit("approval_limit", float, ge=0.0) = 50_000.0  # plans above this wait for approval
-    approval_days: Annotated[int, Field(ge=0)] = 3
+    approval_days: DaysOrZero = 3
 
 
 class Inbound(Strict):
     """Customer calls/emails to the collectors; served before outbound work."""
 
     enabled: bool = True
-    per_1000_accounts_per_day: NonNegative = 20.0
-    sla_minutes: Positive = 240.0
+    per_1000_accounts_per_day: Annotated[float, Field(ge=0.0, le=1000.0)] = 20.0  # ≤ one per account a day
+    sla_minutes: Annotated[float, Field(gt=0.0, le=MAX_DAYS * MAX_MINUTES)] = 240.0
 
 
 class Finance(Strict):
@@ -357,6 +364,17 @@ class Scenario(Strict):
     @classmethod
     def _start(cls, v: dt.date) -> dt.date:
         return _in_date_range(v)
+
+    @model_validator(mode="after")
+    def _size(self) -> "Scenario":
+        """Invoices issued over warm-up + horizon ≈ accounts × Σ share·invoices_per_month × months."""
+        per_month = sum(s.share * s.invoices_per_month for s in self.portfolio.segments)
+        invoices = self.portfolio.accounts * per_month * (self.warmup_days + self.horizon_days) / 30.44
+        if invoices > MAX_INVOICES:
+            raise ValueError(f"the scenario would issue about {invoices:,.0f} invoices (portfolio.accounts × "
+                             f"invoices_per_month × months of warm-up + horizon); at most {MAX_INVOICES:,} fit one "
+                             "machine's memory — fewer accounts, a shorter horizon, or segments run separately")
+        return self
 
     @field_validator("name")
     @classmethod
@@ -434,6 +452,16 @@ class _StrictLoader(yaml.SafeLoader):
                 raise yaml.constructor.ConstructorError(
                     None, None, f"duplicate key {key!r} (first given on line {first + 1})", key_node.start_mark)
         return super().construct_mapping(node, deep)
+
+    def construct_yaml_timestamp(self, node):
+        try:
+            return super().construct_yaml_timestamp(node)
+        except (ValueError, OverflowError) as exc:  # 2024-02-30: a date-shaped value that is no date
+            raise yaml.constructor.ConstructorError(None, None, f"{node.value!r} is not a valid date ({exc})",
+                                                    node.start_mark) from None
+
+
+_StrictLoader.add_constructor("tag:yaml.org,2002:timestamp", _StrictLoader.construct_yaml_timestamp)
 
 
 def _expanded_size(node: yaml.Node, memo: dict[int, int], active: set[int]) -> int:
@@ -565,6 +593,8 @@ def parse_override(text: str) -> tuple[str, Any]:
         value = safe_load_text(raw) if raw else None
     except (yaml.YAMLError, RecursionError):
         value = raw
+    except UserError as err:
+        raise UserError(f"override '{key}': {err}") from None
     return key, value
 
 
