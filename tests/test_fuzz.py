@@ -407,3 +407,50 @@ def test_random_scenario_values_run_or_exit_2(ws, capsys, tmp_path_factory, fiel
         assert field.split(".")[-1] in err or "override" in err, err
     else:
         assert (out / "kpis.json").exists()
+
+
+# ------------------------------------------------------------------------------------ formula injection
+
+EVIL = ["=HYPERLINK(\"http://x\",\"y\")", "@SUM(1)", "+1+1", "-2+3", "\tcmd", "=cmd|' /C calc'!A0"]
+
+
+def test_every_csv_and_xlsx_writer_neutralises_formulas(tmp_path, capsys):
+    """Quarantine CSV, gap CSVs and report workbooks: no text cell Excel would evaluate."""
+    import openpyxl
+
+    from o2c_sim.excel import formula_safe, looks_like_formula, write_tables
+
+    assert formula_safe("\r=1") == "'\r=1" and formula_safe("-5.00") == "-5.00" and formula_safe(3) == 3
+
+    ids = [f"I{i}" for i in range(len(EVIL))]
+    ledger = pd.DataFrame({"invoice_id": ids + ["LAST"], "customer_id": EVIL + ["C"],
+                           "invoice_date": ["2024-01-02"] * len(EVIL) + ["2024-01-20"],
+                           "due_date": ["2024-01-31"] * (len(EVIL) + 1), "amount": [100.0] * (len(EVIL) + 1),
+                           "paid_date": ["2024-01-10"] * len(EVIL) + [""], "paid_amount": [100.0] * len(EVIL) + [0.0]})
+    src = tmp_path / "ledger.csv"
+    ledger.to_csv(src, index=False)
+    # 1. quarantine: the same rows with a bad amount
+    bad = ledger.assign(amount=["=1+1"] * (len(ledger) - 1) + ["5"])
+    bad_src = tmp_path / "bad.csv"
+    bad.to_csv(bad_src, index=False)
+    assert main(["validate", str(bad_src), "--quarantine", str(tmp_path / "q.csv")]) == 0
+    # 2. gap: a stored forecast for those invoices
+    fc = tmp_path / "fc"
+    fc.mkdir()
+    (fc / "metrics.json").write_text(json.dumps({"as_of": "2024-01-07", "freq": "W", "selected": "naive"}))
+    week = pd.Timestamp("2024-01-08")
+    pd.DataFrame({"period_start": [week], "model": ["naive"], "mean": [500.0]}).to_parquet(fc / "forecast.parquet")
+    pd.DataFrame({"invoice_id": ids, "period_start": [week] * len(ids), "expected": [80.0] * len(ids)}).to_parquet(
+        fc / "forecast_items.parquet")
+    assert main(["gap", str(src), "--forecast", str(fc), "--period", "2024-01-08..2024-01-14"]) == 0, capsys.readouterr().err
+    csvs = [tmp_path / "q.csv", *sorted((fc / "gap_2024-01-08_2024-01-14").glob("*.csv"))]
+    assert len(csvs) == 3
+    for path in csvs:
+        cells = pd.read_csv(path, dtype=str, encoding="utf-8-sig", keep_default_na=False)
+        values = [*cells.columns, *cells.to_numpy().ravel()]
+        assert not [v for v in values if looks_like_formula(v)], path
+        assert any(str(v).startswith("'=HYPERLINK") for v in values), path  # the text kept, shown as text
+    # 3. report workbooks
+    book = write_tables(tmp_path / "t.xlsx", {"gap": pd.read_csv(csvs[1], dtype=str), "evil": pd.DataFrame({"x": EVIL})})
+    wb = openpyxl.load_workbook(book)
+    assert all(c.data_type != "f" for ws in wb.worksheets for r in ws.iter_rows() for c in r)
