@@ -275,6 +275,11 @@ CLI = [  # (id, argv, message)
     ("report unknown notebook", ["report", "no_such_notebook"], "no_such_notebook"),
     ("dashboard port 0", ["dashboard", "--port", "0"], "--port"),
     ("dashboard port huge", ["dashboard", "--port", "70000"], "--port"),
+    ("dashboard short token", ["dashboard", "--no-browser", "--port", "18891", "--token", "abc"], "--token"),
+    ("dashboard token with space", ["dashboard", "--no-browser", "--port", "18891", "--token", "a" * 10 + " " + "b" * 10],
+     "--token"),
+    ("dashboard allow-dir missing", ["dashboard", "--no-browser", "--port", "18891", "--allow-dir", "{ws}/nope"],
+     "--allow-dir"),
     ("unknown command", ["simulate"], "invalid choice"),
     ("no command", [], "required"),
 ]
@@ -454,3 +459,29 @@ def test_every_csv_and_xlsx_writer_neutralises_formulas(tmp_path, capsys):
     book = write_tables(tmp_path / "t.xlsx", {"gap": pd.read_csv(csvs[1], dtype=str), "evil": pd.DataFrame({"x": EVIL})})
     wb = openpyxl.load_workbook(book)
     assert all(c.data_type != "f" for ws in wb.worksheets for r in ws.iter_rows() for c in r)
+
+
+# ------------------------------------------------------------------------------------ dashboard
+
+
+def test_dashboard_token_off_loopback_and_allowed_folders(ws, monkeypatch):
+    from o2c_sim.cli.dashboard import access_token, voila_command
+    from o2c_sim.dashboard import load_history
+    from o2c_sim.errors import UserError
+    from o2c_sim.importer import ALLOWED_DIRS_ENV
+
+    assert access_token("127.0.0.1", None) is None
+    token = access_token("0.0.0.0", None)
+    assert len(token) >= 16 and token != access_token("0.0.0.0", None)
+    assert f"--Voila.token={token}" in voila_command(ws, 9999, open_browser=False, ip="0.0.0.0", token=token)
+    assert not any("token" in a for a in voila_command(ws, 9999, open_browser=False))
+    monkeypatch.setenv(ALLOWED_DIRS_ENV, str(ws))
+    assert len(load_history("file", str(ws / "ledger.csv"))) == 8
+    secret = ws.parent / "secret.csv"
+    secret.write_text("password,hunter2\n")
+    for path in (secret, ws / ".." / "secret.csv", "/etc/passwd"):
+        with pytest.raises(UserError, match="outside the folders") as err:
+            load_history("file", str(path))
+        assert "hunter2" not in str(err.value) and ":0:0:" not in str(err.value)
+    with pytest.raises(UserError, match="mapping path"):
+        load_history("file", str(ws / "ledger.csv"), str(secret))

@@ -198,6 +198,35 @@ def load_mapping(path: str | os.PathLike) -> Mapping:
     return mapping
 
 
+# ---------------------------------------------------------------------------------- allowed locations
+
+#: environment variable listing the folders a dashboard may read ledgers and mappings from
+#: (``os.pathsep``-separated); ``o2c-sim dashboard --allow-dir`` sets it for the server's kernels
+ALLOWED_DIRS_ENV = "O2C_SIM_ALLOWED_DIRS"
+
+
+def allowed_dirs() -> list[Path]:
+    """Folders a dashboard may read files from: ``$O2C_SIM_ALLOWED_DIRS``, else the data directory, the
+    shipped mappings and the current folder."""
+    from .settings import data_dir
+
+    env = os.environ.get(ALLOWED_DIRS_ENV)
+    dirs = [Path(d) for d in env.split(os.pathsep) if d] if env else [data_dir(), MAPPINGS_DIR, Path.cwd()]
+    return [d.resolve() for d in dirs]
+
+
+def check_allowed(path: str | os.PathLike, what: str = "ledger") -> Path:
+    """``path`` resolved (symbolic links followed) if it lies inside one of :func:`allowed_dirs`; otherwise
+    a :class:`UserError` that names the folders but says nothing about the file (not even whether it exists)."""
+    resolved = Path(path).expanduser().resolve()
+    dirs = allowed_dirs()
+    if not any(resolved.is_relative_to(d) for d in dirs):
+        raise UserError(f"the {what} path {str(path)[:200]!r} is outside the folders this dashboard may read "
+                        f"({', '.join(map(str, dirs))}); move the file there or start the server with "
+                        "'o2c-sim dashboard --allow-dir FOLDER'")
+    return resolved
+
+
 # --------------------------------------------------------------------------------------------- reading
 
 
