@@ -485,3 +485,30 @@ def test_dashboard_token_off_loopback_and_allowed_folders(ws, monkeypatch):
         assert "hunter2" not in str(err.value) and ":0:0:" not in str(err.value)
     with pytest.raises(UserError, match="mapping path"):
         load_history("file", str(ws / "ledger.csv"), str(secret))
+
+
+# ------------------------------------------------------------------------------------ small holes
+
+
+def test_monthly_trend_of_a_short_scenario_says_what_cannot_be_shown(ws):
+    from o2c_sim.experiments import run_replications
+    from o2c_sim.figures.simulation import kpi_trend
+
+    sc = load_scenario(ws / "tiny.yaml", ["horizon_days=30", "warmup_days=0"])
+    monthly = run_replications(sc, 1, progress=False).stacked("monthly")
+    fig = kpi_trend(monthly, ["dso", "bpdso", "cei"])  # a report on any valid scenario renders
+    assert fig.data == () or all(len(t.x) for t in fig.data)
+    if fig.data == ():
+        assert "No complete month" in fig.layout.annotations[0].text
+
+
+def test_recommend_on_an_undefined_kpi_says_so():
+    import numpy as np
+
+    from o2c_sim.staffing import Recommendation, parse_target
+
+    table = pd.DataFrame({"headcount": [1, 2], "kpi_mean": [np.nan, np.nan], "bound": [np.nan, np.nan],
+                          "share_meeting": [np.nan, np.nan], "meets": [False, False], "n": [2, 2]})
+    text = Recommendation(parse_target("ptp_kept_rate>=80"), 0.9, "mean_bound", "team.collectors", None, table,
+                          None).text()
+    assert "undefined" in text and "Widen" not in text
