@@ -101,7 +101,7 @@ SCENARIO_VALUES = [
 ]
 
 OVERRIDE_SYNTAX = [
-    ("team.colectors=+2", "unknown key 'colectors'"), ("team.colectors=5", "colectors"),
+    ("team.colectors=+2", "'team.colectors': unknown key"), ("team.colectors=5", "colectors"),
     ("nosuch.section=1", "nosuch"), ("portfolio.segments.nosuch.share=0.5", "no item named 'nosuch'"),
     ("portfolio.segments.9.share=0.5", "index 9 is out of range"),
     ("dunning.steps.99.days_past_due=1", "index 99 is out of range"), ("team.collectors", "key=value"),
@@ -224,7 +224,7 @@ CLI = [  # (id, argv, message)
     ("forecast replications", ["forecast", "{ws}/ledger.csv", "--as-of", "2024-01-07", "--replications", "1",
                                "--out", "{ws}/fc"], "--replications"),
     ("forecast what-if typo", ["forecast", "{ws}/ledger.csv", "--as-of", "2024-01-07", "--what-if",
-                               "team.colectors=+2", "--out", "{ws}/fc"], "unknown key 'colectors'"),
+                               "team.colectors=+2", "--out", "{ws}/fc"], "'team.colectors': unknown key"),
     ("forecast quarantine onto input", ["forecast", "{ws}/ledger.csv", "--as-of", "2024-01-07", "--quarantine",
                                         "{ws}/ledger.csv", "--out", "{ws}/fc"], "overwrite the input"),
     ("forecast quarantine onto notes", ["forecast", "{ws}/ledger.csv", "--as-of", "2024-01-07", "--quarantine",

@@ -693,7 +693,7 @@ def _unknown_key(path: str, key: str, container: dict) -> str:
 
     close = difflib.get_close_matches(key, [str(k) for k in container], n=1)
     hint = f"; did you mean '{close[0]}'?" if close else f"; expected one of {', '.join(map(str, container))}"
-    return f"override '{path}': unknown key '{key}'{hint}"
+    return f"field '{path}': unknown key (in an override){hint}"
 
 
 def _relative(value: Any, current: Any, path: str) -> Any:
