@@ -66,6 +66,9 @@ def check_target(out: Path) -> None:
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise UserError("already exists; an earlier run is never overwritten — choose another --out or remove it", source=str(out))
     parent = out.parent if str(out.parent) else Path(".")
+    blocking = next((p for p in (parent, *parent.parents) if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise UserError(f"cannot create it: {blocking} is a file, not a folder", source=str(out))
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

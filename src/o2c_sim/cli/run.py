@@ -66,6 +66,10 @@ def main(args) -> int:
     if opening is not None:
         print(f"Warm start from {args.ledger}: {len(opening.items)} items open on {opening.as_of}, "
               f"{opening.total:,.2f} {scenario.currency}, {len(opening.customers)} customers")
+        if opening.credits_applied or opening.credit_balance is not None and len(opening.credit_balance):
+            left = 0.0 if opening.credit_balance is None else float(opening.credit_balance.sum())
+            print(f"  open credits: {opening.credits_applied:,.2f} applied to the same customers' invoices, "
+                  f"{left:,.2f} left as credit balances (net AR carried in {opening.net_open:,.2f})")
     write_run(out, reps)
     n = len(reps.results)
     print(f"Scenario {scenario.name!r}: {n} replication{'s' * (n != 1)}, seed {args.seed if args.seed is not None else scenario.seed}, "

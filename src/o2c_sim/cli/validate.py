@@ -89,7 +89,7 @@ def summary_lines(table: pd.DataFrame) -> list[str]:
         lines.append(f"amount         {table['amount'].sum():,.2f} in total")
     if "paid_date" in table:
         paid = table["paid_date"].notna()
-        late = (table["paid_date"] > table["due_date"])[paid]
+        late = (table["paid_date"] > table["due_date"])[paid & (table["amount"] > 0)]  # invoices, not credit notes
         lines.append(f"open items     {(~paid).sum():,} ({table.loc[~paid, 'amount'].sum():,.2f})")
         lines.append(f"paid           {paid.sum():,}, of which {late.mean():.1%} after the due date" if paid.any()
                      else "paid           0")
