@@ -512,3 +512,24 @@ def test_recommend_on_an_undefined_kpi_says_so():
     text = Recommendation(parse_target("ptp_kept_rate>=80"), 0.9, "mean_bound", "team.collectors", None, table,
                           None).text()
     assert "undefined" in text and "Widen" not in text
+
+
+def test_a_closed_pipe_ends_quietly(ws, monkeypatch, capsys):
+    class ClosedPipe:
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def flush(self):
+            pass
+
+    monkeypatch.setattr("sys.stdout", ClosedPipe())
+    assert main(["validate", str(ws / "ledger.csv")]) == 141  # as a shell reports SIGPIPE; no message
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("name", ["../../etc/evil", "/abs/path", "x" * 5000, "..", "a/b\\c:d*e", "\u00e9t\u00e9 2026"])
+def test_run_directory_never_leaves_its_parent(tmp_path, name):
+    from o2c_sim.rundir import default_run_dir
+
+    path = default_run_dir(name, tmp_path)
+    assert path.parent == tmp_path and len(path.name) <= 120 and "/" not in path.name and not path.name.startswith(".")

@@ -71,7 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         args = build_parser().parse_args(argv)
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # a reader that went away shows up here, inside the safety net
+        return code
     except UserError as err:
         print(f"o2c-sim: error: {err}", file=sys.stderr)
         return err.exit_code
