@@ -198,6 +198,9 @@ MAPPINGS = [  # (id, mapping YAML, message)
     ("values not text", "values: {channel: {paper: 5}}\n", "values.channel"),
 ]
 
+BOMB_FLOW = "{a: &a [x, x, x, x, x, x, x, x, x, x], " + ", ".join(
+    f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 10)}]" for i in range(8)) + "}"
+
 CLI = [  # (id, argv, message)
     ("run -r 0", ["run", "{ws}/tiny.yaml", "-r", "0"], "--replications"),
     ("run -r huge", ["run", "{ws}/tiny.yaml", "-r", "1000000", "--out", "{ws}/new"], "replications"),
@@ -275,6 +278,17 @@ CLI = [  # (id, argv, message)
     ("report unknown notebook", ["report", "no_such_notebook"], "no_such_notebook"),
     ("dashboard port 0", ["dashboard", "--port", "0"], "--port"),
     ("dashboard port huge", ["dashboard", "--port", "70000"], "--port"),
+    ("report replications 0", ["report", "run_scenario", "-p", "replications", "0", "--out", "{ws}/existing"],
+     "replications"),
+    ("report override typo", ["report", "run_scenario", "-p", "overrides", "{team.colectors: 2}", "--out",
+                              "{ws}/existing"], "colectors"),
+    ("report unknown parameter", ["report", "run_scenario", "-p", "bogus", "1", "--out", "{ws}/existing"], "bogus"),
+    ("report missing scenario", ["report", "run_scenario", "-p", "scenario", "nosuch", "--out", "{ws}/existing"],
+     "nosuch"),
+    ("report negative seed", ["report", "run_scenario", "-p", "seed", "-5", "--out", "{ws}/existing"], "seed"),
+    ("report alias bomb", ["report", "run_scenario", "-p", "overrides", BOMB_FLOW, "--out", "{ws}/existing"],
+     "aliases"),
+    ("report timeout 0", ["report", "run_scenario", "--timeout", "0", "--out", "{ws}/existing"], "--timeout"),
     ("dashboard short token", ["dashboard", "--no-browser", "--port", "18891", "--token", "abc"], "--token"),
     ("dashboard token with space", ["dashboard", "--no-browser", "--port", "18891", "--token", "a" * 10 + " " + "b" * 10],
      "--token"),

@@ -193,3 +193,19 @@ def test_warm_start_carries_open_credits_and_conserves_money(export):
     book = opening_book(table, as_of, load_scenario("baseline"))
     assert book.credits_applied > 0
     assert book.net_open == pytest.approx(round(open_now["amount"].sum(), 2), abs=0.005)
+
+
+def test_warm_start_cli_with_quarantine(export, tmp_path, capsys):
+    df, _, mapping = export
+    broken = df.copy()
+    broken.loc[5, "Betrag"] = np.nan  # written as "nan": not a number
+    path = write_export(broken, tmp_path / "export.csv")
+    (tmp_path / "fx.csv").write_bytes((mapping.parent / "fx.csv").read_bytes())
+    (tmp_path / "m.yaml").write_text(MAPPING)
+    args = ["run", "baseline", "--ledger", str(path), "--mapping", str(tmp_path / "m.yaml"), "--as-of", "2020-09-30",
+            "--set", "horizon_days=30", "-r", "1", "-q", "--out", str(tmp_path / "run")]
+    assert main(args) == 2 and "row 7, column 'Betrag'" in capsys.readouterr().err
+    assert main([*args, "--quarantine"]) == 0
+    captured = capsys.readouterr()
+    assert "1 bad row(s) set aside" in captured.err and "open credits:" in captured.out
+    assert pd.read_csv(tmp_path / "export.quarantine.csv", encoding="utf-8-sig", dtype=str)["row"].tolist() == ["7"]
