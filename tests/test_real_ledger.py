@@ -209,3 +209,24 @@ def test_warm_start_cli_with_quarantine(export, tmp_path, capsys):
     captured = capsys.readouterr()
     assert "1 bad row(s) set aside" in captured.err and "open credits:" in captured.out
     assert pd.read_csv(tmp_path / "export.quarantine.csv", encoding="utf-8-sig", dtype=str)["row"].tolist() == ["7"]
+
+
+@pytest.mark.parametrize("sep, amounts, expected", [
+    ("\t", ["1.234,50", "12,5", "7"], [1234.5, 12.5, 7.0]),
+    ("|", ["1,234.50", "12.5", "(7.25)"], [1234.5, 12.5, -7.25]),
+    (";", ["1.234,50-", "0,99", "1 000,00"], [-1234.5, 0.99, 1000.0]),
+])
+def test_separator_and_decimal_mark_detected(tmp_path, sep, amounts, expected):
+    rows = [sep.join(["invoice_id", "customer_id", "invoice_date", "due_date", "amount"])]
+    rows += [sep.join([f"{i}", "C", "2024-01-0{}".format(i + 1), "2024-02-01", a]) for i, a in enumerate(amounts)]
+    path = tmp_path / "l.csv"
+    path.write_bytes(("\n".join(rows) + "\n").encode("utf-8-sig"))
+    assert load_ledger(path)["amount"].tolist() == expected
+
+
+def test_repeated_overrides_apply_in_order_everywhere():
+    from o2c_sim.notebook_params import validate
+
+    assert load_scenario("baseline", ["team.collectors=10", "team.collectors=+1"]).team.collectors == 11
+    p = validate("run_scenario", {"scenario": "baseline", "overrides": ["team.collectors=10", "team.collectors=+1"]})
+    assert p.scenario.team.collectors == 11
