@@ -230,3 +230,18 @@ def test_repeated_overrides_apply_in_order_everywhere():
     assert load_scenario("baseline", ["team.collectors=10", "team.collectors=+1"]).team.collectors == 11
     p = validate("run_scenario", {"scenario": "baseline", "overrides": ["team.collectors=10", "team.collectors=+1"]})
     assert p.scenario.team.collectors == 11
+
+
+def test_dso_of_an_imported_ledger_is_on_net_sales():
+    """Hand computation: on 31 March, invoice A (1,000, open), B (500, paid 15 March), credit note C
+    (−200, open) issued in the 90 days: net AR 800, net sales 1,300 → DSO 800 / 1,300 × 90 = 55.38."""
+    from o2c_sim.invoice_table import ledger_dso
+
+    t = pd.DataFrame({"invoice_id": ["A", "B", "C"], "customer_id": "X",
+                      "invoice_date": pd.to_datetime(["2024-02-01", "2024-03-01", "2024-03-31"]),
+                      "due_date": pd.to_datetime(["2024-03-01", "2024-03-31", "2024-03-31"]),
+                      "amount": [1000.0, 500.0, -200.0], "paid_date": pd.to_datetime([None, "2024-03-15", None]),
+                      "paid_amount": [0.0, 500.0, 0.0]})
+    dso, ar, sales = ledger_dso(t)
+    assert (ar, sales) == (800.0, 1300.0) and dso == pytest.approx(800 / 1300 * 90)
+    assert ledger_dso(t, "2024-03-10")[1] == 1500.0  # B was still open on 10 March

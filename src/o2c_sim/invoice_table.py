@@ -94,3 +94,24 @@ def sales(df: pd.DataFrame) -> pd.DataFrame:
 def net_sales(df: pd.DataFrame) -> float:
     """Invoiced amount less credit notes: Σ amount over all rows."""
     return float(df["amount"].sum().round(2))
+
+
+def net_ar_as_of(df: pd.DataFrame, as_of) -> float:
+    """Net AR on ``as_of`` over items issued by then: the full amount of those settled later, else
+    amount − paid − credited − written off; credit notes included (negative)."""
+    as_of = pd.Timestamp(as_of)
+    items = df[df["invoice_date"] <= as_of]
+    later = items["paid_date"].notna() & (items["paid_date"] > as_of) if "paid_date" in items else False
+    return float(items["amount"].where(later, open_amount(items)).sum().round(2))
+
+
+def ledger_dso(df: pd.DataFrame, as_of=None, days: int = 90) -> tuple[float, float, float]:
+    """(DSO, net AR, net sales) of an imported ledger: DSO = net AR on ``as_of`` ÷ net sales of the
+    ``days`` days ending on ``as_of`` × ``days`` (standard DSO, :func:`o2c_sim.kpis.dso_standard`, with
+    credit notes reducing both AR and sales). ``as_of`` defaults to the last invoice date."""
+    from .kpis import dso_standard
+
+    as_of = pd.Timestamp(df["invoice_date"].max() if as_of is None else as_of)
+    window = (df["invoice_date"] > as_of - pd.Timedelta(days=days)) & (df["invoice_date"] <= as_of)
+    ar, sales = net_ar_as_of(df, as_of), net_sales(df[window])
+    return dso_standard(ar, sales, days), ar, sales

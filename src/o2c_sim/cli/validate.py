@@ -17,6 +17,7 @@ import pandas as pd
 
 import sys
 
+from .. import invoice_table
 from ..importer import check_quarantine_target, default_quarantine_path, load_ledger
 
 
@@ -93,6 +94,9 @@ def summary_lines(table: pd.DataFrame) -> list[str]:
         lines.append(f"open items     {(~paid).sum():,} ({table.loc[~paid, 'amount'].sum():,.2f})")
         lines.append(f"paid           {paid.sum():,}, of which {late.mean():.1%} after the due date" if paid.any()
                      else "paid           0")
+    dso, ar, sales = invoice_table.ledger_dso(table)
+    lines.append(f"DSO            {dso:,.1f} days on {table['invoice_date'].max():%Y-%m-%d} (net AR {ar:,.2f} ÷ "
+                 f"net sales of the last 90 days {sales:,.2f} × 90)")
     if "disputed" in table:
         lines.append(f"disputed       {table['disputed'].mean():.1%}")
     if "channel" in table:
