@@ -361,6 +361,9 @@ def _flag(mask: pd.Series, raw: pd.Series | None, column: str | None, message: s
 
 def _text(s: pd.Series) -> pd.Series:
     """Raw values as stripped text: missing → "", 611365.0 → "611365" (spreadsheet numbers)."""
+    if pd.api.types.infer_dtype(s, skipna=False) == "string":  # every value is text (CSV): vectorised
+        return s.str.strip().astype(object)
+
     def one(v: Any) -> str:
         if v is None or v is pd.NaT or (isinstance(v, float) and math.isnan(v)):
             return ""
@@ -376,6 +379,8 @@ def _example(fmt: str) -> str:
 
 def _native(raw: pd.Series) -> pd.Series:
     """Cells holding a real date (XLSX, Parquet) rather than text."""
+    if pd.api.types.infer_dtype(raw, skipna=False) == "string":
+        return pd.Series(False, index=raw.index)
     return raw.map(lambda v: isinstance(v, (dt.date, np.datetime64)) and not pd.isna(v)).astype(bool)
 
 
@@ -415,7 +420,8 @@ def _fits(texts: pd.Series, formats: list[str]) -> pd.Series:
     return ok
 
 
-def date_formats(raw: pd.DataFrame, columns: dict[str, str], mapping: Mapping, source: str) -> list[str]:
+def date_formats(raw: pd.DataFrame, columns: dict[str, str], mapping: Mapping, source: str,
+                 texts: dict[str, pd.Series] | None = None) -> list[str]:
     """The formats to read the date columns with: the mapping's, checked against the file, or inferred.
 
     * Stated formats: if some dates do not fit them but every date fits with day and month swapped,
@@ -423,7 +429,9 @@ def date_formats(raw: pd.DataFrame, columns: dict[str, str], mapping: Mapping, s
     * Inferred: the family of :data:`DATE_FAMILIES` that reads the most dates; if day-first and
       month-first read equally many (every day is 12 or less), the file is ambiguous and refused.
     """
-    cells = [(src, raw[src], _text(raw[src])) for canon, src in columns.items() if canon in DATE_COLUMNS]
+    texts = texts or {}
+    cells = [(src, raw[src], texts[src] if src in texts else _text(raw[src]))
+             for canon, src in columns.items() if canon in DATE_COLUMNS]
     texts = pd.concat([t[~_native(v) & t.ne("")] for _, v, t in cells]) if cells else pd.Series(dtype=object)
     unique = pd.Series(texts.unique(), dtype=object)
     stated = mapping.stated_formats
@@ -443,7 +451,11 @@ def date_formats(raw: pd.DataFrame, columns: dict[str, str], mapping: Mapping, s
         return stated
     if unique.empty:
         return ISO_FORMATS
-    counts = {name: int(_fits(unique, fmts).sum()) for name, fmts in DATE_FAMILIES.items()}
+    counts: dict[str, int] = {}
+    for name, fmts in DATE_FAMILIES.items():
+        counts[name] = int(_fits(unique, fmts).sum())
+        if counts[name] == len(unique) and name.startswith("ISO"):
+            return fmts  # ISO dates read one way only: nothing else to try
     best = max(counts.values())
     if best == 0:
         return ISO_FORMATS
@@ -460,7 +472,7 @@ def date_formats(raw: pd.DataFrame, columns: dict[str, str], mapping: Mapping, s
 def detect_decimal(texts: pd.Series) -> str:
     """``,`` when some amounts end in a comma and one or two digits (``1.234,50``, ``12,5``) and none in
     a dot and one or two digits; otherwise ``.``."""
-    texts = texts[texts.ne("")].str.replace(r"[\s\u00a0()+-]", "", regex=True)
+    texts = pd.Series(texts[texts.ne("")].unique(), dtype=object).str.replace(r"[\s\u00a0()+-]", "", regex=True)
     comma = texts.str.fullmatch(r"[\d.]*\d,\d{1,2}").any()
     dot = texts.str.fullmatch(r"[\d,]*\d\.\d{1,2}").any()
     return "," if comma and not dot else "."
@@ -497,7 +509,15 @@ def _parse_numbers(raw: pd.Series, text: pd.Series, decimal: str = ".") -> pd.Se
             return math.nan
         x = float(v) if isinstance(v, (int, float, np.integer, np.floating)) else from_text(t)
         return x if math.isfinite(x) else math.nan
-    return pd.Series([one(v, t) for v, t in zip(raw, text)], index=raw.index, dtype="float64")
+
+    out = pd.Series(np.nan, index=raw.index, dtype="float64")
+    plain = text.str.fullmatch(r"[+-]?\d{1,15}" + (r"(\.\d+)?" if decimal == "." else r"(,\d+)?")).fillna(False).astype(bool)
+    if plain.any():  # the common case, vectorised: 1234, -5, 12.50 (or 12,50)
+        out[plain] = pd.to_numeric(text[plain].str.replace(",", ".", regex=False))
+    rest = ~plain
+    if rest.any():
+        out[rest] = [one(v, t) for v, t in zip(raw[rest], text[rest])]
+    return out
 
 
 def _map_values(text: pd.Series, table: dict[str, Any]) -> tuple[pd.Series, pd.Series]:
@@ -565,13 +585,14 @@ def _parse(raw: pd.DataFrame, columns: dict[str, str], mapping: Mapping, source:
     """Parse every mapped column and run the row checks; returns (parsed values, list of problem frames)."""
     out = pd.DataFrame(index=raw.index)
     found: list[pd.DataFrame] = []
-    formats = date_formats(raw, columns, mapping, source)
+    texts = {src: _text(raw[src]) for src in set(columns.values())}
+    formats = date_formats(raw, columns, mapping, source, texts)
     fmt_hint = " or ".join(f"{_example(f)} ({f})" for f in formats[:2])
     money = [src for canon, src in columns.items() if canon in MONEY_COLUMNS]
-    decimal = mapping.decimal or detect_decimal(pd.concat([_text(raw[src]) for src in money]))
+    decimal = mapping.decimal or detect_decimal(pd.concat([texts[src] for src in money]))
     example_amount = "1234.56" if decimal == "." else "1234,56"
     for canon, src in columns.items():
-        values, text = raw[src], _text(raw[src])
+        values, text = raw[src], texts[src]
         empty = text.eq("")
         if canon in REQUIRED:
             found.append(_flag(empty, values, src, f"empty value; {canon} is required"))
