@@ -11,6 +11,13 @@ shows it (header = row 1), the column and the value. ``on_error="fail"`` raises 
 :class:`~o2c_sim.errors.UserError` listing them; ``on_error="quarantine"`` returns the good rows and
 writes the bad ones, with a ``problem`` column, to a side CSV. Rows are checked independently: a bad
 row never drops or shifts another row.
+
+Real exports are taken as they come: a byte-order mark is skipped; the field separator (``, ; TAB |``)
+and the decimal mark are detected unless the mapping states ``sep`` / ``decimal``; the date format is
+the mapping's (``date_format``), checked against the file, or inferred, and a file whose dates read
+both day-first and month-first is refused (:func:`date_formats`). A negative amount is a credit note;
+a payment dated before its invoice is a prepayment, counted as paid on the invoice date; a file with
+several currencies needs rates (:class:`CurrencyMapping`) and is refused without them.
 """
 
 from __future__ import annotations
@@ -811,7 +818,9 @@ def load_ledger(
     whole file (unreadable, empty, missing columns) always raise.
 
     Row numbers are those a spreadsheet shows (header = row 1, blank lines counted); a Parquet file's
-    first record is numbered row 2 likewise. The result's ``attrs`` hold ``source``, ``quarantined`` (number of bad rows) and ``quarantine_path``.
+    first record is numbered row 2 likewise. The result's ``attrs`` hold ``source``, ``quarantined``
+    (number of bad rows), ``quarantine_path``, ``prepayments`` and ``credit_notes`` (counts of good rows).
+    A quarantine path that exists and is not an earlier quarantine file is refused before reading.
     """
     if on_error not in ("fail", "quarantine"):
         raise UserError(f"on_error must be 'fail' or 'quarantine', got {on_error!r}")
