@@ -63,6 +63,16 @@ FIRST_DATE, LAST_DATE = dt.date(1900, 1, 1), dt.date(2200, 12, 31)  # inside wha
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
+def check_flag(flag: str, value: int, low: int, limit: str) -> None:
+    """A command-line count within ``low`` .. the schema's cap for ``limit`` (:data:`LIMITS`), as a
+    :class:`UserError` naming the flag and why the cap is there."""
+    cap, why = LIMITS[limit]
+    if value < low:
+        raise UserError(f"{flag} must be at least {low}, got {value}")
+    if value > cap:
+        raise UserError(f"{flag} must be at most {cap:,} ({why}), got {value:,}")
+
+
 def _limit(name: str, kind: type = int, **low) -> Any:
     """``Annotated[kind, Field(le=LIMITS[name], **low)]``."""
     return Annotated[kind, Field(le=LIMITS[name][0], **low)]

@@ -38,10 +38,12 @@ def run(args: argparse.Namespace) -> int:
     from ..calibration import calibrate, compare, comparison_table, simulated_history, write_report, write_scenario
     from ..rundir import check_target, check_writable
 
-    for flag, value, low in (("--clusters", args.clusters, 1), ("--accounts", args.accounts, 1),
-                             ("--replications", args.replications, 1)):
-        if value < low:
-            raise UserError(f"{flag} must be at least {low}, got {value}")
+    from ..scenario import check_flag
+
+    if args.clusters < 1:
+        raise UserError(f"--clusters must be at least 1, got {args.clusters}")
+    check_flag("--accounts", args.accounts, 1, "accounts")
+    check_flag("--replications", args.replications, 1, "replications")
     if args.out.suffix.lower() not in (".yaml", ".yml"):
         raise UserError("expected a scenario file name ending in .yaml", source=str(args.out))
     if args.out.exists():

@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 from ..errors import UserError
-from ..scenario import load_scenario
+from ..scenario import check_flag, load_scenario
 from ..forecast.pipeline import ForecastResult, forecast_with_backtest
 from ..forecast.registry import MODELS
 from ..rundir import check_target, publish_dir
@@ -51,8 +51,7 @@ def check_out(out: Path) -> None:
 
 def run(args) -> int:
     check_out(Path(args.out))
-    if args.replications < 2:
-        raise UserError(f"--replications must be at least 2, got {args.replications}")
+    check_flag("--replications", args.replications, 2, "replications")
     scenario = load_scenario(args.scenario) if args.scenario else None
     if args.what_if:  # a bad override fails now, before any work
         (scenario or load_scenario("baseline")).with_overrides(args.what_if)
