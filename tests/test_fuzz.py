@@ -499,6 +499,8 @@ def test_dashboard_token_off_loopback_and_allowed_folders(ws, monkeypatch):
     assert not any("token" in a for a in voila_command(ws, 9999, open_browser=False))
     monkeypatch.setenv(ALLOWED_DIRS_ENV, str(ws))
     assert len(load_history("file", str(ws / "ledger.csv"))) == 8
+    with pytest.raises(UserError, match="missing column"):  # a shipped mapping is always readable
+        load_history("file", str(ws / "ledger.csv"), "ibm_ar")
     secret = ws.parent / "secret.csv"
     secret.write_text("password,hunter2\n")
     for path in (secret, ws / ".." / "secret.csv", "/etc/passwd"):

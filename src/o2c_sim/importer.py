@@ -226,7 +226,7 @@ def check_allowed(path: str | os.PathLike, what: str = "ledger") -> Path:
     """``path`` resolved (symbolic links followed) if it lies inside one of :func:`allowed_dirs`; otherwise
     a :class:`UserError` that names the folders but says nothing about the file (not even whether it exists)."""
     resolved = Path(path).expanduser().resolve()
-    dirs = allowed_dirs()
+    dirs = allowed_dirs() + ([MAPPINGS_DIR.resolve()] if what == "mapping" else [])  # shipped mappings always
     if not any(resolved.is_relative_to(d) for d in dirs):
         raise UserError(f"the {what} path {str(path)[:200]!r} is outside the folders this dashboard may read "
                         f"({', '.join(map(str, dirs))}); move the file there or start the server with "
