@@ -78,7 +78,9 @@ def register(subparsers) -> None:
 def summary_lines(table: pd.DataFrame) -> list[str]:
     """A few lines describing an invoice table (what a team lead checks first)."""
     n = len(table)
-    lines = [f"{n:,} invoices, {table['customer_id'].nunique():,} customers"]
+    notes = int((table["amount"] < 0).sum()) if n else 0
+    items = f"{n:,} invoices" if not notes else f"{n:,} rows ({n - notes:,} invoices, {notes:,} credit notes)"
+    lines = [f"{items}, {table['customer_id'].nunique():,} customers"]
     if n == 0:
         return lines
     lines.append(f"invoice dates  {table['invoice_date'].min():%Y-%m-%d} .. {table['invoice_date'].max():%Y-%m-%d}")
