@@ -74,11 +74,14 @@ def test_failed_run_leaves_no_directory(tmp_path, monkeypatch, capsys):
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(rundir, "write_json", boom)
+    monkeypatch.setenv("O2C_SIM_LOG_DIR", str(tmp_path / "logs"))
     out = tmp_path / "run"
-    with pytest.raises(RuntimeError):
-        main(["run", "baseline", *SMALL, "--out", str(out)])
+    assert main(["run", "baseline", *SMALL, "--out", str(out)]) == 1  # the safety net: one paragraph, exit 1
+    err = capsys.readouterr().err
+    assert "RuntimeError: disk full" in err and "Traceback" not in err and str(tmp_path / "logs") in err
     assert not out.exists()
-    assert list(tmp_path.iterdir()) == []
+    assert [p.name for p in tmp_path.iterdir()] == ["logs"]
+    assert "Traceback" in next((tmp_path / "logs").iterdir()).read_text()
 
 
 def _bad_yaml(tmp_path, text):

@@ -43,9 +43,10 @@ def write_csv(path: Path, rows: list[dict[str, str]], header: list[str] = HEADER
 BAD_ROW_KINDS = {
     "unparseable date": ({"invoice_date": "2024-13-45"}, "invoice_date", "unparseable date"),
     "non-numeric amount": ({"amount": "12,50 EUR"}, "amount", "not a number"),
-    "negative amount": ({"amount": "-5.00"}, "amount", "negative amount"),
+    "negative payment on an invoice": ({"paid_amount": "-5.00"}, "paid_amount", "negative paid_amount on an invoice"),
+    "positive payment on a credit note": ({"paid_amount": "3.00", "amount": "-5.00"}, "paid_amount",
+                                          "positive paid_amount on a credit note"),
     "due before invoice": ({"due_date": "2023-12-01"}, "due_date", "due date is before the invoice date"),
-    "paid before invoice": ({"paid_date": "2023-12-01"}, "paid_date", "paid date is before the invoice date"),
     "empty required value": ({"customer_id": ""}, "customer_id", "empty value; customer_id is required"),
     "empty invoice id": ({"invoice_id": ""}, "invoice_id", "empty value"),
     "paid more than amount": ({"paid_amount": "999.00"}, "paid_amount", "greater than the invoice amount"),
@@ -174,7 +175,7 @@ def test_quarantine_never_overwrites_the_input(tmp_path):
 
 
 BAD_VALUES = [("amount", "abc"), ("invoice_date", "31/31/2024"), ("customer_id", ""), ("disputed", "perhaps"),
-              ("amount", "-1"), ("due_date", "2020-01-01")]
+              ("paid_amount", "-1"), ("due_date", "2020-01-01")]
 
 
 @settings(max_examples=30, deadline=None)
@@ -239,8 +240,8 @@ def test_xlsx_row_numbers_are_the_sheet_rows(tmp_path):
 
 def test_mapping_rejects_unknown_keys_and_bare_yes(tmp_path):
     m = tmp_path / "m.yaml"
-    m.write_text("columns: {invoice_id: Nr}\ndate_format: '%d.%m.%Y'\n")
-    with pytest.raises(UserError, match=r"m.yaml: field 'date_format': unknown key"):
+    m.write_text("columns: {invoice_id: Nr}\ndate_fromat: '%d.%m.%Y'\n")
+    with pytest.raises(UserError, match=r"m.yaml: field 'date_fromat': unknown key"):
         load_mapping(m)
     m.write_text("values: {disputed: {Yes: true, No: false}}\n")
     with pytest.raises(UserError, match="quote it"):

@@ -68,7 +68,7 @@ def payment_history(table: pd.DataFrame) -> pd.DataFrame:
     """Settled invoices with ``delay`` (paid − due, days), ``days_late`` = max(0, delay), ``late`` = delay ≥ 1."""
     if "paid_date" not in table:
         raise UserError("calibration needs paid history: the ledger has no paid_date column")
-    paid = table[table["paid_date"].notna()].copy()
+    paid = table[table["paid_date"].notna() & (table["amount"] > 0)].copy()  # credit notes have no payer delay
     paid["delay"] = (paid["paid_date"] - paid["due_date"]).dt.days.astype("int64")
     paid["days_late"] = paid["delay"].clip(lower=0)
     paid["late"] = paid["delay"] >= 1
@@ -330,7 +330,7 @@ def calibrate(table: pd.DataFrame, *, name: str = "calibrated", clusters: int = 
     notes = [f"{int(table['paid_date'].isna().sum()):,} open invoices were left out of the delay fit "
              "(they are censored in the survival analysis)."] if table["paid_date"].isna().any() else []
     return Calibration(scenario=scenario, history=history, customers=customers, segments=segment_table,
-                       prior=prior, survival=fit_survival(table), notes=notes)
+                       prior=prior, survival=fit_survival(table[table["amount"] > 0]), notes=notes)
 
 
 def _fix_shares(segments: list[dict[str, Any]]) -> None:

@@ -983,7 +983,11 @@ def load_history(source: str, path: str = "", mapping: str = ""):
     if source == "file":
         if not path.strip():
             raise UserError("enter the path of a ledger file (.csv, .xlsx or .parquet)")
-        return load_ledger(path.strip(), mapping.strip() or None)
+        from .importer import check_allowed, mapping_path
+
+        ledger = check_allowed(path.strip())  # only the allowed folders, on a shared host too
+        mapping = mapping.strip() or None
+        return load_ledger(ledger, mapping and check_allowed(mapping_path(mapping), "mapping"))
     if source == "simulated":
         return simulated_history()
     raise UserError(f"unknown history source {source!r}; expected ibm, simulated or file")

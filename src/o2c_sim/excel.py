@@ -1,10 +1,14 @@
-"""Excel export of a report's tables: one workbook, one sheet per table (openpyxl).
+"""Files meant for Excel: workbooks of a report's tables (openpyxl) and CSV exports, safe to open.
 
-Formula injection (DESIGN §10): a text cell whose first character is ``=``, ``+``, ``-`` or ``@``
-would be evaluated by Excel as a formula (``=HYPERLINK(...)``, ``@SUM(...)``, ``-2+3``). Every text
-cell is therefore written with the explicit string type, so Excel shows the text as it is and never
-evaluates it; the value itself is not changed (no leading apostrophe is added), so reading the
-workbook back gives exactly the text that was written. Numbers stay numbers and dates stay dates.
+Formula injection (DESIGN §10, OWASP "CSV Injection"): a text cell whose first character is ``=``,
+``+``, ``-``, ``@``, a tab or a carriage return would be evaluated by Excel as a formula
+(``=HYPERLINK(...)``, ``@SUM(...)``, ``-2+3``). :func:`looks_like_formula` is the one test for it:
+
+* XLSX (:func:`write_tables`): every text cell is written with the explicit string type, so Excel
+  shows the text as it is and never evaluates it; the value itself is not changed, so reading the
+  workbook back gives exactly the text that was written. Numbers stay numbers and dates stay dates.
+* CSV (:func:`write_csv`, used by every CSV the project writes): a CSV has no cell types, so text
+  that looks like a formula gets a leading apostrophe (:func:`formula_safe`), which Excel shows as text.
 
 Example::
 
@@ -30,6 +34,42 @@ from .rundir import atomic_file
 FORMULA_PREFIXES = ("=", "+", "-", "@")
 _BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
 _ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # control characters XML cannot hold
+
+
+FORMULA_STARTS = (*FORMULA_PREFIXES, "\t", "\r")
+
+
+def looks_like_formula(value: Any) -> bool:
+    """Text Excel would evaluate: it starts with ``= + - @``, a tab or CR and is not a plain number."""
+    if not isinstance(value, str) or not value.startswith(FORMULA_STARTS):
+        return False
+    try:
+        float(value)
+        return False  # -5.00 or +3 is a number, harmless
+    except ValueError:
+        return True
+
+
+def formula_safe(value: Any) -> Any:
+    """``value`` with a leading apostrophe if Excel would read it as a formula; anything else unchanged."""
+    return "'" + value if looks_like_formula(value) else value
+
+
+def write_csv(path: str | os.PathLike, frame: pd.DataFrame, *, index: bool = True, encoding: str = "utf-8-sig") -> Path:
+    """Write ``frame`` as CSV atomically, every text cell (index and header included) made formula-safe.
+
+    ``utf-8-sig`` (with a byte-order mark) is what Excel needs to read non-ASCII text correctly."""
+    path = Path(path)
+    safe = frame.copy()
+    safe.columns = [formula_safe(str(c)) for c in safe.columns]
+    if index:
+        safe.index = safe.index.map(formula_safe)
+        safe.index.names = [formula_safe(n) if isinstance(n, str) else n for n in safe.index.names]
+    for col in safe.columns[safe.dtypes.eq(object).to_numpy() | safe.dtypes.map(pd.api.types.is_string_dtype).to_numpy()]:
+        safe[col] = safe[col].map(formula_safe)
+    with atomic_file(path) as tmp:
+        safe.to_csv(tmp, index=index, encoding=encoding)
+    return path
 
 
 def sheet_name(name: str, taken: set[str]) -> str:
@@ -66,7 +106,7 @@ def _cell_value(value: Any) -> tuple[Any, bool]:
         return str(value), True
     if value is pd.NaT or (not isinstance(value, (list, tuple, dict, str)) and pd.isna(value)):
         return None, False
-    return _ILLEGAL.sub("", str(value)), True
+    return _ILLEGAL.sub("", str(value)), True  # written as string type: never a formula (looks_like_formula)
 
 
 def _write_sheet(ws, frame: pd.DataFrame, index: bool) -> None:

@@ -11,6 +11,13 @@ shows it (header = row 1), the column and the value. ``on_error="fail"`` raises 
 :class:`~o2c_sim.errors.UserError` listing them; ``on_error="quarantine"`` returns the good rows and
 writes the bad ones, with a ``problem`` column, to a side CSV. Rows are checked independently: a bad
 row never drops or shifts another row.
+
+Real exports are taken as they come: a byte-order mark is skipped; the field separator (``, ; TAB |``)
+and the decimal mark are detected unless the mapping states ``sep`` / ``decimal``; the date format is
+the mapping's (``date_format``), checked against the file, or inferred, and a file whose dates read
+both day-first and month-first is refused (:func:`date_formats`). A negative amount is a credit note;
+a payment dated before its invoice is a prepayment, counted as paid on the invoice date; a file with
+several currencies needs rates (:class:`CurrencyMapping`) and is refused without them.
 """
 
 from __future__ import annotations
@@ -19,21 +26,23 @@ import csv
 import datetime as dt
 import math
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PrivateAttr, ValidationError, field_validator, model_validator
 
 from . import invoice_table
 from .errors import UserError
-from .excel import FORMULA_PREFIXES
+from .excel import write_csv
 from .invoice_table import COLUMNS, DATE_COLUMNS, MONEY_COLUMNS, REQUIRED
-from .rundir import atomic_write_text
+from .rundir import check_writable
 from .scenario import read_yaml
-from .settings import MAPPINGS_DIR
+from .settings import SCENARIOS_DIR
 
+MAPPINGS_DIR = SCENARIOS_DIR / "mappings"
 MAX_LISTED = 20  # problems listed in an error message; the rest are counted
 CENT = 0.005  # tolerance when comparing money
 #: accepted spellings of a bool when a mapping gives no value map for ``disputed``
@@ -51,11 +60,17 @@ class _Strict(BaseModel):
 
 
 class CurrencyMapping(_Strict):
-    """Mixed-currency ledgers: amounts in ``column``'s currency × ``rates[currency]`` = ledger currency."""
+    """Mixed-currency ledgers: every money value of a row × the rate of its currency = ledger currency.
+
+    Rates are "ledger units per unit of currency": either one fixed rate per currency (``rates``) or a
+    table by date (``rates_file``: a CSV with columns ``date, currency, rate``; the rate used is the
+    latest one on or before the row's invoice date). Rows in the ledger currency take rate 1.
+    """
 
     column: str  # source column holding the currency code of each row
     ledger: str  # rows in this currency are taken as they are
     rates: dict[str, PositiveFloat] = Field(default_factory=dict)  # ledger units per unit of currency
+    rates_file: str | None = None  # CSV date,currency,rate; relative paths are read beside the mapping
 
     @field_validator("ledger")
     @classmethod
@@ -69,15 +84,50 @@ class CurrencyMapping(_Strict):
 
 
 class Mapping(_Strict):
-    """How an ERP export's columns and values become the canonical invoice table."""
+    """How an ERP export's columns and values become the canonical invoice table.
+
+    ``date_format`` (one strftime format, e.g. ``'%d/%m/%Y'``) or ``date_formats`` (several, tried in
+    turn) state how dates are written; with neither, the format is inferred from the file and a file
+    whose dates read both day-first and month-first is refused. ``sep`` (field separator) and
+    ``decimal`` (``.`` or ``,``) are detected when not given.
+    """
 
     columns: dict[str, str] = Field(default_factory=dict)  # canonical column -> source column
-    date_formats: list[str] = Field(default_factory=lambda: ["%Y-%m-%d", "%Y-%m-%d %H:%M:%S"], min_length=1)
+    date_format: str | None = None
+    date_formats: list[str] | None = Field(default=None, min_length=1)
     values: dict[str, dict[str, Any]] = Field(default_factory=dict)  # canonical column -> {source value: value}
     currency: CurrencyMapping | None = None
-    sep: str = ","  # CSV field separator
-    encoding: str = "utf-8"  # CSV text encoding
+    sep: str | None = None  # CSV field separator; detected among , ; TAB | when absent
+    decimal: Literal[".", ","] | None = None  # decimal mark of amounts; detected when absent
+    encoding: str = "utf-8-sig"  # CSV text encoding (a byte-order mark is skipped)
     sheet: str | int = 0  # XLSX sheet name or 0-based index
+    #: where the mapping file was read from (to find ``currency.rates_file``); not a YAML key
+    _base_dir: Path | None = PrivateAttr(default=None)
+
+    @field_validator("sep")
+    @classmethod
+    def _one_char(cls, v: str | None) -> str | None:
+        if v is not None and len(v) != 1:
+            raise ValueError(f"sep must be one character such as ',' ';' or '\\t', got {v!r}")
+        return v
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, v: str) -> str:
+        import codecs
+
+        try:
+            codecs.lookup(v)
+        except LookupError:
+            raise ValueError(f"unknown text encoding {v!r}; expected e.g. utf-8, cp1252, latin-1") from None
+        return v
+
+    @property
+    def stated_formats(self) -> list[str] | None:
+        """The date formats the mapping states, or None when they are to be inferred from the file."""
+        if self.date_format is not None:
+            return [self.date_format]
+        return self.date_formats
 
     @field_validator("columns")
     @classmethod
@@ -91,10 +141,10 @@ class Mapping(_Strict):
             raise ValueError(f"source column(s) {repeated} mapped to more than one canonical column")
         return v
 
-    @field_validator("date_formats")
+    @field_validator("date_formats", "date_format")
     @classmethod
-    def _strftime(cls, v: list[str]) -> list[str]:
-        for fmt in v:
+    def _strftime(cls, v: list[str] | str | None) -> list[str] | str | None:
+        for fmt in [v] if isinstance(v, str) else v or []:
             if "%" not in fmt:
                 raise ValueError(f"date format {fmt!r} has no %-directive; write e.g. '%m/%d/%Y' or '%Y-%m-%d'")
         return v
@@ -113,6 +163,8 @@ class Mapping(_Strict):
 
     @model_validator(mode="after")
     def _value_maps(self) -> "Mapping":
+        if self.date_format is not None and self.date_formats is not None:
+            raise ValueError("give either date_format or date_formats, not both")
         for col, table in self.values.items():
             if col not in MAPPABLE:
                 raise ValueError(f"values.{col}: only {', '.join(MAPPABLE)} take a value map")
@@ -136,7 +188,7 @@ def mapping_path(name_or_path: str | os.PathLike) -> Path:
 
 def load_mapping(path: str | os.PathLike) -> Mapping:
     """Load and validate a column-mapping YAML file (unknown keys rejected) or a shipped name like ``ibm_ar``."""
-    return load_mapping_model(Mapping, path, "columns, date_formats, values")
+    return load_mapping_model(Mapping, path, "columns, date_format, values")
 
 
 def load_mapping_model(model: type[BaseModel], path: str | os.PathLike, keys: str) -> Any:
@@ -147,7 +199,7 @@ def load_mapping_model(model: type[BaseModel], path: str | os.PathLike, keys: st
     if not isinstance(data, dict):
         raise UserError(f"expected a mapping with keys such as {keys}", source=str(resolved))
     try:
-        return model.model_validate(data)
+        mapping = model.model_validate(data)
     except ValidationError as err:
         parts = []
         for e in err.errors():
@@ -155,6 +207,38 @@ def load_mapping_model(model: type[BaseModel], path: str | os.PathLike, keys: st
             msg = "unknown key" if e["type"] == "extra_forbidden" else e["msg"].removeprefix("Value error, ")
             parts.append(f"field '{loc}': {msg}")
         raise UserError("; ".join(parts), source=str(resolved)) from None
+    if "_base_dir" in model.__private_attributes__:  # relative paths in the mapping (an FX rates file) start here
+        mapping._base_dir = resolved.parent
+    return mapping
+
+
+# ---------------------------------------------------------------------------------- allowed locations
+
+#: environment variable listing the folders a dashboard may read ledgers and mappings from
+#: (``os.pathsep``-separated); ``o2c-sim dashboard --allow-dir`` sets it for the server's kernels
+ALLOWED_DIRS_ENV = "O2C_SIM_ALLOWED_DIRS"
+
+
+def allowed_dirs() -> list[Path]:
+    """Folders a dashboard may read files from: ``$O2C_SIM_ALLOWED_DIRS``, else the data directory, the
+    shipped mappings and the current folder."""
+    from .settings import data_dir
+
+    env = os.environ.get(ALLOWED_DIRS_ENV)
+    dirs = [Path(d) for d in env.split(os.pathsep) if d] if env else [data_dir(), MAPPINGS_DIR, Path.cwd()]
+    return [d.resolve() for d in dirs]
+
+
+def check_allowed(path: str | os.PathLike, what: str = "ledger") -> Path:
+    """``path`` resolved (symbolic links followed) if it lies inside one of :func:`allowed_dirs`; otherwise
+    a :class:`UserError` that names the folders but says nothing about the file (not even whether it exists)."""
+    resolved = Path(path).expanduser().resolve()
+    dirs = allowed_dirs() + ([MAPPINGS_DIR.resolve()] if what == "mapping" else [])  # shipped mappings always
+    if not any(resolved.is_relative_to(d) for d in dirs):
+        raise UserError(f"the {what} path {str(path)[:200]!r} is outside the folders this dashboard may read "
+                        f"({', '.join(map(str, dirs))}); move the file there or start the server with "
+                        "'o2c-sim dashboard --allow-dir FOLDER'")
+    return resolved
 
 
 # --------------------------------------------------------------------------------------------- reading
@@ -162,7 +246,7 @@ def load_mapping_model(model: type[BaseModel], path: str | os.PathLike, keys: st
 
 def _records_frame(header: list[Any], records: list[tuple[int, list[Any]]], source: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Raw rows (object values, index = file row number) and the rows whose width differs from the header."""
-    names = ["" if h is None else str(h).strip() for h in header]
+    names = ["" if h is None else str(h).replace("\ufeff", "").strip() for h in header]
     while names and not names[-1]:
         names.pop()
     if not names:
@@ -202,19 +286,26 @@ def _read_raw(path: Path, mapping: Mapping, what: str = "ledger") -> tuple[pd.Da
             df.index = pd.Index(np.arange(len(df)) + 2, name="row")
             df.columns = [str(c) for c in df.columns]
             return df, _problems([])
+        sep = getattr(mapping, "sep", None) or sniff_separator(path, mapping.encoding)
         with open(path, newline="", encoding=mapping.encoding) as fh:
-            reader = csv.reader(fh, delimiter=mapping.sep)
+            reader = csv.reader(fh, delimiter=sep)
             header = next(reader, None)
             if header is None:
                 raise UserError("the file is empty: no header row with column names", source=source)
             records = [(i + 2, rec) for i, rec in enumerate(reader)]
-        return _records_frame(header, records, source)
+        raw, ragged = _records_frame(header, records, source)
+        raw.attrs["read_as"] = f"read with field separator {sep!r}" + ("" if getattr(mapping, "sep", None) else " (detected)")
+        raw.attrs["hint"] = "set 'sep' in the mapping if the columns run together"
+        return raw, ragged
     except UserError:
         raise
     except UnicodeDecodeError as exc:
-        raise UserError(f"cannot be read as {mapping.encoding} text ({exc.reason} at byte {exc.start}); "
+        raise UserError(f"cannot be read as {mapping.encoding.removesuffix('-sig')} text ({exc.reason} at byte {exc.start}); "
                         "set 'encoding' in the mapping (e.g. cp1252)", source=source) from None
-    except (csv.Error, OSError, ValueError, ImportError) as exc:
+    except csv.Error as exc:
+        raise UserError(f"cannot be read as a CSV {what}: {exc}; check 'sep' and 'encoding' in the mapping",
+                        source=source) from None
+    except (OSError, ValueError, ImportError) as exc:
         raise UserError(f"cannot be read as a {suffix.lstrip('.') or 'CSV'} {what}: {exc}", source=source) from None
     except Exception as exc:  # pyarrow / openpyxl raise their own types for corrupt files
         raise UserError(f"cannot be read as a {suffix.lstrip('.')} {what}: {type(exc).__name__}: {exc}", source=source) from None
@@ -238,9 +329,32 @@ def _read_xlsx(path: Path, mapping: Mapping) -> tuple[pd.DataFrame, pd.DataFrame
         if header is None:
             raise UserError("the sheet is empty: no header row with column names", source=str(path))
         records = [(i + 2, list(rec)) for i, rec in enumerate(rows)]
+        title = ws.title
     finally:
         wb.close()
-    return _records_frame(list(header), records, str(path))
+    raw, ragged = _records_frame(list(header), records, str(path))
+    raw.attrs["read_as"] = f"read from sheet {title!r}"
+    raw.attrs["hint"] = "set 'sheet' in the mapping to read another sheet"
+    return raw, ragged
+
+
+#: field separators :func:`sniff_separator` chooses from
+SEPARATORS = (",", ";", "\t", "|")
+
+
+def sniff_separator(path: Path, encoding: str, lines: int = 50) -> str:
+    """The separator among :data:`SEPARATORS` that splits the first ``lines`` lines into the most
+    columns, the same number on every line (quotes respected); ``,`` when none does better."""
+    with open(path, newline="", encoding=encoding) as fh:
+        head = [line for _, line in zip(range(lines), fh)]
+    best, best_width = ",", 1
+    for sep in SEPARATORS:
+        widths = {len(rec) for rec in csv.reader(head, delimiter=sep) if any(v.strip() for v in rec)}
+        if len(widths) == 1 and (width := widths.pop()) > best_width:
+            best, best_width = sep, width
+    if best_width == 1:  # ragged files: take the separator the header splits on most
+        best = max(SEPARATORS, key=lambda sep: len(next(csv.reader(head[:1], delimiter=sep), [])))
+    return best
 
 
 # --------------------------------------------------------------------------------------------- parsing
@@ -262,6 +376,9 @@ def _flag(mask: pd.Series, raw: pd.Series | None, column: str | None, message: s
 
 def _text(s: pd.Series) -> pd.Series:
     """Raw values as stripped text: missing → "", 611365.0 → "611365" (spreadsheet numbers)."""
+    if pd.api.types.infer_dtype(s, skipna=False) == "string":  # every value is text (CSV): vectorised
+        return s.str.strip().astype(object)
+
     def one(v: Any) -> str:
         if v is None or v is pd.NaT or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
             return ""
@@ -275,10 +392,17 @@ def _example(fmt: str) -> str:
     return dt.datetime(2013, 1, 31).strftime(fmt)
 
 
+def _native(raw: pd.Series) -> pd.Series:
+    """Cells holding a real date (XLSX, Parquet) rather than text."""
+    if pd.api.types.infer_dtype(raw, skipna=False) == "string":
+        return pd.Series(False, index=raw.index)
+    return raw.map(lambda v: isinstance(v, (dt.date, np.datetime64)) and not pd.isna(v)).astype(bool)
+
+
 def _parse_dates(raw: pd.Series, text: pd.Series, formats: list[str], keep_time: bool = False) -> pd.Series:
     """Native dates (XLSX, Parquet) as they are; text tried against each format in turn; NaT where none fits.
     Midnight of each date unless ``keep_time``."""
-    native = raw.map(lambda v: isinstance(v, (dt.date, np.datetime64)) and not pd.isna(v)).astype(bool)
+    native = _native(raw)
     out = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
     if native.any():
         out[native] = pd.to_datetime(raw[native].map(pd.Timestamp)).astype("datetime64[ns]")
@@ -290,20 +414,126 @@ def _parse_dates(raw: pd.Series, text: pd.Series, formats: list[str], keep_time:
     return out if keep_time else out.dt.normalize()
 
 
-def _parse_numbers(raw: pd.Series, text: pd.Series) -> pd.Series:
-    """Numbers as floats; booleans, text that is not a number, inf and nan become NaN."""
+_TIMES = ("", " %H:%M:%S", " %H:%M")
+ISO_FORMATS = ["%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d"]
+#: families of formats the importer can infer: ISO, then day-first and month-first with / . - separators
+DATE_FAMILIES: dict[str, list[str]] = {"ISO (%Y-%m-%d)": ISO_FORMATS}
+for _sep in "/.-":
+    DATE_FAMILIES[f"%d{_sep}%m{_sep}%Y"] = [f"%d{_sep}%m{_sep}%Y{t}" for t in _TIMES]
+    DATE_FAMILIES[f"%m{_sep}%d{_sep}%Y"] = [f"%m{_sep}%d{_sep}%Y{t}" for t in _TIMES]
+
+
+def _swapped(fmt: str) -> str:
+    """The same format with day and month exchanged."""
+    return fmt.replace("%d", "\0").replace("%m", "%d").replace("\0", "%m")
+
+
+def _fits(texts: pd.Series, formats: list[str]) -> pd.Series:
+    """Which of ``texts`` parse with one of ``formats``."""
+    ok = pd.Series(False, index=texts.index)
+    for fmt in formats:
+        ok |= pd.to_datetime(texts[~ok], format=fmt, errors="coerce").notna().reindex(texts.index, fill_value=False)
+    return ok
+
+
+def date_formats(raw: pd.DataFrame, columns: dict[str, str], mapping: Mapping, source: str,
+                 texts: dict[str, pd.Series] | None = None) -> list[str]:
+    """The formats to read the date columns with: the mapping's, checked against the file, or inferred.
+
+    * Stated formats: if some dates do not fit them but every date fits with day and month swapped,
+      the whole file is refused (the mapping has the order wrong).
+    * Inferred: the family of :data:`DATE_FAMILIES` that reads the most dates; if day-first and
+      month-first read equally many (every day is 12 or less), the file is ambiguous and refused.
+    """
+    texts = texts or {}
+    cells = [(src, raw[src], texts[src] if src in texts else _text(raw[src]))
+             for canon, src in columns.items() if canon in DATE_COLUMNS]
+    texts = pd.concat([t[~_native(v) & t.ne("")] for _, v, t in cells]) if cells else pd.Series(dtype=object)
+    unique = pd.Series(texts.unique(), dtype=object)
+    stated = mapping.stated_formats
+    if stated is not None:
+        if unique.empty:
+            return stated
+        misfit = ~_fits(unique, stated)
+        swapped = [_swapped(f) for f in stated]
+        if misfit.any() and swapped != stated and _fits(unique, swapped).all():
+            example = unique[misfit].iloc[0]
+            src = next(src for src, _, t in cells if t.eq(example).any())
+            row = next(int(r) for src2, _, t in cells if src2 == src for r in t.index[t.eq(example)][:1])
+            raise UserError(
+                f"date_format {' / '.join(stated)} does not fit {int(misfit.sum())} date(s) (e.g. row {row}, column "
+                f"'{src}': {example!r}) but {' / '.join(swapped)} fits every date: the file writes day and month "
+                "the other way round; correct 'date_format' in the mapping", source=source)
+        return stated
+    if unique.empty:
+        return ISO_FORMATS
+    counts: dict[str, int] = {}
+    for name, fmts in DATE_FAMILIES.items():
+        counts[name] = int(_fits(unique, fmts).sum())
+        if counts[name] == len(unique) and name.startswith("ISO"):
+            return fmts  # ISO dates read one way only: nothing else to try
+    best = max(counts.values())
+    if best == 0:
+        return ISO_FORMATS
+    winners = [name for name, n in counts.items() if n == best]
+    if len(winners) > 1:
+        example = next(t for t in unique if all(_fits(pd.Series([t]), DATE_FAMILIES[w]).all() for w in winners))
+        raise UserError(
+            f"the dates are ambiguous: every date (e.g. {example!r}) reads both as {' and as '.join(winners)} "
+            f"because no day is above 12; state the order with date_format in a column mapping "
+            f"(e.g. date_format: '{winners[0]}'), --mapping FILE", source=source)
+    return DATE_FAMILIES[winners[0]]
+
+
+def detect_decimal(texts: pd.Series) -> str:
+    """``,`` when some amounts end in a comma and one or two digits (``1.234,50``, ``12,5``) and none in
+    a dot and one or two digits; otherwise ``.``."""
+    texts = pd.Series(texts[texts.ne("")].unique(), dtype=object).str.replace(r"[\s\u00a0()+-]", "", regex=True)
+    comma = texts.str.fullmatch(r"[\d.]*\d,\d{1,2}").any()
+    dot = texts.str.fullmatch(r"[\d,]*\d\.\d{1,2}").any()
+    return "," if comma and not dot else "."
+
+
+def _parse_numbers(raw: pd.Series, text: pd.Series, decimal: str = ".") -> pd.Series:
+    """Numbers as floats; booleans, text that is not a number, inf and nan become NaN.
+
+    Text may group thousands with the other mark (``1,234.50`` or ``1.234,50`` with ``decimal=","``) or
+    spaces, and write a negative as ``-5``, ``(5)`` or ``5-`` (SAP's trailing minus)."""
+    thousands = "," if decimal == "." else "."
+    grouped = re.compile(rf"\d{{1,3}}(\{thousands}\d{{3}})+(\{decimal}\d*)?")
+
+    def from_text(t: str) -> float:
+        t = t.replace(" ", "").replace("\u00a0", "")
+        sign = 1.0
+        if len(t) > 2 and t[0] == "(" and t[-1] == ")":
+            sign, t = -1.0, t[1:-1]
+        elif len(t) > 1 and t[-1] == "-" and t[0] not in "+-":
+            sign, t = -1.0, t[:-1]
+        body = t.lstrip("+-")
+        if grouped.fullmatch(body):
+            t = t.replace(thousands, "")
+        elif thousands in t:
+            return math.nan
+        if decimal == ",":
+            t = t.replace(",", ".")
+        if not re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", t):
+            return math.nan
+        return sign * float(t)
+
     def one(v: Any, t: str) -> float:
         if isinstance(v, bool):
             return math.nan
-        if isinstance(v, (int, float, np.integer, np.floating)):
-            x = float(v)
-        else:
-            try:
-                x = float(t)
-            except ValueError:
-                return math.nan
+        x = float(v) if isinstance(v, (int, float, np.integer, np.floating)) else from_text(t)
         return x if math.isfinite(x) else math.nan
-    return pd.Series([one(v, t) for v, t in zip(raw, text)], index=raw.index, dtype="float64")
+
+    out = pd.Series(np.nan, index=raw.index, dtype="float64")
+    plain = text.str.fullmatch(r"[+-]?\d{1,15}" + (r"(\.\d+)?" if decimal == "." else r"(,\d+)?")).fillna(False).astype(bool)
+    if plain.any():  # the common case, vectorised: 1234, -5, 12.50 (or 12,50)
+        out[plain] = pd.to_numeric(text[plain].str.replace(",", ".", regex=False))
+    rest = ~plain
+    if rest.any():
+        out[rest] = [one(v, t) for v, t in zip(raw[rest], text[rest])]
+    return out
 
 
 def _map_values(text: pd.Series, table: dict[str, Any]) -> tuple[pd.Series, pd.Series]:
@@ -326,27 +556,71 @@ def _resolve_columns(raw: pd.DataFrame, mapping: Mapping, explicit: bool, source
     if missing:
         hint = ("check the mapping's column names" if explicit else
                 f"name the columns {', '.join(REQUIRED)} or pass a column mapping (--mapping, see scenarios/mappings/)")
-        raise UserError(f"missing column(s) {', '.join(missing)}; the file has {found}; {hint}", source=source)
+        how = raw.attrs.get("read_as", "")
+        if how and (len(found) <= 2 or raw.attrs.get("hint", "").startswith("set 'sheet'")):
+            hint += f"; the file was {how}: {raw.attrs['hint']}"
+        raise UserError(f"missing column(s) {', '.join(missing)}; the file has {_names(found)}; {hint}", source=source)
+    _refuse_unmapped_currencies(raw, mapping, columns, source)
     return columns
 
 
-def _parse(raw: pd.DataFrame, columns: dict[str, str], mapping: Mapping) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
+#: header names that hold a currency code in common ERP exports (SAP's WAERS, Oracle's CURRENCY_CODE …)
+CURRENCY_HEADERS = {"currency", "curr", "currency_code", "currencycode", "waers", "cur", "ccy", "doc_currency",
+                    "währung", "waehrung", "devise", "moneda", "valuta"}
+#: widely traded ISO 4217 codes: a column of three-letter codes including one of these is a currency column
+COMMON_CURRENCIES = {"EUR", "USD", "GBP", "CHF", "JPY", "CNY", "CAD", "AUD", "SEK", "NOK", "DKK", "PLN", "CZK",
+                     "HUF", "INR", "BRL", "MXN", "ZAR", "SGD", "HKD", "NZD", "TRY", "KRW"}
+
+
+def _refuse_unmapped_currencies(raw: pd.DataFrame, mapping: Mapping, columns: dict[str, str], source: str) -> None:
+    """A currency column with several codes and no ``currency`` section in the mapping: amounts in
+    different currencies must never be summed as they are."""
+    if mapping.currency is not None:
+        return
+    for name in raw.columns:
+        if name in columns.values():
+            continue
+        codes = sorted({c for c in _text(raw[name]).str.upper() if c})
+        named = name.casefold().replace(" ", "_") in CURRENCY_HEADERS
+        looks = 1 < len(codes) <= 50 and all(re.fullmatch(r"[A-Z]{3}", c) for c in codes) and bool(COMMON_CURRENCIES & set(codes))
+        if len(codes) > 1 and (named or looks):
+                raise UserError(
+                    f"column '{name}' holds {len(codes)} currencies ({', '.join(codes[:5])}{' …' if len(codes) > 5 else ''}); "
+                    "amounts in different currencies are never summed as they are: add a 'currency' section to the "
+                    "mapping with the column, the ledger currency and its rates (currency.rates, or currency.rates_file "
+                    "with date,currency,rate)", source=source)
+
+
+def _names(names: list[str], limit: int = 20, width: int = 40) -> str:
+    """Header names for a message: at most ``limit``, each cut to ``width`` characters."""
+    shown = [n if len(n) <= width else n[: width - 1] + "…" for n in names[:limit]]
+    return repr(shown)[:-1] + (f", … {len(names) - limit} more]" if len(names) > limit else "]")
+
+
+def _parse(raw: pd.DataFrame, columns: dict[str, str], mapping: Mapping, source: str) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
     """Parse every mapped column and run the row checks; returns (parsed values, list of problem frames)."""
     out = pd.DataFrame(index=raw.index)
     found: list[pd.DataFrame] = []
-    fmt_hint = " or ".join(f"{_example(f)} ({f})" for f in mapping.date_formats)
+    texts = {src: _text(raw[src]) for src in set(columns.values())}
+    formats = date_formats(raw, columns, mapping, source, texts)
+    fmt_hint = " or ".join(f"{_example(f)} ({f})" for f in formats[:2])
+    money = [src for canon, src in columns.items() if canon in MONEY_COLUMNS]
+    decimal = mapping.decimal or detect_decimal(pd.concat([texts[src] for src in money]))
+    example_amount = "1234.56" if decimal == "." else "1234,56"
     for canon, src in columns.items():
-        values, text = raw[src], _text(raw[src])
+        values, text = raw[src], texts[src]
         empty = text.eq("")
         if canon in REQUIRED:
             found.append(_flag(empty, values, src, f"empty value; {canon} is required"))
         if canon in DATE_COLUMNS:
-            parsed = _parse_dates(values, text, mapping.date_formats)
-            found.append(_flag(parsed.isna() & ~empty, values, src, f"unparseable date; expected a date like {fmt_hint}"))
+            parsed = _parse_dates(values, text, formats)
+            hint = "" if mapping.stated_formats else " (inferred from the file; state date_format in the mapping if wrong)"
+            found.append(_flag(parsed.isna() & ~empty, values, src, f"unparseable date; expected a date like {fmt_hint}{hint}"))
         elif canon in MONEY_COLUMNS:
-            parsed = _parse_numbers(values, text)
-            found.append(_flag(parsed.isna() & ~empty, values, src, "not a number; expected an amount like 1234.56"))
-            found.append(_flag(parsed < 0, values, src, f"negative {canon}; expected 0 or more (credit notes are not invoices)"))
+            parsed = _parse_numbers(values, text, decimal)
+            found.append(_flag(parsed.isna() & ~empty, values, src,
+                               f"not a number; expected an amount like {example_amount} (decimal mark {decimal!r}; "
+                               "set 'decimal' in the mapping if wrong)"))
             if canon not in REQUIRED:
                 parsed = parsed.where(~empty, 0.0)
         elif canon in mapping.values or canon == "disputed":
@@ -359,37 +633,106 @@ def _parse(raw: pd.DataFrame, columns: dict[str, str], mapping: Mapping) -> tupl
             parsed = text
         out[canon] = parsed
     if mapping.currency:
-        found.append(_convert_currency(raw, out, mapping.currency))
+        found.append(_convert_currency(raw, out, mapping, source))
     found.extend(_row_checks(raw, out, columns))
     return out, found
 
 
-def _convert_currency(raw: pd.DataFrame, out: pd.DataFrame, cur: CurrencyMapping) -> pd.DataFrame:
-    """Money columns × rate of the row's currency (1 for the ledger currency); rows without a rate are flagged."""
-    code = _text(raw[cur.column]).str.upper()
+def _fx_rates(mapping: Mapping, out: pd.DataFrame, code: pd.Series, source: str) -> pd.Series:
+    """Rate of each row's currency into the ledger currency (NaN where none is known)."""
+    cur = mapping.currency
     rates = {cur.ledger: 1.0, **cur.rates}
     rate = code.map(lambda c: rates.get(c, math.nan)).astype(float)
+    if cur.rates_file is None:
+        return rate
+    table = read_fx_table(cur.rates_file, mapping._base_dir)
+    todo = rate.isna() & out["invoice_date"].notna() & code.ne("")
+    if todo.any():
+        rows = pd.DataFrame({"date": out.loc[todo, "invoice_date"].astype("datetime64[ns]"),
+                             "currency": code[todo].astype(object), "row": out.index[todo]}).sort_values("date")
+        matched = pd.merge_asof(rows, table, on="date", by="currency", direction="backward")
+        rate.loc[matched["row"].to_numpy()] = matched["rate"].to_numpy()
+    return rate
+
+
+def read_fx_table(name: str, base_dir: Path | None) -> pd.DataFrame:
+    """An FX table: a CSV with columns ``date`` (YYYY-MM-DD), ``currency`` and ``rate`` (ledger units
+    per unit of currency, > 0); relative names are read beside the mapping file."""
+    path = Path(name)
+    if not path.is_absolute() and base_dir is not None and (base_dir / path).exists():
+        path = base_dir / path
+    source = str(path)
+    if not path.is_file():
+        raise UserError("FX table not found (currency.rates_file in the mapping); expected a CSV with columns "
+                        "date,currency,rate", source=source)
+    try:
+        fx = pd.read_csv(path, dtype=str, encoding="utf-8-sig", sep=None, engine="python")
+    except (ValueError, OSError, csv.Error, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot be read as an FX table CSV: {type(exc).__name__}", source=source) from None
+    fx.columns = [str(c).strip().lower() for c in fx.columns]
+    missing = [c for c in ("date", "currency", "rate") if c not in fx.columns]
+    if missing:
+        raise UserError(f"FX table: missing column(s) {missing}; expected date,currency,rate", source=source)
+    date = pd.to_datetime(fx["date"].str.strip(), format="%Y-%m-%d", errors="coerce")
+    rate = pd.to_numeric(fx["rate"].str.strip(), errors="coerce")
+    bad = date.isna() | rate.isna() | ~(rate > 0) | ~np.isfinite(rate.fillna(0))
+    if bad.any():
+        r = int(np.flatnonzero(bad.to_numpy())[0]) + 2
+        field = "date" if date.isna().iloc[r - 2] else "rate"
+        raise UserError(f"FX table row {r}, column '{field}': expected a date YYYY-MM-DD and a rate > 0 "
+                        f"({int(bad.sum())} bad row(s))", source=source)
+    return (pd.DataFrame({"date": date.astype("datetime64[ns]"),
+                          "currency": fx["currency"].str.strip().str.upper().astype(object),
+                          "rate": rate.astype(float)}).sort_values("date").reset_index(drop=True))
+
+
+def _convert_currency(raw: pd.DataFrame, out: pd.DataFrame, mapping: Mapping, source: str) -> pd.DataFrame:
+    """Money columns × rate of the row's currency (1 for the ledger currency); rows without a rate are flagged."""
+    cur = mapping.currency
+    code = _text(raw[cur.column]).str.upper()
+    rate = _fx_rates(mapping, out, code, source)
     for col in MONEY_COLUMNS:
         if col in out:
-            out[col] = out[col] * rate
+            out[col] = (out[col] * rate).round(2)
+    where = ("add it to the FX table (currency.rates_file) with a date on or before the invoice date"
+             if cur.rates_file else "add currency.rates.{c} to the mapping")
     message = code.map(lambda c: f"empty currency; expected a code such as {cur.ledger}" if not c else
-                       f"currency {c} is not the ledger currency {cur.ledger} and has no rate; "
-                       f"add currency.rates.{c} to the mapping")
+                       f"currency {c} is not the ledger currency {cur.ledger} and has no rate; " + where.format(c=c))
     return _flag(rate.isna(), raw[cur.column], cur.column, message)
 
 
+SETTLEMENTS = ("paid_amount", "credited_amount", "written_off_amount")
+
+
 def _row_checks(raw: pd.DataFrame, out: pd.DataFrame, columns: dict[str, str]) -> list[pd.DataFrame]:
-    """Checks across columns: date order, overpayment, duplicate invoice ids."""
+    """Checks across columns: date order, signs and sums of money, duplicate invoice ids.
+
+    A negative amount is a credit note: its paid (refunded or applied), credited and written-off
+    amounts are 0 or negative and, like an invoice's, add up to no more than the amount. A payment
+    dated before the invoice date is a prepayment, not an error (see :func:`load_ledger`)."""
     found = []
     inv = out["invoice_date"]
     found.append(_flag(out["due_date"] < inv, raw[columns["due_date"]], columns["due_date"],
                        "due date is before the invoice date " + inv.dt.strftime("%Y-%m-%d").fillna("")))
-    if "paid_date" in out:
-        found.append(_flag(out["paid_date"] < inv, raw[columns["paid_date"]], columns["paid_date"],
-                           "paid date is before the invoice date " + inv.dt.strftime("%Y-%m-%d").fillna("")))
+    amount = out["amount"]
+    credit = amount < 0
+    present = [c for c in SETTLEMENTS if c in out]
+    for col in present:
+        v = out[col]
+        found.append(_flag(~credit & (v < 0), raw[columns[col]], columns[col],
+                           f"negative {col} on an invoice; expected 0 or more (only a credit note, with a negative "
+                           "amount, has negative settlements)"))
+        found.append(_flag(credit & (v > 0), raw[columns[col]], columns[col],
+                           f"positive {col} on a credit note (negative amount); expected 0 or a negative value"))
     if "paid_amount" in out:
-        found.append(_flag(out["paid_amount"] > out["amount"] + CENT, raw[columns["paid_amount"]], columns["paid_amount"],
-                           "paid amount is greater than the invoice amount " + out["amount"].map("{:.2f}".format)))
+        found.append(_flag(out["paid_amount"].abs() > amount.abs() + CENT, raw[columns["paid_amount"]], columns["paid_amount"],
+                           "paid amount is greater than the invoice amount " + amount.map("{:.2f}".format)))
+    if len(present) > 1:
+        settled = sum(out[c] for c in present)
+        col = present[-1]
+        found.append(_flag(settled.abs() > amount.abs() + CENT, raw[columns[col]], columns[col],
+                           f"{' + '.join(present)} = " + settled.map("{:.2f}".format) +
+                           " is more than the amount " + amount.map("{:.2f}".format)))
     ids = out["invoice_id"]
     repeat = ids.duplicated(keep="first") & ids.ne("")
     if repeat.any():
@@ -427,30 +770,45 @@ def default_quarantine_path(path: str | os.PathLike) -> Path:
     return path.with_name(f"{path.stem}.quarantine.csv")
 
 
-def _excel_safe(v: Any) -> Any:
-    """Text starting with = + - @ (or tab/CR) gets a leading apostrophe so that Excel shows it as text, not a formula."""
-    if isinstance(v, str) and v[:1] in (*FORMULA_PREFIXES, "\t", "\r"):
-        try:
-            float(v)
-            return v  # a plain number such as -5.00 is harmless
-        except ValueError:
-            return "'" + v
-    return v
+#: the first and last header names of a quarantine file (how an earlier one is recognised)
+QUARANTINE_HEADER = ("row", "problem")
 
 
-def _write_quarantine(raw: pd.DataFrame, problems: pd.DataFrame, target: Path, source: Path) -> None:
-    """Bad rows as read (plus ``row`` and ``problem``) to ``target``, atomically; never onto the input."""
-    if target.resolve() == source.resolve():
+def is_quarantine_file(path: Path) -> bool:
+    """Whether ``path`` is a CSV this importer wrote: its header starts with ``row`` and ends with ``problem``."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            header = next(csv.reader(fh), [])
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return False
+    return len(header) >= 2 and (header[0], header[-1]) == QUARANTINE_HEADER
+
+
+def check_quarantine_target(target: Path, source: Path) -> None:
+    """Refuse, before any work, a quarantine path that is the input, a folder, or an existing file
+    other than an earlier quarantine file, or a folder that cannot be written."""
+    target, source = Path(target), Path(source)
+    if target.exists() and source.exists() and target.resolve() == source.resolve():
         raise UserError("the quarantine file would overwrite the input ledger; choose another path", source=str(target))
     if target.is_dir():
         raise UserError("is a directory; expected a CSV file name for the quarantined rows", source=str(target))
+    if target.exists() and not is_quarantine_file(target):
+        raise UserError("already exists and is not an earlier quarantine file; it is never overwritten — "
+                        "choose another --quarantine PATH", source=str(target))
+    check_writable(target)
+
+
+def _write_quarantine(raw: pd.DataFrame, problems: pd.DataFrame, target: Path, source: Path) -> None:
+    """Bad rows as read (plus ``row`` and ``problem``) to ``target``, atomically; never onto the input.
+    Text Excel would read as a formula is neutralised (:func:`o2c_sim.excel.formula_safe`)."""
+    check_quarantine_target(target, source)
     per_row = problems.assign(text=[
         (f"{c}: " if isinstance(c, str) else "") + m for c, m in zip(problems["column"], problems["message"])
     ]).groupby("row")["text"].agg("; ".join)
-    bad = raw.loc[per_row.index].map(_excel_safe)
+    bad = raw.loc[per_row.index].copy()
     bad.insert(0, "row", bad.index)
-    bad["problem"] = per_row.map(_excel_safe)
-    atomic_write_text(target, bad.to_csv(index=False), encoding="utf-8-sig")
+    bad["problem"] = per_row
+    write_csv(target, bad, index=False, encoding="utf-8-sig")
 
 
 def load_ledger(
@@ -469,7 +827,9 @@ def load_ledger(
     whole file (unreadable, empty, missing columns) always raise.
 
     Row numbers are those a spreadsheet shows (header = row 1, blank lines counted); a Parquet file's
-    first record is numbered row 2 likewise. The result's ``attrs`` hold ``source``, ``quarantined`` (number of bad rows) and ``quarantine_path``.
+    first record is numbered row 2 likewise. The result's ``attrs`` hold ``source``, ``quarantined``
+    (number of bad rows), ``quarantine_path``, ``prepayments`` and ``credit_notes`` (counts of good rows).
+    A quarantine path that exists and is not an earlier quarantine file is refused before reading.
     """
     if on_error not in ("fail", "quarantine"):
         raise UserError(f"on_error must be 'fail' or 'quarantine', got {on_error!r}")
@@ -479,16 +839,25 @@ def load_ledger(
         mapping = Mapping()
     elif not isinstance(mapping, Mapping):
         mapping = load_mapping(mapping)
+    target = None
+    if on_error == "quarantine":
+        target = Path(quarantine_path) if quarantine_path is not None else default_quarantine_path(path)
+        check_quarantine_target(target, path)
     raw, ragged = _read_raw(path, mapping)
     if raw.empty:
         raise UserError("no data rows below the header", source=str(path))
     columns = _resolve_columns(raw, mapping, explicit, str(path))
-    parsed, found = _parse(raw, columns, mapping)
-    bad, target = set_aside(raw, [ragged, *found], path, on_error=on_error, quarantine_path=quarantine_path)
-    if "paid_date" in parsed and "paid_amount" not in columns:
-        parsed["paid_amount"] = _settled_in_full(parsed)
+    parsed, found = _parse(raw, columns, mapping, str(path))
+    bad, target = set_aside(raw, [ragged, *found], path, on_error=on_error, quarantine_path=target)
+    prepaid = pd.Series(False, index=parsed.index)
+    if "paid_date" in parsed:
+        prepaid = parsed["paid_date"] < parsed["invoice_date"]
+        parsed.loc[prepaid, "paid_date"] = parsed.loc[prepaid, "invoice_date"]
+        if "paid_amount" not in columns:
+            parsed["paid_amount"] = _settled_in_full(parsed)
     table = invoice_table.conform(parsed[~bad])
-    table.attrs = {"source": str(path), "quarantined": int(bad.sum()), "quarantine_path": target}
+    table.attrs = {"source": str(path), "quarantined": int(bad.sum()), "quarantine_path": target,
+                   "prepayments": int((prepaid & ~bad).sum()), "credit_notes": int((table["amount"] < 0).sum())}
     return table
 
 

@@ -20,7 +20,16 @@ disputed               bool
 dispute_reason         string or ""
 dispute_resolved_date  date or NaT
 channel                e.g. "paper" / "electronic" / "email"
+corrects_invoice_id    for a credit note: the invoice it corrects, where the ERP says so ("" if not)
 =====================  ==========================================================================
+
+**Credit notes** are rows with a negative ``amount``. Their settlement columns are 0 or negative and
+money is conserved the same way, ``amount = paid + credited + written off + open``: an open credit
+note is a negative open amount (it reduces AR); when it is applied against invoices or refunded, its
+``paid_amount`` (= ``amount`` when settled in full) is the cash it takes back, so receipts summed over
+all rows are net cash. Sums over ``amount`` (sales, AR) are therefore **net sales** and **net AR**; DSO
+and CEI computed from an imported table use them (credit-management convention: credit notes reduce
+the period's credit sales). Behaviour (payment delays) is fitted on invoices only (:func:`sales`).
 """
 
 from __future__ import annotations
@@ -30,11 +39,11 @@ import pandas as pd
 REQUIRED = ("invoice_id", "customer_id", "invoice_date", "due_date", "amount")
 DATE_COLUMNS = ("invoice_date", "due_date", "paid_date", "dispute_resolved_date")
 MONEY_COLUMNS = ("amount", "paid_amount", "credited_amount", "written_off_amount")
-STRING_COLUMNS = ("invoice_id", "customer_id", "segment", "dispute_reason", "channel")
+STRING_COLUMNS = ("invoice_id", "customer_id", "segment", "dispute_reason", "channel", "corrects_invoice_id")
 COLUMNS = (
     "invoice_id", "customer_id", "segment", "invoice_date", "due_date", "amount", "paid_date",
     "paid_amount", "credited_amount", "written_off_amount", "disputed", "dispute_reason",
-    "dispute_resolved_date", "channel",
+    "dispute_resolved_date", "channel", "corrects_invoice_id",
 )
 
 
@@ -75,3 +84,35 @@ def open_as_of(df: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     issued = df["invoice_date"] <= as_of
     unsettled = df["paid_date"].isna() | (df["paid_date"] > as_of) if "paid_date" in df.columns else True
     return df[issued & unsettled]
+
+
+def sales(df: pd.DataFrame) -> pd.DataFrame:
+    """Invoices only (amount > 0): the rows whose payment behaviour can be fitted; credit notes left out."""
+    return df[df["amount"] > 0]
+
+
+def net_sales(df: pd.DataFrame) -> float:
+    """Invoiced amount less credit notes: Σ amount over all rows."""
+    return float(df["amount"].sum().round(2))
+
+
+def net_ar_as_of(df: pd.DataFrame, as_of) -> float:
+    """Net AR on ``as_of`` over items issued by then: the full amount of those settled later, else
+    amount − paid − credited − written off; credit notes included (negative)."""
+    as_of = pd.Timestamp(as_of)
+    items = df[df["invoice_date"] <= as_of]
+    later = (items["paid_date"].notna() & (items["paid_date"] > as_of) if "paid_date" in items
+             else pd.Series(False, index=items.index))
+    return float(items["amount"].where(later, open_amount(items)).sum().round(2))
+
+
+def ledger_dso(df: pd.DataFrame, as_of=None, days: int = 90) -> tuple[float, float, float]:
+    """(DSO, net AR, net sales) of an imported ledger: DSO = net AR on ``as_of`` ÷ net sales of the
+    ``days`` days ending on ``as_of`` × ``days`` (standard DSO, :func:`o2c_sim.kpis.dso_standard`, with
+    credit notes reducing both AR and sales). ``as_of`` defaults to the last invoice date."""
+    from .kpis import dso_standard
+
+    as_of = pd.Timestamp(df["invoice_date"].max() if as_of is None else as_of)
+    window = (df["invoice_date"] > as_of - pd.Timedelta(days=days)) & (df["invoice_date"] <= as_of)
+    ar, sales = net_ar_as_of(df, as_of), net_sales(df[window])
+    return dso_standard(ar, sales, days), ar, sales

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 import yaml
 
 from .errors import UserError
+from .scenario import safe_load_text
 
 # ------------------------------------------------------------------------------------------ kinds
 
@@ -40,7 +41,7 @@ def _text(value: Any) -> Any:
     """Parse text the way an override value is parsed (YAML); other values unchanged."""
     if isinstance(value, str):
         try:
-            return yaml.safe_load(value) if value.strip() else value
+            return safe_load_text(value) if value.strip() else value  # duplicate keys, alias bombs refused
         except yaml.YAMLError:
             return value
     return value
@@ -100,7 +101,7 @@ def _bool(name: str, v: Any) -> bool:
 
 def _overrides(name: str, v: Any) -> dict[str, Any]:
     """A mapping of dotted paths to values; also accepts ``["team.collectors=8", ...]`` or that as text."""
-    from .scenario import parse_override
+    from .scenario import merge_overrides
 
     v = _text(v)
     if v is None or v == "":
@@ -110,7 +111,7 @@ def _overrides(name: str, v: Any) -> dict[str, Any]:
     if isinstance(v, (list, tuple)):
         if not all(isinstance(x, str) for x in v):
             raise UserError(f"parameter '{name}': expected key=value strings such as 'team.collectors=8', got {v!r}")
-        return dict(parse_override(x) for x in v)
+        return merge_overrides(v)  # a repeated key applies in order, as on the command line
     if isinstance(v, Mapping):
         bad = [k for k in v if not isinstance(k, str) or not k.strip()]
         if bad:

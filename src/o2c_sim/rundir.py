@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import math
 import os
+import re
 import shutil
 import tempfile
 from contextlib import contextmanager
@@ -21,8 +22,42 @@ from typing import Iterator
 from .errors import UserError
 
 
+#: longest file-name part taken from a user's name (most file systems allow 255 bytes)
+MAX_NAME = 80
+
+
+def safe_name(name: str, default: str = "run") -> str:
+    """A file-name part from a user's text: letters, digits, ``. _ -`` only (others become ``_``), no
+    leading dot, at most :data:`MAX_NAME` characters, so that a folder named after it can never
+    leave its parent (``../x``, ``/etc``) or exceed the file-name limit."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", str(name)).strip("._")[:MAX_NAME].strip("._")
+    return cleaned or default
+
+
 def default_run_dir(name: str, root: str | Path = "runs") -> Path:
-    return Path(root) / f"{name}-{dt.datetime.now():%Y%m%d-%H%M%S}"
+    return Path(root) / f"{safe_name(name)}-{dt.datetime.now():%Y%m%d-%H%M%S}"
+
+
+def check_writable(target: str | os.PathLike) -> None:
+    """Fail early (before any long work) if the file ``target`` could not be created: its folder
+    cannot be made or written."""
+    folder = Path(target).parent
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UserError(f"cannot be written: {existing} is not a folder", source=str(target))
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UserError(f"cannot be written: the folder {existing} is not writable; choose another path", source=str(target))
+
+
+def new_subdir(parent: str | os.PathLike, name: str) -> Path:
+    """A path inside ``parent`` named after ``name`` that does not exist yet (``name``, ``name-2``, …)."""
+    parent, base = Path(parent), safe_name(name)
+    candidate, i = parent / base, 2
+    while candidate.exists():
+        candidate, i = parent / f"{base}-{i}", i + 1
+    return candidate
 
 
 def check_target(out: Path) -> None:
@@ -31,6 +66,9 @@ def check_target(out: Path) -> None:
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise UserError("already exists; an earlier run is never overwritten — choose another --out or remove it", source=str(out))
     parent = out.parent if str(out.parent) else Path(".")
+    blocking = next((p for p in (parent, *parent.parents) if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise UserError(f"cannot create it: {blocking} is a file, not a folder", source=str(out))
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

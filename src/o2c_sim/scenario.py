@@ -23,17 +23,59 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .errors import UserError
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
-NonNegative = Annotated[float, Field(ge=0.0)]
-Positive = Annotated[float, Field(gt=0.0)]
+MAX_DAYS = 3660  # ten years: any delay, window or deadline in days
+MAX_MINUTES = 1440.0  # one day: any handling time in minutes
+MAX_MONEY = 1e12
+Money = Annotated[float, Field(ge=0.0, le=MAX_MONEY)]
+MeanDays = Annotated[float, Field(ge=0.0, le=MAX_DAYS)]
+Minutes = Annotated[float, Field(gt=0.0, le=MAX_MINUTES)]
+Days = Annotated[int, Field(ge=1, le=MAX_DAYS)]
+DaysOrZero = Annotated[int, Field(ge=0, le=MAX_DAYS)]
 
 STRATEGIES = ("oldest_first", "largest_balance", "risk_weighted", "broken_promises_first", "scored_rules")
 DISPUTE_REASONS = ("pricing", "quantity", "billing_error", "contract", "duplicate", "service")
 
 
 class Strict(BaseModel):
-    """Base for every section: unknown keys are an error, values are validated on assignment."""
+    """Base for every section: unknown keys are an error, NaN and infinity are refused, values are
+    validated on assignment."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+
+
+#: upper bounds that reflect the world (and the memory of one machine), with the reason shown to a
+#: user who passes them; the field name is the last part of the dotted path
+LIMITS = {
+    "accounts": (200_000, "a larger portfolio does not fit one machine's memory; split it into segments run separately"),
+    "collectors": (2_000, "more than any collections team; check the value"),
+    "dispute_analysts": (2_000, "more than any collections team; check the value"),
+    "cash_app_clerks": (2_000, "more than any collections team; check the value"),
+    "invoices_per_month": (500.0, "per account; more than 500 invoices a month per account is a data error"),
+    "median": (1e9, "invoice amounts above a billion are a data error"),
+    "minimum": (1e9, "invoice amounts above a billion are a data error"),
+    "replications": (1_000, "more replications than 1,000 narrow the CI by less than rounding; use a sweep for more"),
+    "seed": (2**63 - 1, "seeds are 64-bit integers"),
+    "approval_limit": (1e12, "amounts above a trillion are a data error"),
+    "cost_per_fte": (1e8, "a yearly cost per person above 100 million is a data error"),
+}
+MAX_INVOICES = 20_000_000  # invoices one simulation holds in memory (≈ 2 GB of ledger and event arrays)
+FIRST_DATE, LAST_DATE = dt.date(1900, 1, 1), dt.date(2200, 12, 31)  # inside what pandas can hold (1677–2262)
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def check_flag(flag: str, value: int, low: int, limit: str) -> None:
+    """A command-line count within ``low`` .. the schema's cap for ``limit`` (:data:`LIMITS`), as a
+    :class:`UserError` naming the flag and why the cap is there."""
+    cap, why = LIMITS[limit]
+    if value < low:
+        raise UserError(f"{flag} must be at least {low}, got {value}")
+    if value > cap:
+        raise UserError(f"{flag} must be at most {cap:,} ({why}), got {value:,}")
+
+
+def _limit(name: str, kind: type = int, **low) -> Any:
+    """``Annotated[kind, Field(le=LIMITS[name], **low)]``."""
+    return Annotated[kind, Field(le=LIMITS[name][0], **low)]
 
 
 def _shares_sum_to_one(shares: dict[str, float], what: str) -> dict[str, float]:
@@ -46,9 +88,9 @@ def _shares_sum_to_one(shares: dict[str, float], what: str) -> dict[str, float]:
 class Amounts(Strict):
     """Invoice amounts: lognormal with the given median and log-scale sigma, floored at ``minimum``."""
 
-    median: Positive = 2_000.0
-    sigma: NonNegative = 0.9
-    minimum: NonNegative = 10.0
+    median: _limit("median", float, gt=0.0) = 2_000.0
+    sigma: Annotated[float, Field(ge=0.0, le=5.0)] = 0.9  # exp(5σ) spans any real invoice range
+    minimum: _limit("minimum", float, ge=0.0) = 10.0
 
 
 class PaymentDelay(Strict):
@@ -62,13 +104,13 @@ class PaymentDelay(Strict):
     """
 
     on_time_share: Probability = 0.62
-    early_days_mean: NonNegative = 4.0
-    late_days_mean: Positive = 9.7
-    late_days_cv: Positive = 0.75
+    early_days_mean: MeanDays = 4.0
+    late_days_mean: Annotated[float, Field(gt=0.0, le=MAX_DAYS)] = 9.7
+    late_days_cv: Annotated[float, Field(gt=0.0, le=20.0)] = 0.75
     #: optional empirical quantiles (at evenly spaced probabilities 0..1) replacing the parametric
     #: draws by inverse-CDF interpolation; written by ``o2c-sim calibrate``
-    late_days_quantiles: list[Annotated[float, Field(ge=1.0)]] | None = None
-    early_days_quantiles: list[NonNegative] | None = None
+    late_days_quantiles: list[Annotated[float, Field(ge=1.0, le=MAX_DAYS)]] | None = Field(default=None, max_length=1001)
+    early_days_quantiles: list[MeanDays] | None = Field(default=None, max_length=1001)
 
     @field_validator("late_days_quantiles", "early_days_quantiles")
     @classmethod
@@ -88,7 +130,7 @@ class Behaviour(Strict):
     partial_payment_rate: Probability = 0.04  # a payment covers only part of the invoice
     partial_fraction: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.6
     unapplied_rate: Probability = 0.06  # payment arrives without remittance advice
-    letter_sensitivity: NonNegative = 1.0  # multiplies every dunning step's response rate
+    letter_sensitivity: Annotated[float, Field(ge=0.0, le=100.0)] = 1.0  # multiplies every dunning step's response rate
     rpc_rate: Probability = 0.45  # right-party contact per call attempt
     ptp_keep_rate: Probability = 0.75
     insolvency_rate_annual: Probability = 0.01  # per account per year
@@ -102,16 +144,21 @@ class Segment(Strict):
     share: Probability
     terms_days: Literal[7, 14, 30, 45, 60] = 30
     channel: str = "electronic"  # billing channel written to the invoice table
-    invoices_per_month: Positive = 2.0  # per account
+    invoices_per_month: _limit("invoices_per_month", float, gt=0.0) = 2.0  # per account
     recurring_share: Probability = 0.5  # of invoices that are monthly contract billing
     amounts: Amounts = Amounts()
-    credit_limit_months: Positive = 3.0  # credit limit = months of average billing
+    credit_limit_months: Annotated[float, Field(gt=0.0, le=120.0)] = 3.0  # credit limit = months of average billing
     behaviour: Behaviour = Behaviour()
     dunning_steps: list["DunningStep"] | None = None  # segment-specific cadence, else dunning.steps
 
+    @field_validator("dunning_steps")
+    @classmethod
+    def _ascending(cls, steps: list["DunningStep"] | None) -> list["DunningStep"] | None:
+        return None if steps is None else _ascending_steps(steps)
+
 
 class Portfolio(Strict):
-    accounts: Annotated[int, Field(ge=1)] = 2_000
+    accounts: _limit("accounts", ge=1) = 2_000
     segments: list[Segment] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -136,7 +183,7 @@ class Legal(Strict):
     full with probability ``recovery_rate`` (one draw per hand-over), otherwise they are written off."""
 
     recovery_rate: Probability = 0.4
-    days_to_recover: Annotated[int, Field(ge=1)] = 60
+    days_to_recover: Days = 60
 
 
 class Dunning(Strict):
@@ -149,48 +196,75 @@ class Dunning(Strict):
             DunningStep(days_past_due=45, channel="letter", response_rate=0.30),
         ]
     )
-    min_amount: NonNegative = 25.0  # account past-due balance below which no letter is sent
-    response_window_days: Annotated[int, Field(ge=1)] = 10
-    pre_legal_days: Annotated[int, Field(ge=1)] | None = 90  # hand-over to legal, None = never
+    min_amount: Money = 25.0  # account past-due balance below which no letter is sent
+    response_window_days: Days = 10
+    pre_legal_days: Days | None = 90  # hand-over to legal, None = never
     legal: Legal = Legal()
-    write_off_days: Annotated[int, Field(ge=1)] = 180
+    write_off_days: Days = 180
 
     @field_validator("steps")
     @classmethod
     def _ascending(cls, steps: list[DunningStep]) -> list[DunningStep]:
-        days = [s.days_past_due for s in steps]
-        if days != sorted(days) or len(set(days)) != len(days):
-            raise ValueError(f"dunning steps must have strictly increasing days_past_due, got {days}")
-        return steps
+        return _ascending_steps(steps)
+
+
+def _ascending_steps(steps: list[DunningStep]) -> list[DunningStep]:
+    """A cadence (global or a segment's): strictly increasing days_past_due, within ±10 years."""
+    days = [s.days_past_due for s in steps]
+    if days != sorted(days) or len(set(days)) != len(days):
+        raise ValueError(f"dunning steps must have strictly increasing days_past_due, got {days}")
+    if any(abs(d) > 3660 for d in days):
+        raise ValueError(f"dunning step days_past_due must be within ±3660 days, got {days}")
+    return steps
+
+
+def _in_date_range(d: dt.date) -> dt.date:
+    if not FIRST_DATE <= d <= LAST_DATE:
+        raise ValueError(f"date {d} is outside {FIRST_DATE}..{LAST_DATE} (the range a simulation calendar can hold)")
+    return d
 
 
 class Calendar(Strict):
     weekmask: str = "Mon Tue Wed Thu Fri"
-    holidays: list[dt.date] = Field(default_factory=list)
+    holidays: list[dt.date] = Field(default_factory=list, max_length=10_000)
+
+    @field_validator("weekmask")
+    @classmethod
+    def _weekmask(cls, v: str) -> str:
+        days = v.split()
+        if not days or any(d not in WEEKDAYS for d in days) or len(set(days)) != len(days):
+            raise ValueError(f"expected working days separated by spaces from {' '.join(WEEKDAYS)} "
+                             f"(e.g. 'Mon Tue Wed Thu Fri'), each at most once, got {v!r}")
+        return v
+
+    @field_validator("holidays")
+    @classmethod
+    def _holidays(cls, v: list[dt.date]) -> list[dt.date]:
+        return [_in_date_range(d) for d in v]
 
 
 class Team(Strict):
-    collectors: Annotated[int, Field(ge=0)] = 6
+    collectors: _limit("collectors", ge=0) = 6
     hours_per_day: Annotated[float, Field(gt=0, le=24)] = 7.5
     shift_start_hour: Annotated[float, Field(ge=0, lt=24)] = 8.5
     absence_rate: Probability = 0.06  # share of business days a collector is away (leave, sickness)
     shrinkage: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.25  # in-shift time not spent on calls/queries
-    dispute_analysts: Annotated[int, Field(ge=0)] = 3
-    cash_app_clerks: Annotated[int, Field(ge=0)] = 1
-    cost_per_fte: NonNegative = 55_000.0  # fully loaded, per year
+    dispute_analysts: _limit("dispute_analysts", ge=0) = 3
+    cash_app_clerks: _limit("cash_app_clerks", ge=0) = 1
+    cost_per_fte: _limit("cost_per_fte", float, ge=0.0) = 55_000.0  # fully loaded, per year
 
 
 class Work(Strict):
     """Handling times in minutes."""
 
-    call_attempt: Positive = 4.0  # dial, voicemail, notes: no right-party contact
-    conversation: Positive = 12.0  # right-party contact, including wrap-up notes
-    email: Positive = 4.0
-    pre_legal_file: Positive = 30.0
-    payment_plan_setup: Positive = 20.0
-    inbound_query: Positive = 6.0
-    dispute_analysis: Positive = 60.0  # analyst minutes of work per dispute
-    cash_match: Positive = 6.0  # clerk minutes per unapplied payment
+    call_attempt: Minutes = 4.0  # dial, voicemail, notes: no right-party contact
+    conversation: Minutes = 12.0  # right-party contact, including wrap-up notes
+    email: Minutes = 4.0
+    pre_legal_file: Minutes = 30.0
+    payment_plan_setup: Minutes = 20.0
+    inbound_query: Minutes = 6.0
+    dispute_analysis: Minutes = 60.0  # analyst minutes of work per dispute
+    cash_match: Minutes = 6.0  # clerk minutes per unapplied payment
 
 
 class CallOutcomes(Strict):
@@ -209,13 +283,13 @@ class CallOutcomes(Strict):
 
 class Strategy(Strict):
     prioritisation: str = "oldest_first"
-    recontact_business_days: Annotated[int, Field(ge=0)] = 5  # after a conversation, wait this long to call again
-    retry_business_days: Annotated[int, Field(ge=1)] = 1  # after an attempt without contact, retry this much later
-    min_past_due_amount: NonNegative = 0.0
-    min_days_past_due: Annotated[int, Field(ge=0)] = 1
-    ptp_max_days: Annotated[int, Field(ge=1)] = 7
+    recontact_business_days: DaysOrZero = 5  # after a conversation, wait this long to call again
+    retry_business_days: Days = 1  # after an attempt without contact, retry this much later
+    min_past_due_amount: Money = 0.0
+    min_days_past_due: DaysOrZero = 1
+    ptp_max_days: Days = 7
     outcomes: CallOutcomes = CallOutcomes()
-    coverage_business_days: Annotated[int, Field(ge=1)] = 2  # coverage KPI: touched within this many business days
+    coverage_business_days: Days = 2  # coverage KPI: touched within this many business days
 
     @field_validator("prioritisation")
     @classmethod
@@ -227,8 +301,8 @@ class Strategy(Strict):
 
 class Disputes(Strict):
     enabled: bool = True
-    sla_business_days: Annotated[int, Field(ge=1)] = 10
-    info_wait_days: NonNegative = 4.0  # mean days gathering information before an analyst can decide
+    sla_business_days: Days = 10
+    info_wait_days: MeanDays = 4.0  # mean days gathering information before an analyst can decide
     reasons: dict[str, Probability] = Field(
         default_factory=lambda: {
             "pricing": 0.30, "quantity": 0.15, "billing_error": 0.25,
@@ -258,18 +332,18 @@ class Disputes(Strict):
 class PaymentPlans(Strict):
     enabled: bool = True
     instalments: Annotated[int, Field(ge=2, le=24)] = 3
-    interval_days: Annotated[int, Field(ge=7)] = 30
+    interval_days: Annotated[int, Field(ge=7, le=MAX_DAYS)] = 30
     break_rate: Probability = 0.15  # per instalment
-    approval_limit: NonNegative = 50_000.0  # plans above this wait for approval
-    approval_days: Annotated[int, Field(ge=0)] = 3
+    approval_limit: _limit("approval_limit", float, ge=0.0) = 50_000.0  # plans above this wait for approval
+    approval_days: DaysOrZero = 3
 
 
 class Inbound(Strict):
     """Customer calls/emails to the collectors; served before outbound work."""
 
     enabled: bool = True
-    per_1000_accounts_per_day: NonNegative = 20.0
-    sla_minutes: Positive = 240.0
+    per_1000_accounts_per_day: Annotated[float, Field(ge=0.0, le=1000.0)] = 20.0  # ≤ one per account a day
+    sla_minutes: Annotated[float, Field(gt=0.0, le=MAX_DAYS * MAX_MINUTES)] = 240.0
 
 
 class Finance(Strict):
@@ -277,13 +351,13 @@ class Finance(Strict):
 
 
 class Scenario(Strict):
-    name: str
+    name: Annotated[str, Field(min_length=1, max_length=200)]
     description: str = ""
-    seed: int = 12345
+    seed: _limit("seed", ge=0) = 12345
     start_date: dt.date = dt.date(2026, 1, 5)
     horizon_days: Annotated[int, Field(ge=30, le=3660)] = 365
     warmup_days: Annotated[int, Field(ge=0, le=1830)] = 180
-    replications: Annotated[int, Field(ge=1, le=1000)] = 3
+    replications: _limit("replications", ge=1) = 3
     currency: str = "EUR"
     calendar: Calendar = Calendar()
     portfolio: Portfolio
@@ -298,6 +372,29 @@ class Scenario(Strict):
     #: dotted path → distribution spec of every uncertain value (see :mod:`o2c_sim.uncertainty`)
     uncertain: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
+    @field_validator("start_date")
+    @classmethod
+    def _start(cls, v: dt.date) -> dt.date:
+        return _in_date_range(v)
+
+    @model_validator(mode="after")
+    def _size(self) -> "Scenario":
+        """Invoices issued over warm-up + horizon ≈ accounts × Σ share·invoices_per_month × months."""
+        per_month = sum(s.share * s.invoices_per_month for s in self.portfolio.segments)
+        invoices = self.portfolio.accounts * per_month * (self.warmup_days + self.horizon_days) / 30.44
+        if invoices > MAX_INVOICES:
+            raise ValueError(f"the scenario would issue about {invoices:,.0f} invoices (portfolio.accounts × "
+                             f"invoices_per_month × months of warm-up + horizon); at most {MAX_INVOICES:,} fit one "
+                             "machine's memory — fewer accounts, a shorter horizon, or segments run separately")
+        return self
+
+    @field_validator("name")
+    @classmethod
+    def _printable(cls, v: str) -> str:
+        if not v.strip() or any(not c.isprintable() for c in v):
+            raise ValueError("expected a printable, non-blank name (it names the run directory)")
+        return v
+
     def to_yaml(self) -> str:
         """The resolved scenario as YAML (every default written out)."""
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
@@ -307,7 +404,7 @@ class Scenario(Strict):
         if not overrides:
             return self
         data = apply_overrides(self.model_dump(mode="json"), overrides)
-        return from_dict(data, source=f"scenario {self.name!r} with overrides {_normalise(overrides)}")
+        return from_dict(data, source=f"scenario {self.name!r} with overrides {merge_overrides(overrides)}")
 
 
 Segment.model_rebuild()
@@ -325,8 +422,14 @@ def _format_validation_error(err: ValidationError) -> str:
             msg = "unknown key (check spelling; see docs/model.md for the keys)"
         elif e["type"] == "missing":
             msg = "required key is missing"
-        parts.append(f"field '{loc}': {msg} (got {e.get('input')!r})" if e["type"] != "missing" else f"field '{loc}': {msg}")
-    return "; ".join(parts)
+        elif e["type"] in ("less_than_equal", "less_than") and str(e["loc"][-1]) in LIMITS:
+            msg += f" ({LIMITS[str(e['loc'][-1])][1]})"
+        elif e["type"] == "finite_number":
+            msg = "expected a finite number, not NaN or infinity"
+        got = repr(e.get("input"))
+        got = got if len(got) <= 80 else got[:77] + "..."
+        parts.append(f"field '{loc}': {msg} (got {got})" if e["type"] != "missing" else f"field '{loc}': {msg}")
+    return "; ".join(parts[:10]) + (f"; and {len(parts) - 10} more" if len(parts) > 10 else "")
 
 
 def from_dict(data: Any, *, source: str = "scenario") -> Scenario:
@@ -372,17 +475,100 @@ def at_means(scenario: Scenario) -> Scenario:
     return with_values(scenario, {}) if scenario.uncertain else scenario
 
 
+MAX_YAML_NODES = 100_000  # values in a YAML file once its aliases are expanded (a scenario has a few hundred)
+MAX_YAML_BYTES = 5_000_000
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a key given twice in one mapping (YAML 1.2 forbids it; PyYAML
+    would silently keep the last)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                first = seen.setdefault(key, key_node.start_mark.line)
+            except TypeError:  # an unhashable key: PyYAML reports it itself
+                continue
+            if first != key_node.start_mark.line:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (first given on line {first + 1})", key_node.start_mark)
+        return super().construct_mapping(node, deep)
+
+    def construct_yaml_timestamp(self, node):
+        try:
+            return super().construct_yaml_timestamp(node)
+        except (ValueError, OverflowError) as exc:  # 2024-02-30: a date-shaped value that is no date
+            raise yaml.constructor.ConstructorError(None, None, f"{node.value!r} is not a valid date ({exc})",
+                                                    node.start_mark) from None
+
+
+_StrictLoader.add_constructor("tag:yaml.org,2002:timestamp", _StrictLoader.construct_yaml_timestamp)
+
+
+def _expanded_size(node: yaml.Node, memo: dict[int, int], active: set[int]) -> int:
+    """Values in the document once every alias is expanded (aliases share nodes; memoised)."""
+    key = id(node)
+    if key in memo:
+        return memo[key]
+    if key in active:
+        raise ValueError("recursive alias")
+    active.add(key)
+    if isinstance(node, yaml.MappingNode):
+        size = 1 + sum(_expanded_size(k, memo, active) + _expanded_size(v, memo, active) for k, v in node.value)
+    elif isinstance(node, yaml.SequenceNode):
+        size = 1 + sum(_expanded_size(v, memo, active) for v in node.value)
+    else:
+        size = 1
+    active.discard(key)
+    memo[key] = min(size, MAX_YAML_NODES + 1)
+    return memo[key]
+
+
+def safe_load_text(text: str, source: str | None = None) -> Any:
+    """``yaml.safe_load`` that refuses duplicate keys, alias bombs (more than :data:`MAX_YAML_NODES`
+    values once expanded, checked before anything is built) and recursive aliases."""
+    loader = _StrictLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        try:
+            size = _expanded_size(node, {}, set())
+        except ValueError:
+            raise UserError("a YAML alias refers to itself; aliases must not be recursive", source=source) from None
+        if size > MAX_YAML_NODES:
+            raise UserError(f"the YAML expands to more than {MAX_YAML_NODES:,} values through its aliases (&/*); "
+                            "a scenario needs a few hundred — refused", source=source)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
 def read_yaml(path: str | Path) -> Any:
     """Read a YAML file, turning every I/O and syntax problem into a :class:`UserError`."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        if path.is_file() and path.stat().st_size > MAX_YAML_BYTES:
+            raise UserError(f"is larger than {MAX_YAML_BYTES // 1_000_000} MB; expected a small YAML file", source=str(path))
+        data = path.read_bytes()
     except FileNotFoundError:
         raise UserError("file not found; expected a YAML file (try one of scenarios/*.yaml)", source=str(path)) from None
-    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
-        raise UserError(f"cannot read as UTF-8 text: {exc.strerror or exc}", source=str(path)) from None
+    except (IsADirectoryError, PermissionError, OSError) as exc:
+        raise UserError(f"cannot be read: {exc.strerror or exc}", source=str(path)) from None
     try:
-        return yaml.safe_load(text)
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise UserError(f"is not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}); save it as UTF-8",
+                        source=str(path)) from None
+    try:
+        return safe_load_text(text, str(path))
+    except RecursionError:
+        raise UserError("the YAML is nested too deeply", source=str(path)) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
@@ -429,7 +615,7 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | list[str] | None
     if not overrides:
         return scenario
     resolved_data = apply_overrides(scenario.model_dump(mode="json"), overrides, source=str(resolved))
-    return from_dict(resolved_data, source=f"{resolved} (with overrides {_normalise(overrides)})")
+    return from_dict(resolved_data, source=f"{resolved} (with overrides {merge_overrides(overrides)})")
 
 
 # ------------------------------------------------------------------------------------------- overrides
@@ -449,18 +635,52 @@ def parse_override(text: str) -> tuple[str, Any]:
     if raw.startswith("+") or (raw.startswith("-") and text.partition("=")[0].strip().endswith("-")):
         return key, raw  # relative, resolved against the current value
     try:
-        value = yaml.safe_load(raw) if raw else None
-    except yaml.YAMLError:
+        value = safe_load_text(raw) if raw else None
+    except (yaml.YAMLError, RecursionError):
         value = raw
+    except UserError as err:
+        raise UserError(f"override '{key}': {err}") from None
     return key, value
 
 
-def _normalise(overrides: dict[str, Any] | list[str] | tuple[str, ...] | None) -> dict[str, Any]:
+def _is_relative(value: Any) -> bool:
+    if not (isinstance(value, str) and value[:1] in "+-"):
+        return False
+    try:
+        float(value)
+        return True
+    except ValueError:
+        return False
+
+
+def override_pairs(overrides: dict[str, Any] | list[str] | tuple[str, ...] | None) -> list[tuple[str, Any]]:
+    """Overrides as (dotted path, value) pairs in the order given; a path may repeat."""
     if overrides is None:
-        return {}
+        return []
     if isinstance(overrides, dict):
-        return dict(overrides)
-    return dict(parse_override(o) for o in overrides)
+        return list(overrides.items())
+    if isinstance(overrides, str):
+        return [parse_override(overrides)]
+    return [o if isinstance(o, tuple) else parse_override(o) for o in overrides]
+
+
+def merge_overrides(overrides: dict[str, Any] | list[str] | tuple[str, ...] | None) -> dict[str, Any]:
+    """One value per path with the effect of applying the overrides in order: a repeated path's relative
+    value adds to the one before it (``["team.collectors=10", "team.collectors=+1"]`` → ``{…: 11}``,
+    ``+1`` then ``+2`` → ``"+3"``); an absolute value replaces it."""
+    out: dict[str, Any] = {}
+    for key, value in override_pairs(overrides):
+        if key in out and _is_relative(value):
+            prev = out[key]
+            if _is_relative(prev):
+                total = float(prev) + float(value)
+                value = f"{total:+g}" if total else "+0"
+            elif isinstance(prev, (int, float)) and not isinstance(prev, bool):
+                value = _relative(value, prev, key)
+        out[key] = value
+    return out
+
+
 
 
 def _child(node: Any, part: str, path: str) -> tuple[Any, Any]:
@@ -493,7 +713,9 @@ def apply_overrides(data: dict[str, Any], overrides: dict[str, Any] | list[str] 
     from . import uncertainty
 
     result = copy.deepcopy(data)
-    for path, value in _normalise(overrides).items():
+    for path, value in override_pairs(overrides):  # in order: a repeated path applies twice
+        if not isinstance(path, str):
+            raise UserError(f"override {path!r}: expected a dotted path such as team.collectors", source=source)
         parts = path.split(".")
         if not all(parts):
             raise UserError(f"override '{path}': empty part in dotted path", source=source)
@@ -502,6 +724,8 @@ def apply_overrides(data: dict[str, Any], overrides: dict[str, Any] | list[str] 
             container, key = _child(node, part, path)
             last = i == len(parts) - 1
             if last:
+                if isinstance(container, dict) and container and key not in container:
+                    raise UserError(_unknown_key(path, key, container), source=source)
                 current = container.get(key) if isinstance(container, dict) else container[key]
                 container[key] = _relative(value, current, path)
                 uncertainty.forget(result, path)  # a value set explicitly is no longer uncertain
@@ -510,6 +734,14 @@ def apply_overrides(data: dict[str, Any], overrides: dict[str, Any] | list[str] 
                     container[key] = {}
                 node = container[key]
     return result
+
+
+def _unknown_key(path: str, key: str, container: dict) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(key, [str(k) for k in container], n=1)
+    hint = f"; did you mean '{close[0]}'?" if close else f"; expected one of {', '.join(map(str, container))}"
+    return f"field '{path}': unknown key (in an override){hint}"
 
 
 def _relative(value: Any, current: Any, path: str) -> Any:

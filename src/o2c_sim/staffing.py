@@ -179,6 +179,10 @@ class Recommendation:
                 if self.criterion == "mean_bound" else
                 f"at least {self.confidence:.0%} of replications' {self.target.kpi}")
         hs = self.table["headcount"]
+        if self.headcount is None and not np.isfinite(self.table["kpi_mean"].to_numpy(float)).any():
+            return (f"{self.target.kpi} is undefined at every {self.key} in {hs.min()}..{hs.max()} (no replication "
+                    f"produced a value: e.g. no promises, disputes or sales to measure it on in this scenario), so "
+                    f"no recommendation can be made on it; choose another KPI or a scenario where it is measured.")
         if self.headcount is None:
             if self.criterion == "share":
                 best = self.table.loc[self.table["share_meeting"].idxmax()]

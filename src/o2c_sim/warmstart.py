@@ -13,6 +13,12 @@ open on ``as_of`` — issued by then and not settled by then — is carried in w
 * a natural payment day drawn from its segment's delay distribution *conditional on not having been
   paid by* ``as_of`` (redrawn until later; after 20 tries, 1–10 days after ``as_of``).
 
+Open credits (credit notes with a negative open amount on ``as_of``) are carried in by applying them,
+as an ERP's clearing run would, to the same customer's open invoices: first the invoice a credit note
+``corrects`` (``corrects_invoice_id``), then the oldest. What no invoice can absorb stays the
+customer's credit balance (:attr:`OpeningBook.credit_balance`). Money is conserved:
+Σ open invoices − Σ open credits on ``as_of`` = :attr:`OpeningBook.total` − Σ credit balance.
+
 The customers continue to be billed as their segment prescribes.
 """
 
@@ -38,10 +44,41 @@ class OpeningBook:
     customers: np.ndarray  # customer ids, one per account
     segment: np.ndarray  # segment index per account
     items: pd.DataFrame  # account, invoice_id, invoice_day, due_day, open, disputed_open, level (or -1)
+    credits_applied: float = 0.0  # open credits applied to open invoices on as_of
+    credit_balance: pd.Series | None = None  # customer id -> credit left over (positive), if any
 
     @property
     def total(self) -> float:
         return float(self.items["open"].sum())
+
+    @property
+    def net_open(self) -> float:
+        """Net AR carried in: open invoices less the credit balances left over."""
+        left = 0.0 if self.credit_balance is None else float(self.credit_balance.sum())
+        return round(self.total - left, 2)
+
+
+def apply_open_credits(open_items: pd.DataFrame) -> tuple[pd.DataFrame, float, pd.Series]:
+    """Apply each customer's open credits (negative ``open``) to its open invoices, the invoice a credit
+    note corrects first, then the oldest; returns (invoices with their remaining open amount > 0,
+    credit applied, credit left per customer)."""
+    credit = open_items["open"] < 0
+    invoices = open_items[~credit & (open_items["open"] > 0)].copy()
+    notes = open_items[credit]
+    available = (-notes.groupby("customer_id")["open"].sum()).round(2)
+    if available.empty:
+        return invoices, 0.0, pd.Series(dtype=float)
+    linked = set(notes["corrects_invoice_id"]) - {""} if "corrects_invoice_id" in notes else set()
+    invoices["_first"] = ~invoices["invoice_id"].astype(str).isin(linked)
+    order = invoices.sort_values(["customer_id", "_first", "invoice_date", "invoice_id"], kind="stable")
+    before = order.groupby("customer_id")["open"].cumsum() - order["open"]  # open of the invoices served earlier
+    credit_of = order["customer_id"].map(available).fillna(0.0)
+    applied = (credit_of - before).clip(lower=0.0).clip(upper=order["open"]).round(2)
+    order["open"] = (order["open"] - applied).round(2)
+    used = applied.groupby(order["customer_id"]).sum()
+    left = (available - used.reindex(available.index, fill_value=0.0)).round(2)
+    kept = order[order["open"] > 0].drop(columns="_first").sort_index()
+    return kept, float(applied.sum().round(2)), left[left > 0]
 
 
 def _stable_unit(text: str) -> float:
@@ -61,7 +98,7 @@ def opening_book(table: pd.DataFrame, as_of, scenario: Scenario) -> OpeningBook:
     settled_later = open_items["paid_date"].notna() & (open_items["paid_date"] > as_of) if "paid_date" in open_items else False
     moved = sum(open_items[c].fillna(0.0) for c in ("paid_amount", "credited_amount", "written_off_amount") if c in open_items)
     open_items["open"] = np.where(settled_later, open_items["amount"], open_items["amount"] - moved).round(2)
-    open_items = open_items[open_items["open"] > 0]
+    open_items, applied, left = apply_open_credits(open_items)
     names = [s.name for s in scenario.portfolio.segments]
     shares = np.cumsum([s.share for s in scenario.portfolio.segments])
     customers = np.array(sorted(table["customer_id"].astype(str).unique()))
@@ -86,7 +123,7 @@ def opening_book(table: pd.DataFrame, as_of, scenario: Scenario) -> OpeningBook:
         "disputed_open": disputed.to_numpy(),
         "level": open_items["dunning_level"].fillna(-1).astype(int).to_numpy() if "dunning_level" in open_items else -1,
     })
-    return OpeningBook(as_of.date(), customers, seg, items.reset_index(drop=True))
+    return OpeningBook(as_of.date(), customers, seg, items.reset_index(drop=True), applied, left)
 
 
 def warm_scenario(scenario: Scenario, book: OpeningBook) -> Scenario:

@@ -12,7 +12,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import UserError
-from .validate import add_history_args
+from .validate import add_history_args, check_quarantine, read_history
 
 DEFAULT_ACCOUNTS = 1000  # simulated accounts for the check (≈ 22k invoices a replication on the IBM sample)
 DEFAULT_REPLICATIONS = 2
@@ -36,26 +36,31 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..calibration import calibrate, compare, comparison_table, simulated_history, write_report, write_scenario
-    from ..importer import load_ledger
-    from ..rundir import check_target
+    from ..rundir import check_target, check_writable
 
-    for flag, value, low in (("--clusters", args.clusters, 1), ("--accounts", args.accounts, 1),
-                             ("--replications", args.replications, 1)):
-        if value < low:
-            raise UserError(f"{flag} must be at least {low}, got {value}")
+    from ..scenario import check_flag
+
+    if args.clusters < 1:
+        raise UserError(f"--clusters must be at least 1, got {args.clusters}")
+    check_flag("--accounts", args.accounts, 1, "accounts")
+    check_flag("--replications", args.replications, 1, "replications")
     if args.out.suffix.lower() not in (".yaml", ".yml"):
         raise UserError("expected a scenario file name ending in .yaml", source=str(args.out))
     if args.out.exists():
         raise UserError("already exists; a scenario is never overwritten — choose another --out or remove it",
                         source=str(args.out))
+    check_writable(args.out)
     if args.report:
         check_target(args.report)
+    check_quarantine(args, args.history)
 
-    table = load_ledger(args.history, args.mapping)
+    table = read_history(args)
     cal = calibrate(table, name=args.name or args.out.stem, clusters=args.clusters)
     write_scenario(args.out, cal.scenario)
+    credit_notes = int((table["amount"] < 0).sum())
     print(f"fitted {len(cal.scenario.portfolio.segments)} segments from {len(cal.history):,} settled invoices "
-          f"of {len(cal.customers):,} customers; wrote {args.out}")
+          f"of {len(cal.customers):,} customers; wrote {args.out}"
+          + (f" ({credit_notes:,} credit note(s) left out of the fit)" if credit_notes else ""))
     print(cal.segments[["customers", "invoices", "share", "dispute_rate", "late_rate"]]
           .to_string(float_format=lambda v: f"{v:.3f}"))
 

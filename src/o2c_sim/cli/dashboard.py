@@ -1,8 +1,11 @@
 """``o2c-sim dashboard [--port P] [--no-browser]``: serve the Voila dashboards in ``dashboards/``.
 
 The server listens on 127.0.0.1 only (use ``--ip`` deliberately to expose it), shows the dashboards
-without their code (``--strip_sources=True``) and runs until interrupted with Ctrl-C. The listing at
-``http://127.0.0.1:PORT/`` links to each dashboard:
+without their code (``--strip_sources=True``) and runs until interrupted with Ctrl-C. On any address
+other than loopback a token is required (``--token``, or one generated and printed once, Jupyter-style:
+open the printed URL). The cash-forecast dashboard reads ledger files only inside the allowed folders
+(``--allow-dir``, repeatable; default: the data directory, the shipped mappings and the current
+folder). The listing at ``http://127.0.0.1:PORT/`` links to each dashboard:
 
 * ``staffing_whatif.ipynb`` — collectors, dispute analysts, strategy, dunning cadence → KPIs against
   the baseline, staffing curve;
@@ -33,7 +36,41 @@ def register(subparsers) -> None:
                    help=f"address to listen on (default {LOOPBACK}: this machine only; the dashboards run "
                         "simulations on request, so expose them only on a trusted network)")
     p.add_argument("--dir", type=Path, default=None, metavar="DIR", help="folder of dashboards (default: the project's dashboards/)")
+    p.add_argument("--token", metavar="TOKEN",
+                   help="token a browser must present (required, and generated if not given, when --ip is not loopback)")
+    p.add_argument("--allow-dir", action="append", type=Path, default=None, metavar="FOLDER",
+                   help="folder the dashboards may read ledger files from (repeatable; default: the data directory, "
+                        "the shipped mappings and the current folder)")
     p.set_defaults(func=run)
+
+
+LOOPBACKS = {"127.0.0.1", "::1", "localhost"}
+MIN_TOKEN = 16  # characters; a token anyone can guess protects nothing
+
+
+def access_token(ip: str, given: str | None) -> str | None:
+    """The token to require: the one given, a new random one on a non-loopback address, else none."""
+    import secrets
+
+    if given is not None:
+        if len(given) < MIN_TOKEN or not given.isprintable() or any(c.isspace() for c in given):
+            raise UserError(f"--token must be at least {MIN_TOKEN} printable characters without spaces")
+        return given
+    return None if ip in LOOPBACKS else secrets.token_urlsafe(24)
+
+
+def allowed_env(dirs: list[Path] | None) -> dict[str, str]:
+    """Environment for the server's kernels: the folders the ledger path box may read."""
+    import os
+
+    from ..importer import ALLOWED_DIRS_ENV
+
+    if not dirs:
+        return {}
+    missing = [str(d) for d in dirs if not d.is_dir()]
+    if missing:
+        raise UserError(f"--allow-dir {missing[0]} is not a folder")
+    return {ALLOWED_DIRS_ENV: os.pathsep.join(str(d.resolve()) for d in dirs)}
 
 
 def dashboards_dir() -> Path:
@@ -42,12 +79,15 @@ def dashboards_dir() -> Path:
     return DASHBOARDS_DIR
 
 
-def voila_command(directory: Path, port: int, *, open_browser: bool, ip: str = LOOPBACK) -> list[str]:
-    """The Voila command line: loopback, the given port (no silent fallback to another), sources stripped.
+def voila_command(directory: Path, port: int, *, open_browser: bool, ip: str = LOOPBACK,
+                  token: str | None = None) -> list[str]:
+    """The Voila command line: loopback, the given port (no silent fallback to another), sources stripped,
+    the token required when one is given.
 
     Kernels of pages closed without saying goodbye (a crashed browser, a lost connection) are shut
     down after five idle minutes; open pages are never culled."""
     cmd = [sys.executable, "-m", "voila", str(directory), f"--port={port}", f"--Voila.ip={ip}",
+           *([f"--Voila.token={token}"] if token else []),
            "--Voila.port_retries=0", "--strip_sources=True", "--show_tracebacks=False",
            "--MappingKernelManager.cull_interval=60", "--MappingKernelManager.cull_idle_timeout=300",
            "--MappingKernelManager.cull_connected=False"]
@@ -87,13 +127,18 @@ def port_free(ip: str, port: int) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
+    import os
+
     directory = check_args(args)
-    cmd = voila_command(directory, args.port, open_browser=not args.no_browser, ip=args.ip)
-    print(f"Serving the dashboards in {directory} at http://{args.ip}:{args.port}/ (Ctrl-C stops the server)",
-          flush=True)
-    if args.ip != LOOPBACK:
-        print(f"warning: listening on {args.ip}, not only on this machine", file=sys.stderr, flush=True)
-    proc = subprocess.Popen(cmd)
+    token = access_token(args.ip, args.token)
+    env = {**os.environ, **allowed_env(args.allow_dir)}
+    cmd = voila_command(directory, args.port, open_browser=not args.no_browser, ip=args.ip, token=token)
+    url = f"http://{args.ip}:{args.port}/" + (f"?token={token}" if token else "")
+    print(f"Serving the dashboards in {directory} at {url} (Ctrl-C stops the server)", flush=True)
+    if args.ip not in LOOPBACKS:
+        print(f"warning: listening on {args.ip}, not only on this machine; browsers need the token in the URL above",
+              file=sys.stderr, flush=True)
+    proc = subprocess.Popen(cmd, env=env)
     # a service manager's SIGTERM stops Voila cleanly (it shuts its kernels down) instead of orphaning it
     previous = signal.signal(signal.SIGTERM, lambda *_: proc.terminate())
     try:

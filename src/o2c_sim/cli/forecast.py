@@ -18,12 +18,11 @@ import tempfile
 from pathlib import Path
 
 from ..errors import UserError
-from ..importer import load_ledger
-from ..scenario import load_scenario
+from ..scenario import check_flag, load_scenario
 from ..forecast.pipeline import ForecastResult, forecast_with_backtest
 from ..forecast.registry import MODELS
-from ..rundir import publish_dir
-from .validate import add_history_args
+from ..rundir import check_target, publish_dir
+from .validate import add_history_args, check_quarantine, read_history
 
 
 def register(subparsers) -> None:
@@ -38,24 +37,26 @@ def register(subparsers) -> None:
     p.add_argument("--what-if", nargs="+", default=[], metavar="KEY=VALUE",
                    help="simulate the cash forecast again with these overrides (e.g. team.collectors=+2) next to the base case")
     p.add_argument("--replications", type=int, default=30, help="Monte Carlo replications of the simulation and what-if (default 30)")
-    p.add_argument("--out", required=True, metavar="DIR", help="output directory (replaced only when complete)")
+    p.add_argument("--out", required=True, metavar="DIR", help="output directory to create (an existing one is never replaced)")
     p.set_defaults(func=run)
 
 
 def check_out(out: Path) -> None:
-    """Refuse, before any work, a DIR that exists and is not an earlier forecast (that one is replaced)."""
-    if out.exists() and not (out / "metrics.json").exists() and (not out.is_dir() or any(out.iterdir())):
-        raise UserError(f"{out} exists and is not a forecast directory; choose another --out")
+    """Refuse, before any work, a DIR that exists (an earlier forecast is never replaced) or cannot be made."""
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        what = "an earlier forecast" if (out / "metrics.json").exists() else "not a forecast directory"
+        raise UserError(f"{out} exists ({what}) and is never overwritten; choose another --out")
+    check_target(out)
 
 
 def run(args) -> int:
     check_out(Path(args.out))
-    if args.replications < 2:
-        raise UserError(f"--replications must be at least 2, got {args.replications}")
+    check_flag("--replications", args.replications, 2, "replications")
     scenario = load_scenario(args.scenario) if args.scenario else None
     if args.what_if:  # a bad override fails now, before any work
         (scenario or load_scenario("baseline")).with_overrides(args.what_if)
-    ledger = load_ledger(args.history, args.mapping)
+    check_quarantine(args, args.history)
+    ledger = read_history(args)
     names = [n.strip() for n in args.models.split(",") if n.strip()] if args.models else None
     result = forecast_with_backtest(ledger, args.as_of, args.horizon, args.freq, names, scenario)
     if args.what_if:

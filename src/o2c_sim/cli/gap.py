@@ -3,7 +3,9 @@
 Reads the forecast written by ``o2c-sim forecast`` (its as-of date, selected model and expected receipts
 per open invoice) and the ledger as it is now, and attributes the difference over the period, by account
 and in total, to root causes (paid early, paid late, partial, disputed, broken promise, written off, new
-items). Writes gap_by_invoice.csv, gap_by_account.csv and gap_waterfall.html into the forecast DIR.
+items). Writes gap_by_invoice.csv, gap_by_account.csv and gap_waterfall.html into a new sub-folder
+of the forecast DIR, ``gap_START_END`` (``-2``, ``-3`` … if that exists), atomically: nothing in DIR
+is ever overwritten. The CSV files are safe to open in Excel (no text is read as a formula).
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ import pandas as pd
 from ..errors import UserError
 from ..forecast.gap import by_account, by_cause, gap_analysis, waterfall_steps
 from ..forecast.series import history_end, period_start, step
-from ..importer import load_ledger
-from .validate import add_history_args
+from ..excel import write_csv
+from ..rundir import atomic_dir, check_target, new_subdir
+from .validate import add_history_args, check_quarantine, read_history
 
 
 def register(subparsers) -> None:
@@ -36,9 +39,13 @@ def parse_period(text: str, freq: str) -> tuple[pd.Timestamp, pd.Timestamp]:
     try:
         if not sep:
             raise ValueError
-        s, e = pd.Timestamp(start), pd.Timestamp(end)
-    except ValueError:
+        s, e = pd.Timestamp(start.strip()), pd.Timestamp(end.strip())
+        if pd.isna(s) or pd.isna(e):
+            raise ValueError
+    except (ValueError, OverflowError):
         raise UserError(f"--period {text!r}: expected START..END with dates YYYY-MM-DD, e.g. 2013-12-02..2013-12-29") from None
+    if e < s:
+        raise UserError(f"--period {text!r} is reversed: END {e.date()} is before START {s.date()}; write START..END")
     return period_start(s, freq), period_start(e, freq) + step(freq) - pd.Timedelta(days=1)
 
 
@@ -48,7 +55,14 @@ def read_forecast(folder: Path) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
     if missing:
         raise UserError(f"not a forecast directory (missing {', '.join(missing)}); run 'o2c-sim forecast ... --out {folder}'",
                         source=str(folder))
-    return json.loads(need[0].read_text()), pd.read_parquet(need[1]), pd.read_parquet(need[2])
+    try:
+        meta = json.loads(need[0].read_text(encoding="utf-8"))
+        if not isinstance(meta, dict) or not {"freq", "selected", "as_of"} <= set(meta):
+            raise ValueError("missing keys")
+        return meta, pd.read_parquet(need[1]), pd.read_parquet(need[2])
+    except Exception as exc:  # a damaged or hand-edited forecast folder
+        raise UserError(f"the forecast files cannot be read ({type(exc).__name__}); run 'o2c-sim forecast' again",
+                        source=str(folder)) from None
 
 
 def run(args) -> int:
@@ -57,7 +71,10 @@ def run(args) -> int:
     folder = Path(args.forecast)
     meta, fc, items = read_forecast(folder)
     start, end = parse_period(args.period, meta["freq"])
-    ledger = load_ledger(args.history, args.mapping)
+    target = new_subdir(folder, f"gap_{start.date()}_{end.date()}")
+    check_target(target)  # writable before any work
+    check_quarantine(args, args.history)
+    ledger = read_history(args)
     known_through = history_end(ledger)
     if end > known_through:
         raise UserError(f"--period ends {end.date()} but the ledger is complete only through {known_through.date()}")
@@ -66,17 +83,18 @@ def run(args) -> int:
         first, last = fc["period_start"].min(), fc["period_start"].max()
         raise UserError(f"--period {args.period} is outside the stored forecast's periods {first.date()}..{last.date()}")
     table = gap_analysis(ledger, items, meta["as_of"], start, end)
-    table.to_csv(folder / "gap_by_invoice.csv", index=False)
     accounts = by_account(table)
-    accounts.to_csv(folder / "gap_by_account.csv")
     steps = waterfall_steps(table, float(stored["mean"].sum()))
     title = f"Forecast of {meta['as_of']} ({meta['selected']}) vs actual, {start.date()}..{end.date()}"
-    gap_waterfall(steps, title).write_html(folder / "gap_waterfall.html", include_plotlyjs="cdn")
+    with atomic_dir(target) as tmp:
+        write_csv(tmp / "gap_by_invoice.csv", table, index=False)
+        write_csv(tmp / "gap_by_account.csv", accounts)
+        gap_waterfall(steps, title).write_html(tmp / "gap_waterfall.html", include_plotlyjs="cdn")
     print(title)
     for label, value, kind in steps.itertuples(index=False):
         print(f"  {label:<34}{value:>+14,.0f}" if kind == "relative" else f"  {label:<34}{value:>14,.0f}")
     print("largest account gaps:")
     print(accounts.head(10).round(0).to_string())
     print(f"by cause: {', '.join(f'{c} {v:+,.0f}' for c, v in by_cause(table).items() if abs(v) >= 0.5)}")
-    print(f"written to {folder}")
+    print(f"written to {target}")
     return 0

@@ -53,7 +53,7 @@ def register(sub) -> None:
 
 
 def main(args) -> int:
-    from ..scenario import load_scenario
+    from ..scenario import check_flag, load_scenario
     from ..sensitivity import factors, parse_params
     from ..staffing import flips, format_roi, parse_range, parse_target, recommend
     from ..sweep import cell_scenarios
@@ -62,8 +62,8 @@ def main(args) -> int:
     if not 0 < args.confidence < 1:
         raise UserError(f"--confidence must be strictly between 0 and 1 (e.g. 0.9), got {args.confidence:g}")
     key, values = parse_range(args.range_)
-    if args.replications is not None and args.replications < 1:
-        raise UserError(f"--replications must be at least 1, got {args.replications}")
+    if args.replications is not None:
+        check_flag("--replications", args.replications, 1, "replications")
     if args.workers is not None and args.workers < 1:
         raise UserError(f"--workers must be at least 1, got {args.workers}")
     scenario = load_scenario(args.scenario, args.overrides)

@@ -21,6 +21,7 @@ from pathlib import Path
 import yaml
 
 from ..errors import UserError
+from ..scenario import safe_load_text
 
 
 def register(sub) -> None:
@@ -43,7 +44,7 @@ def register(sub) -> None:
 
 def _parse_value(text: str):
     try:
-        return yaml.safe_load(text) if text.strip() else ""
+        return safe_load_text(text) if text.strip() else ""  # duplicate keys, alias bombs refused
     except yaml.YAMLError:
         return text
 

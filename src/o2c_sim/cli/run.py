@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..errors import UserError
 from ..kpis import CATALOGUE, GROUPS, INTERVAL_METHOD
+from .validate import add_quarantine_arg
 
 #: width of the wrapped sentences above and below the table
 WIDTH = 100
@@ -29,6 +30,7 @@ def register(sub) -> None:
     p.add_argument("--ledger", type=Path, help="warm start: begin from this ledger's open items (CSV, XLSX or Parquet)")
     p.add_argument("--mapping", help="column mapping for --ledger (YAML file or shipped name, e.g. ibm_ar)")
     p.add_argument("--as-of", dest="as_of", help="warm start: the date whose open items the run begins with (YYYY-MM-DD)")
+    add_quarantine_arg(p)
     p.set_defaults(func=main)
 
 
@@ -103,6 +105,8 @@ def main(args) -> int:
         raise UserError(f"--replications must be at least 1, got {args.replications}")
 
     scenario = load_scenario(args.scenario, args.overrides)
+    if args.replications is not None:  # the schema's cap and message
+        scenario = scenario.with_overrides({"replications": args.replications})
     opening = None
     if args.ledger or args.as_of:
         opening = _opening(args, scenario)
@@ -122,6 +126,10 @@ def main(args) -> int:
     if opening is not None:
         print(f"Warm start from {args.ledger}: {len(opening.items)} items open on {opening.as_of}, "
               f"{opening.total:,.2f} {scenario.currency}, {len(opening.customers)} customers")
+        if opening.credits_applied or opening.credit_balance is not None and len(opening.credit_balance):
+            left = 0.0 if opening.credit_balance is None else float(opening.credit_balance.sum())
+            print(f"  open credits: {opening.credits_applied:,.2f} applied to the same customers' invoices, "
+                  f"{left:,.2f} left as credit balances (net AR carried in {opening.net_open:,.2f})")
     print(textwrap.fill(f"{scenario.name}: {headline(summary, ran)}", WIDTH) + "\n")
     print(format_kpis(summary, scenario.currency) + "\n")
     if scenario.uncertain and opening is None:
@@ -138,8 +146,8 @@ def main(args) -> int:
 def _opening(args, scenario):
     import pandas as pd
 
-    from ..importer import load_ledger
     from ..warmstart import opening_book
+    from .validate import check_quarantine, read_history
 
     if not (args.ledger and args.as_of):
         raise UserError("a warm start needs both --ledger FILE and --as-of DATE")
@@ -147,4 +155,5 @@ def _opening(args, scenario):
         as_of = pd.Timestamp(args.as_of)
     except ValueError:
         raise UserError(f"--as-of {args.as_of!r} is not a date; expected YYYY-MM-DD") from None
-    return opening_book(load_ledger(args.ledger, args.mapping), as_of, scenario)
+    check_quarantine(args, args.ledger)
+    return opening_book(read_history(args, args.ledger), as_of, scenario)

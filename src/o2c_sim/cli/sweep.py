@@ -71,11 +71,11 @@ def default_workers(tasks: int) -> int:
 
 
 def main(args) -> int:
-    from ..scenario import load_scenario
+    from ..scenario import check_flag, load_scenario
     from ..sweep import cell_scenarios, format_differences, grid_cells, normalise_grid, sweep
 
-    if args.replications is not None and args.replications < 1:
-        raise UserError(f"--replications must be at least 1, got {args.replications}")
+    if args.replications is not None:
+        check_flag("--replications", args.replications, 1, "replications")
     if args.workers is not None and args.workers < 1:
         raise UserError(f"--workers must be at least 1, got {args.workers}")
     if not args.grid:

@@ -144,8 +144,14 @@ def kpi_trend(monthly, kpis: Sequence[str] = ("dso", "cei"), *, targets: dict[st
     """
     m = _table(monthly, "monthly")
     kpis = [k for k in kpis if k in m]
-    if not kpis:
-        raise ValueError("none of the requested KPIs is in the monthly table")
+    if not kpis or m.empty:  # a short scenario: say what cannot be shown instead of failing the report
+        fig = go.Figure()
+        fig.add_annotation(text="No complete month in the measurement window: monthly KPIs need a horizon that "
+                                "covers at least one calendar month after the warm-up.",
+                           showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5)
+        fig.update_xaxes(visible=False)
+        fig.update_yaxes(visible=False)
+        return _finish(fig, title, height=200)
     fig = make_subplots(rows=len(kpis), cols=1, shared_xaxes=True, vertical_spacing=0.08,
                         subplot_titles=[label_of(k) for k in kpis])
     for i, key in enumerate(kpis, start=1):
