@@ -227,6 +227,86 @@ def test_app_updates_and_survives_a_rejected_value():
         app.close()
 
 
+# ============================================================================== "what drives this"
+
+#: small enough for a fraction of a second per run, long enough (90 days) for DSO to be defined
+SMALL = {"portfolio.accounts": 120, "horizon_days": 90, "warmup_days": 30}
+
+
+def test_drivers_tornado_worked_example():
+    """Swings and the summary from hand-made cell results: Δ = KPI(setting) − KPI(as written) per end."""
+    from o2c_sim import dashboard_drivers as dd
+
+    base = load_scenario("baseline", SMALL)
+    setting = base.with_overrides({"team.collectors": 8})
+    plan = dd.plan_drivers(base, setting, {"team.collectors": 8})
+    assert plan.error == "" and len(plan.factors) == 5 and plan.words == "2 more collectors"
+    first, rest = plan.jobs()
+    assert len(first) == 2 + 4 * 5 and {r for _, r in first} == {0} and {r for _, r in rest} == {1}
+    # the scenario's own side is the same for every change (computed once per scenario)
+    other = dd.plan_drivers(base, base.with_overrides({"team.collectors": 4}), {"team.collectors": 4})
+    assert [c.key for pair in other.base_cells for c in pair] == [c.key for pair in plan.base_cells for c in pair]
+    assert other.setting_cells[0][0].key != plan.setting_cells[0][0].key
+
+    # factor 0: Δ −4 at its low end, −1 at its high end (swing 3); factor 1: −3, −2.5 (swing 0.5); others −3, −3
+    dso = {plan.centre[0].key: 50.0, plan.centre[1].key: 47.0}
+    for i, (deltas) in enumerate([(-4.0, -1.0), (-3.0, -2.5)] + [(-3.0, -3.0)] * 3):
+        for (b, s), delta in zip(zip(plan.base_cells[i], plan.setting_cells[i]), deltas):
+            dso[b.key] = 50.0 + i
+            dso[s.key] = 50.0 + i + delta
+    cache = {key: {r: {"dso": v + r} for r in range(2)} for key, v in dso.items()}  # replication 1: both +1
+    d = dd.compute(plan, lambda key, n: cache.get(key, {}), "dso")
+    assert (d.ready, d.total, d.replications, d.centre) == (5, 5, 2, -3.0)
+    t = d.result.tornado
+    assert len(t) == dd.SHOWN and t["path"].iloc[0] == plan.factors[0].path
+    assert t["swing"].tolist() == pytest.approx([3.0, 0.5, 0.0, 0.0, 0.0])
+    assert (t["kpi_at_low"].iloc[0], t["kpi_at_high"].iloc[0]) == (-4.0, -1.0)
+    lo, hi = plan.factors[0].value(0.0), plan.factors[0].value(1.0)
+    assert d.summary == (f"The gain from 2 more collectors in DSO (−3.0 days) depends most on the right-party-contact rate "
+                         f"(small business): −4.0 days at {lo:.3g}, −1.0 days at {hi:.3g}.".replace("−", "-"))
+    # while only factor 1 is in: it alone, and the sentence says so
+    partial = {k: v for k, v in cache.items()
+               if k in {plan.centre[0].key, plan.centre[1].key, *(c.key for c in plan.base_cells[1] + plan.setting_cells[1])}}
+    d1 = dd.compute(plan, lambda key, n: partial.get(key, {}), "dso")
+    assert d1.ready == 1 and d1.top_path == plan.factors[1].path and "(1 of 5 parameters tried so far)" in d1.summary
+
+
+def test_drivers_words_and_the_parameter_uncertainty_note():
+    from o2c_sim import dashboard_drivers as dd
+
+    base = load_scenario("baseline")
+    assert dd.change_words({"team.collectors": 5, "team.dispute_analysts": 4, "dunning.steps.1.days_past_due": 3,
+                            "dunning.steps.2.days_past_due": 9}, base) == \
+        "1 fewer collector and 1 more dispute analyst and the new dunning cadence"
+    assert dd.parameter_words("team.absence_rate") == "absence rate"
+    assert dd.parameter_words("portfolio.segments.mid_market.behaviour.delay.late_days_mean") == "mean days late (mid market)"
+    assert dd.uncertainty_note(base) == ""
+    note = dd.uncertainty_note(load_scenario("baseline_uncertain"))
+    assert 'data-parameters="15"' in note and "include parameter uncertainty" in note
+
+
+def test_app_shows_what_drives_the_current_change():
+    app = d.StaffingWhatIf("baseline", base_overrides=SMALL, runner=thread_runner(), curve=False)
+    summary = lambda: app.drivers.summary_w.value  # noqa: E731
+    bars = lambda: app.drivers.figure_w.outputs[0]["data"]["application/vnd.plotly.v1+json"]["data"][0]["y"]  # noqa: E731
+    try:
+        assert wait_until(lambda: 'data-state="ready"' in summary())  # no change yet: what drives DSO itself
+        assert "DSO of the scenario as written" in summary() and len(bars()) == 5
+        app.collectors_w.value = 8
+        assert wait_until(lambda: 'data-state="ready"' in summary() and "2 more collectors" in summary())
+        assert len(bars()) == 5
+        app.drivers.kpi_w.value = "collector_utilisation"  # every KPI of the cached runs, at once
+        assert "The effect of 2 more collectors on Collector utilisation (-" in summary()
+        assert "depends most on the" in summary()
+        app.collectors_w.value = 6
+        assert wait_until(lambda: "scenario as written" in summary(), 5)
+        app.collectors_w.value = 8  # revisited: plan and runs come from the cache at once
+        assert 'data-state="ready"' in summary() and "2 more collectors" in summary()
+        assert app.last_traceback is None
+    finally:
+        app.close()
+
+
 # ============================================================================== o2c-sim dashboard
 
 def test_cli_serves_on_loopback_with_sources_stripped(tmp_path):
