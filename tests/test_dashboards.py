@@ -269,6 +269,10 @@ def test_drivers_tornado_worked_example():
                if k in {plan.centre[0].key, plan.centre[1].key, *(c.key for c in plan.base_cells[1] + plan.setting_cells[1])}}
     d1 = dd.compute(plan, lambda key, n: partial.get(key, {}), "dso")
     assert d1.ready == 1 and d1.top_path == plan.factors[1].path and "(1 of 5 parameters tried so far)" in d1.summary
+    # a change whose paired interval includes zero (Δ −4 and −2 over 2 replications) is "the effect", not a gain
+    noisy = {**cache, plan.centre[1].key: {0: {"dso": 46.0}, 1: {"dso": 49.0}}}
+    assert dd.compute(plan, lambda key, n: noisy.get(key, {}), "dso").summary.startswith(
+        "The effect of 2 more collectors on DSO (-3.0 days) depends most on")
 
 
 def test_drivers_words_and_the_parameter_uncertainty_note():
@@ -579,6 +583,46 @@ def test_staffing_whatif_dashboard_in_chromium(voila_url, browser, capsys):
         contention = max(1.0, os.getloadavg()[0] / (os.cpu_count() or 1))
         assert max(first9, first_rw) <= 2.5 * contention, (timings, contention)
         assert max(full9, full_rw) <= 5.0 * contention, (timings, contention)
+        p.check_clean()
+    finally:
+        p.close()
+
+
+@pytest.mark.browser
+def test_staffing_whatif_shows_what_drives_the_change_in_chromium(voila_url, browser, capsys):
+    """A scenario with uncertain parameters: the page says its intervals include them; after a change
+    the "What drives this" panel names a parameter and draws its bars."""
+    p = Page(browser)
+    page = p.page
+    try:
+        page.goto(voila_url + "voila/render/staffing_whatif.ipynb?scenario=baseline_uncertain", timeout=120_000)
+        page.wait_for_selector('#kpi-table[data-complete="true"]', timeout=180_000)
+        assert "include parameter uncertainty" in page.inner_text("#uncertainty-note")
+        assert page.get_attribute("#uncertainty-note", "data-parameters") == "15"
+
+        t0 = time.monotonic()
+        readout = page.locator(".o2c-collectors .widget-readout")
+        readout.click()
+        page.keyboard.press("Control+A")
+        page.keyboard.type("8")
+        page.keyboard.press("Enter")
+        page.wait_for_function(
+            "() => { const s = document.querySelector('#drivers-summary');"
+            " return s && Number(s.dataset.ready) >= 1 && s.textContent.includes('2 more collectors'); }",
+            timeout=120_000)
+        first_bar = time.monotonic() - t0
+        sentence = page.inner_text("#drivers-sentence")
+        assert "from 2 more collectors" in sentence or "of 2 more collectors" in sentence, sentence
+        assert "depend" in sentence and "Traceback" not in sentence
+        page.wait_for_function("() => { const gd = document.querySelector('.o2c-drivers .js-plotly-plot');"
+                               " return gd && gd.data && gd.data.length === 2 && gd.data[0].y.length >= 1; }",
+                               timeout=30_000)
+        labels = trace(page, "o2c-drivers", "parameter at its high end")["y"]
+        assert labels and all("[" in label for label in labels)  # each bar names its parameter and range
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "staffing_whatif_drivers.png"), full_page=True)
+        with capsys.disabled():
+            print(f"\n[staffing_whatif drivers] first bar {first_bar:.1f} s after collectors 6 → 8: {sentence}")
         p.check_clean()
     finally:
         p.close()

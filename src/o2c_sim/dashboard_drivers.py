@@ -11,7 +11,9 @@ conversation length), the others at their means. With ``lo``/``hi`` the paramete
     swing  = |Δ(hi) − Δ(lo)|,
 
 paired by replication (common random numbers). Without a change, the panel shows what drives the
-KPI itself. A one-line summary names the parameter with the largest swing in plain words.
+KPI itself. A one-line summary names the parameter with the largest swing in plain words; it calls
+the change a gain or a loss only when the paired 95 % interval of Δ with every parameter at its
+mean excludes zero (Student-t, :func:`o2c_sim.kpis.mean_ci95`), else "the effect".
 
 Cheap by design: quick-preview run length (:data:`o2c_sim.dashboard.PREVIEW_OVERRIDES`) whatever the
 run-length toggle, :data:`DRIVER_REPLICATIONS` replications, 2 cells per parameter for each side.
@@ -197,17 +199,20 @@ class Drivers:
     centre: float
     summary: str
     top_path: str = ""
+    #: the paired 95 % interval of the change at the centre excludes zero (then "gain" or "loss")
+    significant: bool = False
 
 
-def _outcome(runs: list[Mapping[int, Mapping[str, float]]], kpi: str, paired: bool) -> tuple[float, int]:
-    """Mean over the replications all runs have of KPI(setting) − KPI(base), or KPI(base) without a
-    change (``runs`` = [base] or [base, setting]); NaN and 0 when none is common."""
+def _outcome(runs: list[Mapping[int, Mapping[str, float]]], kpi: str, paired: bool) -> list[float]:
+    """Per replication all runs have, KPI(setting) − KPI(base), or KPI(base) without a change
+    (``runs`` = [base] or [base, setting])."""
     common = sorted(set.intersection(*(set(r) for r in runs)))
-    if not common:
-        return math.nan, 0
-    vals = [(runs[1][r].get(kpi, math.nan) - runs[0][r].get(kpi, math.nan)) if paired else runs[0][r].get(kpi, math.nan)
+    return [(runs[1][r].get(kpi, math.nan) - runs[0][r].get(kpi, math.nan)) if paired else runs[0][r].get(kpi, math.nan)
             for r in common]
-    return sum(vals) / len(vals), len(common)
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else math.nan
 
 
 def compute(plan: DriversPlan, results: Results, kpi: str) -> Drivers:
@@ -220,7 +225,11 @@ def compute(plan: DriversPlan, results: Results, kpi: str) -> Drivers:
     got = lambda cell: results(cell.key, plan.replications)  # noqa: E731
     if plan.centre is None:
         return Drivers(kpi, None, 0, total, 0, math.nan, "")
-    centre, _ = _outcome([got(c) for c in plan.centre if c is not None], kpi, paired)
+    from .kpis import mean_ci95
+
+    centre_runs = _outcome([got(c) for c in plan.centre if c is not None], kpi, paired)
+    centre, lo_ci, hi_ci = mean_ci95(centre_runs) if centre_runs else (math.nan,) * 3
+    sure = paired and len(centre_runs) >= 2 and (lo_ci > 0 or hi_ci < 0)
     ready: list[Factor] = []
     values = [centre]
     reps = []
@@ -232,8 +241,8 @@ def compute(plan: DriversPlan, results: Results, kpi: str) -> Drivers:
         if not common:
             continue
         only = lambda rs: [{r: v for r, v in x.items() if r in common} for x in rs]  # noqa: E731
-        lo, _ = _outcome(only(runs[:len(lo_cells)]), kpi, paired)
-        hi, _ = _outcome(only(runs[len(lo_cells):]), kpi, paired)
+        lo = _mean(_outcome(only(runs[:len(lo_cells)]), kpi, paired))
+        hi = _mean(_outcome(only(runs[len(lo_cells):]), kpi, paired))
         ready.append(f)
         values += [lo, hi]
         reps.append(len(common))
@@ -247,7 +256,7 @@ def compute(plan: DriversPlan, results: Results, kpi: str) -> Drivers:
     result = SensitivityResult(plan.scenario, shown, [kpi], "tornado", decision, np.zeros((0, len(shown))),
                                pd.DataFrame({kpi: []}), top.reset_index(drop=True))
     first = top.iloc[0]
-    d = Drivers(kpi, result, len(ready), total, min(reps), centre, "", str(first["path"]))
+    d = Drivers(kpi, result, len(ready), total, min(reps), centre, "", str(first["path"]), sure)
     d.summary = summary_sentence(plan, d, first)
     return d
 
@@ -267,7 +276,7 @@ def summary_sentence(plan: DriversPlan, d: Drivers, top) -> str:
     paired = plan.setting_cells is not None
     swing = float(top["swing"])
     if paired:
-        direction = KPI_DIRECTION.get(d.kpi, 0) * d.centre
+        direction = KPI_DIRECTION.get(d.kpi, 0) * d.centre if d.significant else 0
         noun = "gain" if direction > 0 else "loss" if direction < 0 else "effect"
         what = f"The {noun} {'of' if noun == 'effect' else 'from'} {plan.words} {'on' if noun == 'effect' else 'in'} " \
                f"{name} ({_amount(d.centre, d.kpi, True)})"
@@ -393,8 +402,9 @@ def drivers_figure(d: Drivers, plan: DriversPlan):
     title = f"What drives the change in {name}" if paired else f"What drives {name}"
     fig = tornado_figure(d.result, d.kpi, names={f.path: parameter_words(f.path) for f in d.result.factors},
                          title=title)
-    fig.update_layout(xaxis_title=f"{'change in ' if paired else ''}{name}", margin={"l": 10, "r": 10, "t": 50, "b": 40},
-                      height=140 + 36 * len(d.result.factors), legend={"orientation": "h", "y": -0.25})
+    fig.update_layout(xaxis_title=f"{'change in ' if paired else ''}{name}", margin={"l": 10, "r": 10, "t": 80, "b": 40},
+                      height=160 + 36 * len(d.result.factors),
+                      legend={"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 0, "xanchor": "left"})
     fig.update_yaxes(automargin=True)
     return fig
 
