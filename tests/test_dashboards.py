@@ -239,12 +239,14 @@ def test_drivers_tornado_worked_example():
 
     base = load_scenario("baseline", SMALL)
     setting = base.with_overrides({"team.collectors": 8})
-    plan = dd.plan_drivers(base, setting, {"team.collectors": 8})
+    preview = d.run_length(base, False)[0]
+    plan = dd.plan_drivers(base, setting, {"team.collectors": 8}, preview, d.scenario_key)
     assert plan.error == "" and len(plan.factors) == 5 and plan.words == "2 more collectors"
     first, rest = plan.jobs()
     assert len(first) == 2 + 4 * 5 and {r for _, r in first} == {0} and {r for _, r in rest} == {1}
     # the scenario's own side is the same for every change (computed once per scenario)
-    other = dd.plan_drivers(base, base.with_overrides({"team.collectors": 4}), {"team.collectors": 4})
+    other = dd.plan_drivers(base, base.with_overrides({"team.collectors": 4}), {"team.collectors": 4}, preview,
+                            d.scenario_key)
     assert [c.key for pair in other.base_cells for c in pair] == [c.key for pair in plan.base_cells for c in pair]
     assert other.setting_cells[0][0].key != plan.setting_cells[0][0].key
 
@@ -255,14 +257,14 @@ def test_drivers_tornado_worked_example():
             dso[b.key] = 50.0 + i
             dso[s.key] = 50.0 + i + delta
     cache = {key: {r: {"dso": v + r} for r in range(2)} for key, v in dso.items()}  # replication 1: both +1
-    d = dd.compute(plan, lambda key, n: cache.get(key, {}), "dso")
-    assert (d.ready, d.total, d.replications, d.centre) == (5, 5, 2, -3.0)
-    t = d.result.tornado
+    res = dd.compute(plan, lambda key, n: cache.get(key, {}), "dso")
+    assert (res.ready, res.total, res.replications, res.centre) == (5, 5, 2, -3.0)
+    t = res.result.tornado
     assert len(t) == dd.SHOWN and t["path"].iloc[0] == plan.factors[0].path
     assert t["swing"].tolist() == pytest.approx([3.0, 0.5, 0.0, 0.0, 0.0])
     assert (t["kpi_at_low"].iloc[0], t["kpi_at_high"].iloc[0]) == (-4.0, -1.0)
     lo, hi = plan.factors[0].value(0.0), plan.factors[0].value(1.0)
-    assert d.summary == (f"The gain from 2 more collectors in DSO (−3.0 days) depends most on the right-party-contact rate "
+    assert res.summary == (f"The gain from 2 more collectors in DSO (−3.0 days) depends most on the right-party-contact rate "
                          f"(small business): −4.0 days at {lo:.3g}, −1.0 days at {hi:.3g}.".replace("−", "-"))
     # while only factor 1 is in: it alone, and the sentence says so
     partial = {k: v for k, v in cache.items()

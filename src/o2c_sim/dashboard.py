@@ -692,7 +692,8 @@ class StaffingWhatIf:
         self.diff_w.add_class("o2c-diff")
         from .dashboard_drivers import DriversPanel
 
-        self.drivers = DriversPanel(on_kpi=lambda: self.refresh(force_figures=True))
+        self.drivers = DriversPanel(HEADLINE_KPIS, key=scenario_key, render=plotly_output, strategy_labels=STRATEGY_LABELS,
+                                    on_kpi=lambda: self.refresh(force_figures=True))
 
         controls = w.VBox([
             w.HTML("<b>Team and strategy</b>"), self.scenario_w, self.collectors_w, self.analysts_w, self.strategy_w,
@@ -779,7 +780,7 @@ class StaffingWhatIf:
         with self._lock:
             self._state = state
         self.runner.want(jobs, background)
-        self.drivers.request(self.base, scenario, overrides_for(setting, self.base),
+        self.drivers.request(self.base, scenario, overrides_for(setting, self.base), run_length(self.base, False)[0],
                              lambda plan: self._with_drivers(state, jobs, background, plan))
         self.refresh()
 

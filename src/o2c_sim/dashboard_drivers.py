@@ -19,7 +19,8 @@ Cheap by design: quick-preview run length (:data:`o2c_sim.dashboard.PREVIEW_OVER
 run-length toggle, :data:`DRIVER_REPLICATIONS` replications, 2 cells per parameter for each side.
 The cells are ordinary jobs of the dashboard's :class:`~o2c_sim.dashboard.Runner`, queued in the
 background *after* the current setting and the baseline, so the first numbers are never delayed,
-and cached per (scenario, replication) like every run: the scenario's own side is shared by every
+and cached per (scenario, replication) like every run (the dashboard hands in its cache key and
+figure renderer, so this module does not import it): the scenario's own side is shared by every
 change, and returning to a change is instant. The first replication of every cell comes before the
 staffing curve, the others after it; the panel fills in parameter by parameter.
 """
@@ -32,9 +33,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from .dashboard import (KPI_DIRECTION, KPI_NAMES, HEADLINE_KPIS, STRATEGY_LABELS, fmt_value, plotly_output,
-                        run_length, scenario_key)
 from .errors import UserError
+from .kpis import CATALOGUE
 from .results import KPI_UNITS
 from .scenario import Scenario, at_means
 from .sensitivity import Factor, SensitivityResult, _tornado, default_drivers, factors, tornado_figure
@@ -63,6 +63,12 @@ WORDS = {
 
 Results = Callable[[str, int], Mapping[int, Mapping[str, float]]]
 Job = tuple[Scenario, int]
+#: the dashboard's cache key of a scenario (:func:`o2c_sim.dashboard.scenario_key`)
+Key = Callable[[Scenario], str]
+
+
+def kpi_name(kpi: str) -> str:
+    return CATALOGUE[kpi].label if kpi in CATALOGUE else kpi
 
 
 def parameter_words(path: str) -> str:
@@ -75,7 +81,7 @@ def parameter_words(path: str) -> str:
     return f"{words} ({segment.replace('_', ' ')})" if segment else words
 
 
-def change_words(change: Mapping[str, Any], base: Scenario) -> str:
+def change_words(change: Mapping[str, Any], base: Scenario, strategy_labels: Mapping[str, str] | None = None) -> str:
     """The overrides of a setting in plain words: ``"2 more collectors and the new dunning cadence"``."""
     parts: list[str] = []
     for key, value in change.items():
@@ -84,7 +90,7 @@ def change_words(change: Mapping[str, Any], base: Scenario) -> str:
             noun = "collector" if key == "team.collectors" else "dispute analyst"
             parts.append(f"{abs(n)} {'more' if n > 0 else 'fewer'} {noun}{'s' * (abs(n) != 1)}")
         elif key == "strategy.prioritisation":
-            parts.append(f"the worklist “{STRATEGY_LABELS.get(value, value)}”")
+            parts.append(f"the worklist “{(strategy_labels or {}).get(value, value)}”")
         elif key.endswith(".days_past_due"):
             if "the new dunning cadence" not in parts:
                 parts.append("the new dunning cadence")
@@ -116,8 +122,8 @@ class Cell:
     key: str
 
     @classmethod
-    def of(cls, scenario: Scenario) -> "Cell":
-        return cls(scenario, scenario_key(scenario))
+    def of(cls, scenario: Scenario, key: Key) -> "Cell":
+        return cls(scenario, key(scenario))
 
 
 @dataclass
@@ -155,21 +161,21 @@ class DriversPlan:
         return [c.key for c in self.cells()]
 
 
-def plan_drivers(base: Scenario, setting: Scenario, change: Mapping[str, Any],
-                 fs: list[Factor] | None = None) -> DriversPlan:
-    """The plan for ``setting`` (the resolved widgets) against ``base`` (the scenario as written);
-    ``fs``: the factors if already known for ``base`` (:func:`driver_factors`). Never raises: a
-    problem becomes ``plan.error``."""
-    length, _ = run_length(base, False)
-    b = at_means(base.with_overrides(length) if length else base)
-    plan = DriversPlan(b, dict(change), change_words(change, base))
+def plan_drivers(base: Scenario, setting: Scenario, change: Mapping[str, Any], length: Mapping[str, Any], key: Key,
+                 fs: list[Factor] | None = None, strategy_labels: Mapping[str, str] | None = None) -> DriversPlan:
+    """The plan for ``setting`` (the resolved widgets, ``change`` its overrides) against ``base`` (the
+    scenario as written), run with the ``length`` overrides (the quick preview's); ``key``: the cache
+    key of a scenario; ``fs``: the factors if already known for ``base`` (:func:`driver_factors`).
+    Never raises: a problem becomes ``plan.error``."""
+    b = at_means(base.with_overrides(dict(length)) if length else base)
+    plan = DriversPlan(b, dict(change), change_words(change, base, strategy_labels))
     try:
         fs = driver_factors(base) if fs is None else fs
-        s = at_means(setting.with_overrides(length) if length else setting) if change else None
-        ends = lambda sc: [tuple(Cell.of(sc.with_overrides({f.path: f.value(u)})) for u in (0.0, 1.0))  # noqa: E731
+        s = at_means(setting.with_overrides(dict(length)) if length else setting) if change else None
+        ends = lambda sc: [tuple(Cell.of(sc.with_overrides({f.path: f.value(u)}), key) for u in (0.0, 1.0))  # noqa: E731
                            for f in fs]
         plan.factors = fs
-        plan.centre = (Cell.of(b), None if s is None else Cell.of(s))
+        plan.centre = (Cell.of(b, key), None if s is None else Cell.of(s, key))
         plan.base_cells = ends(b)
         plan.setting_cells = None if s is None else ends(s)
     except UserError as err:
@@ -261,22 +267,24 @@ def compute(plan: DriversPlan, results: Results, kpi: str) -> Drivers:
     return d
 
 
-def _amount(value: float, kpi: str, signed: bool = False) -> str:
+def _amount(value: float, kpi: str, change: bool = False) -> str:
+    """A KPI value or change for the sentence: days and percentages with one decimal (a change of a
+    percentage in points), money without decimals; changes signed."""
+    if not math.isfinite(value):
+        return "n/a"
     unit = KPI_UNITS.get(kpi, "")
-    text = fmt_value(value, unit)
-    if signed and math.isfinite(value) and value > 0:
-        text = "+" + text
-    return text + (" days" if unit == "days" else "")
+    text = f"{value:{'+' if change else ''},.{0 if unit == 'money' else 1}f}"
+    return text + {"days": " days", "%": " points" if change else " %"}.get(unit, "")
 
 
 def summary_sentence(plan: DriversPlan, d: Drivers, top) -> str:
     """``"The gain from 2 more collectors in DSO (−3.1 days) depends most on the right-party-contact
     rate (small business): −4.0 days at 0.2, −2.2 days at 0.5."`` (or what drives the KPI itself)."""
-    name = KPI_NAMES.get(d.kpi, d.kpi)
+    name = kpi_name(d.kpi)
     paired = plan.setting_cells is not None
     swing = float(top["swing"])
     if paired:
-        direction = KPI_DIRECTION.get(d.kpi, 0) * d.centre if d.significant else 0
+        direction = (CATALOGUE[d.kpi].better if d.kpi in CATALOGUE else 0) * d.centre if d.significant else 0
         noun = "gain" if direction > 0 else "loss" if direction < 0 else "effect"
         what = f"The {noun} {'of' if noun == 'effect' else 'from'} {plan.words} {'on' if noun == 'effect' else 'in'} " \
                f"{name} ({_amount(d.centre, d.kpi, True)})"
@@ -302,10 +310,14 @@ class DriversPanel:
     moment for a scenario with many uncertain parameters) and hands it to ``then``; :meth:`show`
     redraws from the runner's cache when something changed."""
 
-    def __init__(self, on_kpi: Callable[[], None] | None = None):
+    def __init__(self, kpis: list[str] | tuple[str, ...], *, key: Key, render: Callable[[Any], dict],
+                 strategy_labels: Mapping[str, str] | None = None, on_kpi: Callable[[], None] | None = None):
+        """``kpis``: those the panel offers (the first is the default); ``key``: the dashboard's cache
+        key of a scenario; ``render``: a plotly figure → an output of ``figure_w``."""
         import ipywidgets as w
 
-        self.kpi_w = w.Dropdown(options=[(KPI_NAMES[k], k) for k in HEADLINE_KPIS], value="dso", description="Drivers of")
+        self.key, self.render, self.strategy_labels = key, render, strategy_labels
+        self.kpi_w = w.Dropdown(options=[(kpi_name(k), k) for k in kpis], value=kpis[0], description="Drivers of")
         self.kpi_w.add_class("o2c-drivers-kpi")
         self.kpi_w.style.description_width = "90px"
         self.kpi_w.layout.width = "300px"
@@ -323,11 +335,11 @@ class DriversPanel:
         self._build = threading.Lock()
         self._signature: Any = None
 
-    def request(self, base: Scenario, setting: Scenario, change: Mapping[str, Any],
+    def request(self, base: Scenario, setting: Scenario, change: Mapping[str, Any], length: Mapping[str, Any],
                 then: Callable[[DriversPlan], None]) -> None:
-        """Hand the plan for (base, setting) to ``then``: at once when cached, else from a thread
-        (skipped if a newer request came in meanwhile)."""
-        key = (scenario_key(base), scenario_key(setting))
+        """Hand the plan for (base, setting) run with ``length`` to ``then``: at once when cached, else
+        from a thread (skipped if a newer request came in meanwhile)."""
+        key = (self.key(base), self.key(setting))
         self._latest = key
         if key in self._plans:
             then(self._plans[key])
@@ -344,7 +356,8 @@ class DriversPanel:
                             fs = self._factors[key[0]] = driver_factors(base)
                         except UserError:
                             fs = None  # plan_drivers reports it
-                    self._plans[key] = plan_drivers(base, setting, change, fs)
+                    self._plans[key] = plan_drivers(base, setting, change, length, self.key, fs,
+                                                    self.strategy_labels)
                 plan = self._plans[key]
             then(plan)
 
@@ -373,7 +386,7 @@ class DriversPanel:
             if failed:
                 self._note("error", f"Cannot show what drives this: {failed}")
             elif d.ready and not math.isfinite(d.centre):
-                self._note("error", f"{KPI_NAMES.get(kpi, kpi)} is not defined in these short runs; choose another KPI.")
+                self._note("error", f"{kpi_name(kpi)} is not defined in these short runs; choose another KPI.")
             else:
                 self._note("running", "Trying each assumption at both ends of its plausible range, after your "
                                       "numbers (quick-preview runs on the background worker)…")
@@ -388,7 +401,7 @@ class DriversPanel:
             f'data-total="{d.total}" data-top="{html.escape(d.top_path)}" data-kpi="{kpi}">'
             f'<span id="drivers-sentence" style="font-size: 13px; color: #1f2933">{html.escape(d.summary)}</span>'
             f'<br>{html.escape(how)}</div>')
-        self.figure_w.outputs = (plotly_output(drivers_figure(d, plan)),)
+        self.figure_w.outputs = (self.render(drivers_figure(d, plan)),)
 
     def _note(self, state: str, text: str) -> None:
         cls = "o2c-error" if state == "error" else "o2c-note"
@@ -397,7 +410,7 @@ class DriversPanel:
 
 def drivers_figure(d: Drivers, plan: DriversPlan):
     """The sensitivity module's tornado with plain-word labels and a compact layout."""
-    name = KPI_NAMES.get(d.kpi, d.kpi)
+    name = kpi_name(d.kpi)
     paired = plan.setting_cells is not None
     title = f"What drives the change in {name}" if paired else f"What drives {name}"
     fig = tornado_figure(d.result, d.kpi, names={f.path: parameter_words(f.path) for f in d.result.factors},
