@@ -141,6 +141,8 @@ class DriversPlan:
     setting_cells: list[tuple[Cell, Cell]] | None = None
     replications: int = DRIVER_REPLICATIONS
     error: str = ""
+    #: the scenario as written has uncertain parameters (the centre then differs from the page's numbers)
+    uncertain: bool = False
 
     def cells(self) -> list[Cell]:
         """Every cell once, in the order they are wanted: the centre, then parameter by parameter."""
@@ -168,7 +170,7 @@ def plan_drivers(base: Scenario, setting: Scenario, change: Mapping[str, Any], l
     key of a scenario; ``fs``: the factors if already known for ``base`` (:func:`driver_factors`).
     Never raises: a problem becomes ``plan.error``."""
     b = at_means(base.with_overrides(dict(length)) if length else base)
-    plan = DriversPlan(b, dict(change), change_words(change, base, strategy_labels))
+    plan = DriversPlan(b, dict(change), change_words(change, base, strategy_labels), uncertain=bool(base.uncertain))
     try:
         fs = driver_factors(base) if fs is None else fs
         s = at_means(setting.with_overrides(dict(length)) if length else setting) if change else None
@@ -283,13 +285,14 @@ def summary_sentence(plan: DriversPlan, d: Drivers, top) -> str:
     name = kpi_name(d.kpi)
     paired = plan.setting_cells is not None
     swing = float(top["swing"])
+    at_means = " with every assumption at its mean" if plan.uncertain else ""
     if paired:
         direction = (CATALOGUE[d.kpi].better if d.kpi in CATALOGUE else 0) * d.centre if d.significant else 0
         noun = "gain" if direction > 0 else "loss" if direction < 0 else "effect"
         what = f"The {noun} {'of' if noun == 'effect' else 'from'} {plan.words} {'on' if noun == 'effect' else 'in'} " \
-               f"{name} ({_amount(d.centre, d.kpi, True)})"
+               f"{name} ({_amount(d.centre, d.kpi, True)}{at_means})"
     else:
-        what = f"{name} of the scenario as written ({_amount(d.centre, d.kpi)})"
+        what = f"{name} of the scenario as written ({_amount(d.centre, d.kpi)}{at_means})"
     so_far = f" ({d.ready} of {d.total} parameters tried so far)" if d.ready < d.total else ""
     if not math.isfinite(swing):
         return f"{what}: not defined at the ends of the parameters' ranges in these short runs{so_far}."
@@ -350,14 +353,17 @@ class DriversPanel:
                 if self._latest != key:
                     return
                 if key not in self._plans:
-                    fs = self._factors.get(key[0])
-                    if fs is None:
-                        try:
+                    try:
+                        fs = self._factors.get(key[0])
+                        if fs is None:
                             fs = self._factors[key[0]] = driver_factors(base)
-                        except UserError:
-                            fs = None  # plan_drivers reports it
-                    self._plans[key] = plan_drivers(base, setting, change, length, self.key, fs,
-                                                    self.strategy_labels)
+                    except UserError:
+                        fs = None  # plan_drivers reports it
+                    try:
+                        self._plans[key] = plan_drivers(base, setting, change, length, self.key, fs,
+                                                        self.strategy_labels)
+                    except Exception as exc:  # noqa: BLE001 — one line in the panel, never a silent thread
+                        return then(DriversPlan(base, dict(change), "", error=f"{type(exc).__name__}: {exc}"))
                 plan = self._plans[key]
             then(plan)
 
