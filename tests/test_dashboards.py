@@ -287,8 +287,16 @@ def test_drivers_words_and_the_parameter_uncertainty_note():
     assert dd.parameter_words("team.absence_rate") == "absence rate"
     assert dd.parameter_words("portfolio.segments.mid_market.behaviour.delay.late_days_mean") == "mean days late (mid market)"
     assert dd.uncertainty_note(base) == ""
-    note = dd.uncertainty_note(load_scenario("baseline_uncertain"))
+    uncertain = load_scenario("baseline_uncertain", SMALL)
+    note = dd.uncertainty_note(uncertain)
     assert 'data-parameters="15"' in note and "include parameter uncertainty" in note
+    # what the note says is what the dashboard's workers do: the scenario reaches them with its
+    # distributions, and replication r runs with its own draw, not with the means
+    from o2c_sim.scenario import at_means
+
+    drawn = d._simulate_kpis(uncertain.model_dump_json(), 0)
+    fixed = d._simulate_kpis(at_means(uncertain).model_dump_json(), 0)
+    assert drawn["dso"] != fixed["dso"] and drawn["cash_per_week"] != fixed["cash_per_week"]
 
 
 def test_app_shows_what_drives_the_current_change():
