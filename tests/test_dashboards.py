@@ -227,6 +227,100 @@ def test_app_updates_and_survives_a_rejected_value():
         app.close()
 
 
+# ============================================================================== "what drives this"
+
+#: small enough for a fraction of a second per run, long enough (90 days) for DSO to be defined
+SMALL = {"portfolio.accounts": 120, "horizon_days": 90, "warmup_days": 30}
+
+
+def test_drivers_tornado_worked_example():
+    """Swings and the summary from hand-made cell results: Δ = KPI(setting) − KPI(as written) per end."""
+    from o2c_sim import dashboard_drivers as dd
+
+    base = load_scenario("baseline", SMALL)
+    setting = base.with_overrides({"team.collectors": 8})
+    preview = d.run_length(base, False)[0]
+    plan = dd.plan_drivers(base, setting, {"team.collectors": 8}, preview, d.scenario_key)
+    assert plan.error == "" and len(plan.factors) == 5 and plan.words == "2 more collectors"
+    first, rest = plan.jobs()
+    assert len(first) == 2 + 4 * 5 and {r for _, r in first} == {0} and {r for _, r in rest} == {1}
+    # the scenario's own side is the same for every change (computed once per scenario)
+    other = dd.plan_drivers(base, base.with_overrides({"team.collectors": 4}), {"team.collectors": 4}, preview,
+                            d.scenario_key)
+    assert [c.key for pair in other.base_cells for c in pair] == [c.key for pair in plan.base_cells for c in pair]
+    assert other.setting_cells[0][0].key != plan.setting_cells[0][0].key
+
+    # factor 0: Δ −4 at its low end, −1 at its high end (swing 3); factor 1: −3, −2.5 (swing 0.5); others −3, −3
+    dso = {plan.centre[0].key: 50.0, plan.centre[1].key: 47.0}
+    for i, (deltas) in enumerate([(-4.0, -1.0), (-3.0, -2.5)] + [(-3.0, -3.0)] * 3):
+        for (b, s), delta in zip(zip(plan.base_cells[i], plan.setting_cells[i]), deltas):
+            dso[b.key] = 50.0 + i
+            dso[s.key] = 50.0 + i + delta
+    cache = {key: {r: {"dso": v + r} for r in range(2)} for key, v in dso.items()}  # replication 1: both +1
+    res = dd.compute(plan, lambda key, n: cache.get(key, {}), "dso")
+    assert (res.ready, res.total, res.replications, res.centre) == (5, 5, 2, -3.0)
+    t = res.result.tornado
+    assert len(t) == dd.SHOWN and t["path"].iloc[0] == plan.factors[0].path
+    assert t["swing"].tolist() == pytest.approx([3.0, 0.5, 0.0, 0.0, 0.0])
+    assert (t["kpi_at_low"].iloc[0], t["kpi_at_high"].iloc[0]) == (-4.0, -1.0)
+    lo, hi = plan.factors[0].value(0.0), plan.factors[0].value(1.0)
+    assert res.summary == (f"The gain from 2 more collectors in DSO (−3.0 days) depends most on the right-party-contact rate "
+                         f"(small business): −4.0 days at {lo:.3g}, −1.0 days at {hi:.3g}.".replace("−", "-"))
+    # while only factor 1 is in: it alone, and the sentence says so
+    partial = {k: v for k, v in cache.items()
+               if k in {plan.centre[0].key, plan.centre[1].key, *(c.key for c in plan.base_cells[1] + plan.setting_cells[1])}}
+    d1 = dd.compute(plan, lambda key, n: partial.get(key, {}), "dso")
+    assert d1.ready == 1 and d1.top_path == plan.factors[1].path and "(1 of 5 parameters tried so far)" in d1.summary
+    # a change whose paired interval includes zero (Δ −4 and −2 over 2 replications) is "the effect", not a gain
+    noisy = {**cache, plan.centre[1].key: {0: {"dso": 46.0}, 1: {"dso": 49.0}}}
+    assert dd.compute(plan, lambda key, n: noisy.get(key, {}), "dso").summary.startswith(
+        "The effect of 2 more collectors on DSO (-3.0 days) depends most on")
+
+
+def test_drivers_words_and_the_parameter_uncertainty_note():
+    from o2c_sim import dashboard_drivers as dd
+
+    base = load_scenario("baseline")
+    assert dd.change_words({"team.collectors": 5, "team.dispute_analysts": 4, "dunning.steps.1.days_past_due": 3,
+                            "dunning.steps.2.days_past_due": 9}, base) == \
+        "1 fewer collector and 1 more dispute analyst and the new dunning cadence"
+    assert dd.parameter_words("team.absence_rate") == "absence rate"
+    assert dd.parameter_words("portfolio.segments.mid_market.behaviour.delay.late_days_mean") == "mean days late (mid market)"
+    assert dd.uncertainty_note(base) == ""
+    uncertain = load_scenario("baseline_uncertain", SMALL)
+    note = dd.uncertainty_note(uncertain)
+    assert 'data-parameters="15"' in note and "include parameter uncertainty" in note
+    # what the note says is what the dashboard's workers do: the scenario reaches them with its
+    # distributions, and replication r runs with its own draw, not with the means
+    from o2c_sim.scenario import at_means
+
+    drawn = d._simulate_kpis(uncertain.model_dump_json(), 0)
+    fixed = d._simulate_kpis(at_means(uncertain).model_dump_json(), 0)
+    assert drawn["dso"] != fixed["dso"] and drawn["cash_per_week"] != fixed["cash_per_week"]
+
+
+def test_app_shows_what_drives_the_current_change():
+    app = d.StaffingWhatIf("baseline", base_overrides=SMALL, runner=thread_runner(), curve=False)
+    summary = lambda: app.drivers.summary_w.value  # noqa: E731
+    bars = lambda: app.drivers.figure_w.outputs[0]["data"]["application/vnd.plotly.v1+json"]["data"][0]["y"]  # noqa: E731
+    try:
+        assert wait_until(lambda: 'data-state="ready"' in summary())  # no change yet: what drives DSO itself
+        assert "DSO of the scenario as written" in summary() and len(bars()) == 5
+        app.collectors_w.value = 8
+        assert wait_until(lambda: 'data-state="ready"' in summary() and "2 more collectors" in summary())
+        assert len(bars()) == 5
+        app.drivers.kpi_w.value = "collector_utilisation"  # every KPI of the cached runs, at once
+        assert "The effect of 2 more collectors on Collector utilisation (-" in summary()
+        assert "depends most on the" in summary()
+        app.collectors_w.value = 6
+        assert wait_until(lambda: "scenario as written" in summary(), 5)
+        app.collectors_w.value = 8  # revisited: plan and runs come from the cache at once
+        assert 'data-state="ready"' in summary() and "2 more collectors" in summary()
+        assert app.last_traceback is None
+    finally:
+        app.close()
+
+
 # ============================================================================== o2c-sim dashboard
 
 def test_cli_serves_on_loopback_with_sources_stripped(tmp_path):
@@ -499,6 +593,46 @@ def test_staffing_whatif_dashboard_in_chromium(voila_url, browser, capsys):
         contention = max(1.0, os.getloadavg()[0] / (os.cpu_count() or 1))
         assert max(first9, first_rw) <= 2.5 * contention, (timings, contention)
         assert max(full9, full_rw) <= 5.0 * contention, (timings, contention)
+        p.check_clean()
+    finally:
+        p.close()
+
+
+@pytest.mark.browser
+def test_staffing_whatif_shows_what_drives_the_change_in_chromium(voila_url, browser, capsys):
+    """A scenario with uncertain parameters: the page says its intervals include them; after a change
+    the "What drives this" panel names a parameter and draws its bars."""
+    p = Page(browser)
+    page = p.page
+    try:
+        page.goto(voila_url + "voila/render/staffing_whatif.ipynb?scenario=baseline_uncertain", timeout=120_000)
+        page.wait_for_selector('#kpi-table[data-complete="true"]', timeout=180_000)
+        assert "include parameter uncertainty" in page.inner_text("#uncertainty-note")
+        assert page.get_attribute("#uncertainty-note", "data-parameters") == "15"
+
+        t0 = time.monotonic()
+        readout = page.locator(".o2c-collectors .widget-readout")
+        readout.click()
+        page.keyboard.press("Control+A")
+        page.keyboard.type("8")
+        page.keyboard.press("Enter")
+        page.wait_for_function(
+            "() => { const s = document.querySelector('#drivers-summary');"
+            " return s && Number(s.dataset.ready) >= 1 && s.textContent.includes('2 more collectors'); }",
+            timeout=120_000)
+        first_bar = time.monotonic() - t0
+        sentence = page.inner_text("#drivers-sentence")
+        assert "from 2 more collectors" in sentence or "of 2 more collectors" in sentence, sentence
+        assert "depend" in sentence and "Traceback" not in sentence
+        page.wait_for_function("() => { const gd = document.querySelector('.o2c-drivers .js-plotly-plot');"
+                               " return gd && gd.data && gd.data.length === 2 && gd.data[0].y.length >= 1; }",
+                               timeout=30_000)
+        labels = trace(page, "o2c-drivers", "parameter at its high end")["y"]
+        assert labels and all("[" in label for label in labels)  # each bar names its parameter and range
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "staffing_whatif_drivers.png"), full_page=True)
+        with capsys.disabled():
+            print(f"\n[staffing_whatif drivers] first bar {first_bar:.1f} s after collectors 6 → 8: {sentence}")
         p.check_clean()
     finally:
         p.close()

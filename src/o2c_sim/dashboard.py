@@ -690,20 +690,25 @@ class StaffingWhatIf:
         self.curve_w.add_class("o2c-curve")
         self.diff_w = w.Output()
         self.diff_w.add_class("o2c-diff")
+        from .dashboard_drivers import DriversPanel
+
+        self.drivers = DriversPanel(HEADLINE_KPIS, key=scenario_key, render=plotly_output, strategy_labels=STRATEGY_LABELS,
+                                    on_kpi=lambda: self.refresh(force_figures=True))
 
         controls = w.VBox([
             w.HTML("<b>Team and strategy</b>"), self.scenario_w, self.collectors_w, self.analysts_w, self.strategy_w,
             w.HTML("<b>Dunning cadence</b>"), self.first_w, self.spacing_w, self.cadence_w,
             w.HTML("<b>Run</b>"), self.length_w,
         ], layout=w.Layout(width="410px", min_width="410px", padding="0 16px 0 0"))
-        results = w.VBox([w.HBox([self.progress_w, self.status_w]), self.error_w, self.table_w, self.command_w],
+        results = w.VBox([w.HBox([self.progress_w, self.status_w]), self.error_w, self.table_w,
+                          self.drivers.uncertainty_w, self.command_w],
                          layout=w.Layout(flex="1 1 auto"))
         curve_box = w.VBox([w.HBox([self.curve_kpi_w, self.target_w]), self.curve_w])
         self.widget = w.VBox([
             w.HTML(STYLE + PAGE_NOTE),
             w.HBox([controls, results]),
             w.HBox([w.VBox([curve_box], layout=w.Layout(width="50%")),
-                    w.VBox([self.diff_w], layout=w.Layout(width="50%"))]),
+                    w.VBox([self.diff_w, self.drivers.widget], layout=w.Layout(width="50%"))]),
         ])
 
         self._load_scenario(self.scenario_w.value)
@@ -775,6 +780,18 @@ class StaffingWhatIf:
         with self._lock:
             self._state = state
         self.runner.want(jobs, background)
+        self.drivers.request(self.base, scenario, overrides_for(setting, self.base), run_length(self.base, False)[0],
+                             lambda plan: self._with_drivers(state, jobs, background, plan))
+        self.refresh()
+
+    def _with_drivers(self, state: dict[str, Any], jobs: list, background: list, plan) -> None:
+        """Queue the "what drives this" cells: their first replication before the staffing curve, the rest after."""
+        first, rest = plan.jobs()
+        with self._lock:
+            if self._state is not state:
+                return
+            state["drivers"] = plan
+            self.runner.want(jobs, first + background + rest)
         self.refresh()
 
     def _show_error(self, message: str) -> None:
@@ -840,6 +857,7 @@ class StaffingWhatIf:
             if self.show_curve:
                 self._draw_curve(complete_points, runs, base_runs, setting, reps, force_figures)
             self._draw_diff(table, force_figures)
+            self.drivers.show(st.get("drivers"), st["scenario"], self.runner.results, self.runner.error, force_figures)
 
     def _target(self) -> float | None:
         text = self.target_w.value.strip()
@@ -893,7 +911,8 @@ with the baseline (the chosen scenario as written). <b>Quick preview</b> simulat
 {PREVIEW_REPLICATIONS} replications per setting, in worker processes; every replication is cached, so revisiting a
 setting is instant. Numbers appear after the first replication and the 95% confidence intervals narrow as the others
 arrive. Baseline and setting share common random numbers, so the change column is a paired difference.
-The staffing curve is filled in afterwards. <b>Full length</b> runs the scenario's own horizon and replications
+The staffing curve is filled in afterwards, and <b>What drives this</b> tries the main assumptions at both ends
+of their plausible ranges to name the one your change depends on most. <b>Full length</b> runs the scenario's own horizon and replications
 (minutes; progress is shown). The cadence boxes move the dunning levels to evenly spaced days (pre-due reminders
 stay as written); left as they are, the cadence is the scenario's.</div>
 """

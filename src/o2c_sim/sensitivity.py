@@ -370,19 +370,21 @@ def _tornado(fs: list[Factor], oat: pd.DataFrame, kpis: list[str]) -> pd.DataFra
     return pd.DataFrame(rows)
 
 
-def tornado_figure(res: SensitivityResult, kpi: str):
-    """Horizontal bars: the KPI with each parameter alone at the low and the high end of its range."""
+def tornado_figure(res: SensitivityResult, kpi: str, *, names: dict[str, str] | None = None, title: str | None = None):
+    """Horizontal bars: the KPI with each parameter alone at the low and the high end of its range.
+    ``names``: path → the label to show instead of the parameter's path (e.g. plain words)."""
     import plotly.graph_objects as go
 
     t = res.tornado[res.tornado["kpi"] == kpi].sort_values("swing")
     base = float(t["kpi_base"].iloc[0]) if len(t) else 0.0
-    labels = [f"{p} [{lo:.3g}, {hi:.3g}]" for p, lo, hi in zip(t["parameter"], t["low"], t["high"])]
+    names = names or {}
+    labels = [f"{names.get(path, p)} [{lo:.3g}, {hi:.3g}]" for p, path, lo, hi in zip(t["parameter"], t["path"], t["low"], t["high"])]
     fig = go.Figure()
     for col, name, color in (("kpi_at_low", "parameter at its low end", "#4C78A8"),
                              ("kpi_at_high", "parameter at its high end", "#F58518")):
         fig.add_bar(y=labels, x=t[col] - base, base=base, orientation="h", name=name, marker_color=color)
     what = kpi if res.decision is None else f"Δ {kpi} {decision_label(res.decision)}"
-    fig.update_layout(title=f"What drives {what}", barmode="overlay", xaxis_title=what, height=120 + 40 * len(t),
+    fig.update_layout(title=title or f"What drives {what}", barmode="overlay", xaxis_title=what, height=120 + 40 * len(t),
                       template="plotly_white", legend_orientation="h")
     fig.add_vline(x=base, line_dash="dot")
     return fig
