@@ -724,8 +724,9 @@ def apply_overrides(data: dict[str, Any], overrides: dict[str, Any] | list[str] 
             container, key = _child(node, part, path)
             last = i == len(parts) - 1
             if last:
-                if isinstance(container, dict) and container and key not in container:
-                    raise UserError(_unknown_key(path, key, container), source=source)
+                relative = isinstance(value, str) and value[:1] in "+-"
+                if relative and isinstance(container, dict) and container and key not in container:
+                    raise UserError(_unknown_key(path, key, container), source=source)  # (the schema names other unknown keys)
                 current = container.get(key) if isinstance(container, dict) else container[key]
                 container[key] = _relative(value, current, path)
                 uncertainty.forget(result, path)  # a value set explicitly is no longer uncertain
