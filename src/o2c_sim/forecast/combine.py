@@ -48,7 +48,7 @@ def combine_backtest(backtest: pd.DataFrame, top: int = 3) -> pd.DataFrame:
         w = weights(base, origin, top)
         w = {m: v for m, v in w.items() if m in set(g["model"])}
         c = blend(g.rename(columns={"forecast": "mean"}), w).rename(columns={"mean": "forecast"})
-        keep = g.drop_duplicates("period_start").set_index("period_start")[["origin", "horizon", "actual", "scale"]]
+        keep = g.drop_duplicates("period_start").set_index("period_start")[["origin", "horizon", "actual", "scale", "level"]]
         rows.append(c.join(keep, on="period_start").assign(model=NAME))
     return pd.concat([backtest, *rows], ignore_index=True)[list(backtest.columns)]
 

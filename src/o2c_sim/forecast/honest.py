@@ -1,0 +1,186 @@
+"""Honest scores: everything a back-test row reports is decided from errors known before its origin.
+
+* **Intervals** (split-conformal in time, Vovk et al. 2005; Stankeviciute et al. 2021): at origin *o* the
+  bounds of a model's *h*-step forecast are ``f + L_o · q_α(r)``, the empirical quantiles of the same
+  model's scaled errors ``r = (a − f) / L`` at horizon *h* whose target period had ended by *o* (``L``
+  the mean receipts of the last 13 periods at each origin, so errors pool across changes of level). With
+  fewer than :data:`MIN_RECORD` such errors, neighbouring horizons are pooled; with none, the model's
+  own bounds stay.
+* **Selection** (:func:`honest_selection`): at each origin the model with the lowest WAPE at horizons
+  1–4 over the errors known then is chosen, and its forecast becomes the row of the pseudo-model
+  :data:`SELECTED`. Its score — not the best of the per-model scores, which is chosen after the fact
+  and flattered — is the forecast's accuracy.
+* **Uncertainty of a score**: percentile bootstrap over origins (Efron & Tibshirani 1993, ch. 13) for
+  every WAPE, and for the paired difference against the best simple baseline.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .metrics import BANDS
+from .series import step
+
+SELECTED = "selected"
+#: simple baselines a forecast must beat
+SIMPLE = ("naive", "seasonal_naive", "moving_average", "ses")
+#: errors needed before a record is used (for intervals and for selection)
+MIN_RECORD = 8
+#: interval errors come from the origins of the last WINDOW periods (a sliding window adapts to a
+#: changing spread, as adaptive conformal inference does; Gibbs & Candès 2021, NeurIPS)
+WINDOW = 26
+QUANTILES = {"lo80": 0.10, "hi80": 0.90, "lo95": 0.025, "hi95": 0.975}
+
+
+def period_end(bt: pd.DataFrame, freq: str) -> pd.Series:
+    """Last day of each row's target period (its actual is known from then on)."""
+    return bt["period_start"] + step(freq) - pd.Timedelta(days=1)
+
+
+def _bounds(r: np.ndarray, h: np.ndarray, usable: np.ndarray, horizon: int, min_record: int) -> np.ndarray | None:
+    """Quantiles (:data:`QUANTILES` order) of the scaled errors ``r[usable]`` at ``horizon``, widening to
+    neighbouring horizons until ``min_record`` errors are in; None if there are too few."""
+    dist = np.abs(h[usable] - horizon)
+    errs = r[usable]
+    if len(errs) < min_record:
+        return None
+    width = np.sort(dist)[min_record - 1]
+    errs = errs[dist <= width]
+    # Hyndman & Fan (1996) type 6, position p(n + 1): for exchangeable errors a new one falls below the
+    # k-th of n with probability k / (n + 1), so the band covers p_hi − p_lo in expectation (Lei et al. 2018)
+    return np.quantile(errs, list(QUANTILES.values()), method="weibull")
+
+
+def _around(mean: float, offsets: np.ndarray) -> np.ndarray:
+    """Bounds ``mean + offsets`` (lo80, hi80, lo95, hi95) kept nested around the mean and ≥ 0."""
+    lo80, hi80, lo95, hi95 = mean + offsets
+    lo80, hi80 = min(lo80, mean), max(hi80, mean)
+    return np.maximum(0.0, [lo80, hi80, min(lo95, lo80), max(hi95, hi80)])
+
+
+def conformal_intervals(bt: pd.DataFrame, freq: str, min_record: int = MIN_RECORD) -> pd.DataFrame:
+    """The back-test with each row's bounds from the errors of its model known at its origin."""
+    out = bt.copy()
+    end = period_end(bt, freq).to_numpy()
+    bounds = out[list(QUANTILES)].to_numpy(float, copy=True)
+    pos = {idx: i for i, idx in enumerate(bt.index)}
+    for _, g in bt.groupby("model", sort=False):
+        f, level = g["forecast"].to_numpy(), g["level"].to_numpy()
+        r = (g["actual"].to_numpy() - f) / level
+        h, e, o = g["horizon"].to_numpy(), end[[pos[i] for i in g.index]], g["origin"].to_numpy()
+        for origin in np.unique(o):
+            usable = (e <= origin) & (o > origin - WINDOW * step(freq))
+            for i in np.flatnonzero(o == origin):
+                q = _bounds(r, h, usable, h[i], min_record)
+                if q is not None:
+                    bounds[pos[g.index[i]]] = _around(f[i], level[i] * q)
+    out[list(QUANTILES)] = bounds
+    return out
+
+
+def calibrate_forecast(forecast: pd.DataFrame, bt: pd.DataFrame, level: float, freq: str, min_record: int = MIN_RECORD) -> pd.DataFrame:
+    """Bounds of a new forecast (rows per model in horizon order) from each model's back-test record over the
+    last :data:`WINDOW` origins (all known at the as-of date); a model without enough record keeps its own."""
+    out = forecast.copy()
+    for model, g in forecast.groupby("model", sort=False):
+        b = bt[bt["model"] == model]
+        r = ((b["actual"] - b["forecast"]) / b["level"]).to_numpy()
+        h = b["horizon"].to_numpy()
+        recent = (b["origin"] > b["origin"].max() - WINDOW * step(freq)).to_numpy()
+        for horizon, idx in enumerate(g.index, start=1):
+            q = _bounds(r, h, recent, horizon, min_record)
+            if q is not None:
+                out.loc[idx, list(QUANTILES)] = _around(g.at[idx, "mean"], level * q)
+    return out
+
+
+def _record(bt: pd.DataFrame, end: pd.Series, at, band=(1, 4), min_record: int = MIN_RECORD) -> pd.Series:
+    """WAPE per model over the band's errors known at ``at`` (models with ≥ ``min_record`` origins of record)."""
+    past = bt[(end <= at) & bt["horizon"].between(*band)]
+    g = past.assign(err=(past["actual"] - past["forecast"]).abs(), act=past["actual"].abs()).groupby("model")
+    n = g["origin"].nunique()
+    w = g["err"].sum() / g["act"].sum().where(lambda s: s > 0)
+    return w[n >= min_record].dropna()
+
+
+def choose(bt: pd.DataFrame, freq: str, at, candidates, fallback: str | None = None, band=(1, 4)) -> str:
+    """The candidate with the lowest WAPE in ``band`` over the errors known at ``at``; ``fallback`` (the
+    combination, equal weights without a record) when no candidate has a record yet."""
+    bt = bt[bt["model"] != SELECTED]
+    rec = _record(bt, period_end(bt, freq), pd.Timestamp(at), band)
+    rec = rec[rec.index.isin(list(candidates))]
+    if rec.empty:
+        return fallback if fallback in candidates else list(candidates)[0]
+    return str(rec.idxmin())
+
+
+def honest_selection(bt: pd.DataFrame, freq: str, fallback: str = "combination", band=(1, 4)) -> pd.DataFrame:
+    """The back-test with the rows of :data:`SELECTED` added: at each origin, the forecast of the model
+    :func:`choose` picks from the errors known then (column ``chosen`` names it)."""
+    base = bt[bt["model"] != SELECTED]
+    end = period_end(base, freq)
+    rows = []
+    for origin, g in base.groupby("origin"):
+        rec = _record(base, end, origin, band)
+        rec = rec[rec.index.isin(set(g["model"]))]
+        name = str(rec.idxmin()) if not rec.empty else (fallback if fallback in set(g["model"]) else g["model"].iloc[0])
+        rows.append(g[g["model"] == name].assign(model=SELECTED, chosen=name))
+    out = pd.concat([base.assign(chosen=base["model"]), *rows], ignore_index=True)
+    return out
+
+
+def _per_origin(bt: pd.DataFrame, model: str, band) -> pd.DataFrame:
+    b = bt[(bt["model"] == model) & bt["horizon"].between(*band)]
+    return b.assign(err=(b["actual"] - b["forecast"]).abs(), act=b["actual"].abs()).groupby("origin")[["err", "act"]].sum()
+
+
+def bootstrap_wape(bt: pd.DataFrame, model: str, band=(1, 4), reps: int = 1000, seed: int = 0) -> tuple[float, float]:
+    """95 % percentile-bootstrap interval of a model's WAPE, resampling origins."""
+    p = _per_origin(bt, model, band)
+    if len(p) < 2:
+        return float("nan"), float("nan")
+    idx = np.random.default_rng(seed).integers(0, len(p), (reps, len(p)))
+    w = p["err"].to_numpy()[idx].sum(axis=1) / p["act"].to_numpy()[idx].sum(axis=1)
+    return float(np.quantile(w, 0.025)), float(np.quantile(w, 0.975))
+
+
+def versus(bt: pd.DataFrame, model: str, other: str, band=(1, 4), reps: int = 1000, seed: int = 0) -> dict:
+    """WAPE(model) − WAPE(other) over the origins both forecast, with its paired bootstrap 95 % interval."""
+    a, b = _per_origin(bt, model, band), _per_origin(bt, other, band)
+    common = a.index.intersection(b.index)
+    a, b = a.loc[common], b.loc[common]
+    diff = a["err"].sum() / a["act"].sum() - b["err"].sum() / b["act"].sum()
+    if len(common) < 2:
+        return {"baseline": other, "difference": float(diff), "lo95": float("nan"), "hi95": float("nan")}
+    idx = np.random.default_rng(seed).integers(0, len(common), (reps, len(common)))
+    d = (a["err"].to_numpy()[idx].sum(1) / a["act"].to_numpy()[idx].sum(1)
+         - b["err"].to_numpy()[idx].sum(1) / b["act"].to_numpy()[idx].sum(1))
+    return {"baseline": other, "difference": float(diff), "lo95": float(np.quantile(d, 0.025)),
+            "hi95": float(np.quantile(d, 0.975)), "origins": int(len(common))}
+
+
+def with_confidence(summary: pd.DataFrame, bt: pd.DataFrame, reps: int = 1000) -> pd.DataFrame:
+    """``summary`` with the bootstrap interval of each WAPE (columns ``wape_lo``, ``wape_hi``)."""
+    ci = [bootstrap_wape(bt, m, BANDS[b], reps) for m, b in zip(summary["model"], summary["band"])]
+    return summary.assign(wape_lo=[c[0] for c in ci], wape_hi=[c[1] for c in ci])
+
+
+def best_simple(summary: pd.DataFrame, band: str = "1-4") -> str | None:
+    """The simple baseline (:data:`SIMPLE`) with the lowest WAPE in ``band``."""
+    s = summary[(summary["band"] == band) & summary["model"].isin(SIMPLE)]
+    return None if s.empty else str(s.loc[s["wape"].idxmin(), "model"])
+
+
+def track_record(bt: pd.DataFrame, freq: str, as_of, periods: int = 13, band=(1, 4)) -> dict:
+    """The honest forecast's accuracy on the target periods that ended in the last ``periods`` periods
+    before ``as_of`` (last quarter's record, for the report): WAPE, bias and 80 % coverage."""
+    s = bt[(bt["model"] == SELECTED) & bt["horizon"].between(*band)]
+    end = period_end(s, freq)
+    as_of = pd.Timestamp(as_of)
+    s = s[(end <= as_of) & (end > as_of - periods * step(freq))]
+    if s.empty or s["actual"].abs().sum() == 0:
+        return {}
+    a, f = s["actual"], s["forecast"]
+    return {"periods": int(s["period_start"].nunique()), "wape": float((a - f).abs().sum() / a.abs().sum()),
+            "bias": float((f - a).sum() / a.sum()), "cov80": float(((s["lo80"] <= a) & (a <= s["hi80"])).mean())}
