@@ -206,21 +206,22 @@ class SurvivalCurves(InvoiceLevel):
     The clock counts from the due date: ``u_i = paid − due``. Delays follow ``u_i = s_i + ε_i`` (an
     accelerated-failure-time form in days with a non-parametric error): ``s_i = c_customer + β·x_i`` with
     x = disputed (dated disputes only), paper channel, payment terms in 30-day units (the invoice age at the
-    due date), fitted by backfitting least squares on paid invoices; each customer effect is a recency-
-    weighted mean residual shrunk as ``Σ w r / (Σ w + k)`` (weights halve every ``half_life`` days, so a
-    customer that paid late last month moves later). ``S_ε`` is the Kaplan–Meier estimate of ``u − s``
+    due date), fitted by backfitting least squares on invoices paid and due at least ``mature_days`` ago
+    (recent ones are censored towards the early payers); each customer effect is a recency-weighted mean
+    residual shrunk as ``Σ w r / (Σ w + k)`` (weights halve every ``half_life`` days since the due date,
+    so a customer that paid late last month moves later). ``S_ε`` is the Kaplan–Meier estimate of ``u − s``
     with open invoices censored; ``S_i(age) = S_ε(age − terms_i − s_i)``.
     """
 
     name = "invoice_km"
 
-    def __init__(self, shrink: float = 3.0, sweeps: int = 5, half_life: float = 180.0):
-        self.shrink, self.sweeps, self.half_life = shrink, sweeps, half_life
+    def __init__(self, shrink: float = 3.0, sweeps: int = 5, half_life: float = 180.0, mature_days: int = 60):
+        self.shrink, self.sweeps, self.half_life, self.mature_days = shrink, sweeps, half_life, mature_days
 
-    def shifts(self, known: pd.DataFrame, u: np.ndarray, status: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    def shifts(self, known: pd.DataFrame, u: np.ndarray, paid: np.ndarray, weight: np.ndarray) -> np.ndarray:
+        """``s_i`` for every row of ``known``, fitted on the rows ``paid``."""
         terms = (known["due_date"] - known["invoice_date"]).dt.days.to_numpy(float) / 30.0
         x = np.column_stack([covariates(known), terms]) if terms.std() > 0 else covariates(known)
-        paid = status == 1
         y = u - u[paid].mean()
         xc = x - x[paid].mean(axis=0)
         cust = np.zeros(len(known))
@@ -239,10 +240,15 @@ class SurvivalCurves(InvoiceLevel):
         pos = (known["amount"] > 0).to_numpy()
         terms = (known["due_date"] - known["invoice_date"]).dt.days.to_numpy(float)
         u = time - terms
-        age_paid = (pd.Timestamp(as_of) - known["paid_date"]).dt.days.fillna(0).to_numpy(float)
-        weight = 0.5 ** (age_paid / self.half_life)
+        since_due = (pd.Timestamp(as_of) - known["due_date"]).dt.days.to_numpy(float)
+        weight = 0.5 ** (np.clip(since_due, 0, None) / self.half_life)
+        # only invoices due long enough ago: among recent ones the paid are the early payers (the late are
+        # still open), which would make every customer look earlier than it is
+        fit = (status == 1) & (since_due >= self.mature_days)
+        if fit[pos].sum() < self.min_paid:
+            fit = status == 1
         shift = np.zeros(len(known))
-        shift[pos] = self.shifts(known[pos], u[pos], status[pos], weight[pos])
+        shift[pos] = self.shifts(known[pos], u[pos], fit[pos], weight[pos])
         f = km_curve((u - shift)[pos], status[pos])
 
         def surv(rows, t):

@@ -70,9 +70,9 @@ def forecast_with_backtest(ledger: pd.DataFrame, as_of, horizon: int = 13, freq:
     if len(at) < MIN_ORIGINS:
         raise UserError(f"the history up to {as_of.date()} has {n} complete periods; the back-test needs at least "
                         f"{8 + MIN_ORIGINS} (choose a later as-of date or a longer history)")
-    # warm-up origins before the scored ones give the first scored origins a record of errors to choose
-    # and calibrate from; they are not scored themselves
-    warm = [o for o in origins(known, freq, min_train=max(8, min_train - MIN_RECORD)) if o < at[0]]
+    # warm-up origins before the scored ones give the first scored origin a record of MIN_RECORD errors at
+    # each horizon 1–4 to choose and calibrate from; they are not scored themselves
+    warm = [o for o in origins(known, freq, min_train=max(8, min_train - MIN_RECORD - 4)) if o < at[0]]
     bt, skipped = run_backtest(known, models, freq, horizon, warm + at)
     if bt.empty:
         raise UserError(f"no model could be fitted on this history: {skipped}")
