@@ -11,7 +11,7 @@ from o2c_sim.forecast.honest import SELECTED, honest_selection, versus
 from o2c_sim.forecast.invoice_level import SurvivalCurves, paid_share
 from o2c_sim.forecast.models import SES, MovingAverage, Naive, run
 from o2c_sim.forecast.pipeline import forecast_with_backtest
-from o2c_sim.forecast.series import KNOWN_AT_ISSUE, History, giant_threshold, known_at
+from o2c_sim.forecast.series import KNOWN_AT_ISSUE, History, billing_forecast, giant_threshold, known_at
 
 
 def realistic_ledger(weeks: int = 80, customers: int = 60, seed: int = 3) -> pd.DataFrame:
@@ -184,3 +184,30 @@ def test_selection_at_each_origin_uses_only_errors_known_then():
     assert chosen.iloc[-1] == "b"
     d = versus(sel, SELECTED, "a")
     assert d["difference"] < 0
+
+
+def test_open_credit_notes_reduce_the_customers_expected_receipts(ledger):
+    as_of = pd.Timestamp("2021-11-28")
+    h = History(ledger, as_of)
+    base = SurvivalCurves().items(h, 13)
+    cust = base.loc[base["customer_id"] != "(new billing)", "customer_id"].iloc[0]
+    note = pd.DataFrame({"invoice_id": ["CN-test"], "customer_id": [cust], "invoice_date": [as_of], "due_date": [as_of],
+                         "amount": [-100.0], "paid_date": [pd.NaT], "paid_amount": [0.0]})
+    with_note = SurvivalCurves().items(History(pd.concat([ledger, note], ignore_index=True), as_of), 13)
+    total = lambda items: items.loc[items["customer_id"] == cust, "expected"].sum()
+    open_total = h.known.loc[(h.known["customer_id"] == cust) & h.known["paid_date"].isna() & (h.known["amount"] > 0), "amount"].sum()
+    assert total(with_note) < total(base)
+    # the credit is taken against the customer's open invoices: its share of them leaves the horizon's receipts
+    assert total(base) - total(with_note) == pytest.approx(100.0 * total(base) / (open_total * 1.0), rel=0.1)
+
+
+def test_billing_forecast_follows_a_constant_weekly_billing_and_its_billing_days():
+    days = pd.date_range("2022-01-03", "2022-12-25")
+    known = pd.DataFrame({"invoice_date": days[days.day == 1].repeat(1), "amount": 700.0})
+    known = pd.concat([known, pd.DataFrame({"invoice_date": days[days.day == 15], "amount": 700.0})])
+    daily, sd = billing_forecast(known, pd.Timestamp("2022-12-25"), 60)
+    future = pd.date_range("2022-12-26", periods=60)
+    weekly_level = 1400 * 12 / 52  # two 700 bills a month
+    assert daily.sum() / 60 * 7 == pytest.approx(weekly_level, rel=0.25)
+    on_days = daily[(future.day == 1) | (future.day == 15)].mean()
+    assert on_days > 5 * daily[(future.day != 1) & (future.day != 15)].mean()
