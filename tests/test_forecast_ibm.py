@@ -28,10 +28,9 @@ def test_honest_selection_beats_naive_by_30_percent(result):
     sel, naive, ses = band(result, SELECTED), band(result, "naive"), band(result, "ses")
     print(f"honest WAPE 1-4 {sel.wape:.3f} [{sel.wape_lo:.3f}, {sel.wape_hi:.3f}], naive {naive.wape:.3f}, "
           f"ses {ses.wape:.3f}; chosen at origins {result.honest['chosen_at_origins']}")
+    assert sel.wape <= 0.15
     assert sel.wape <= 0.7 * naive.wape
     assert sel.wape < ses.wape
-    # the target is ≤ 0.15; the honest score is 0.15–0.155 (see the README), asserted as measured
-    assert sel.wape <= 0.16
 
 
 def test_honest_intervals_cover_and_net_accuracy(result):
