@@ -2,14 +2,14 @@
 
 * **Intervals** (split-conformal in time, Vovk et al. 2005; Stankeviciute et al. 2021): at origin *o* the
   bounds of a model's *h*-step forecast are ``f + L_o · q_α(r)``, the empirical quantiles of the same
-  model's scaled errors ``r = (a − f) / L`` at horizon *h* whose target period had ended by *o* (``L``
-  the mean receipts of the last 13 periods at each origin, so errors pool across changes of level). With
-  fewer than :data:`MIN_RECORD` such errors, neighbouring horizons are pooled; with none, the model's
-  own bounds stay.
+  model's scaled errors ``r = (a − f) / L`` at horizon *h* whose target period had ended by *o*, from
+  the origins of the last :data:`WINDOW` periods (``L`` the mean receipts of the last 13 periods at each
+  origin, so errors pool across changes of level). With fewer than :data:`MIN_RECORD` such errors,
+  neighbouring horizons are pooled; with none, the model's own bounds stay.
 * **Selection** (:func:`honest_selection`): at each origin :func:`pick` chooses from the errors at
   horizons 1–4 known then — the combination unless a model's record beats it clearly — and that
-  forecast becomes the row of the pseudo-model :data:`SELECTED`. Its score — not the best of the per-model scores, which is chosen after the fact
-  and flattered — is the forecast's accuracy.
+  forecast becomes the row of the pseudo-model :data:`SELECTED`. Its score — not the best of the
+  per-model scores, which is chosen after the fact and flattered — is the forecast's accuracy.
 * **Uncertainty of a score**: percentile bootstrap over origins (Efron & Tibshirani 1993, ch. 13) for
   every WAPE, and for the paired difference against the best simple baseline.
 """
@@ -27,9 +27,10 @@ SELECTED = "selected"
 SIMPLE = ("naive", "seasonal_naive", "moving_average", "ses")
 #: errors needed before a record is used (for intervals and for selection)
 MIN_RECORD = 8
-#: interval errors come from the origins of the last WINDOW periods (a sliding window adapts to a
-#: changing spread, as adaptive conformal inference does; Gibbs & Candès 2021, NeurIPS)
-WINDOW = 26
+#: interval errors come from the origins of the last WINDOW periods, per level: a sliding window adapts
+#: to a changing spread, as adaptive conformal inference does (Gibbs & Candès 2021, NeurIPS); the 95 %
+#: tails need twice the errors of the 80 % ones to be estimated at all
+WINDOW = {"80": 26, "95": 52}
 #: paired t-statistic a single model's record needs to replace the combination (:func:`pick`)
 T_CRIT = 2.0
 QUANTILES = {"lo80": 0.10, "hi80": 0.90, "lo95": 0.025, "hi95": 0.975}
@@ -40,18 +41,29 @@ def period_end(bt: pd.DataFrame, freq: str) -> pd.Series:
     return bt["period_start"] + step(freq) - pd.Timedelta(days=1)
 
 
-def _bounds(r: np.ndarray, h: np.ndarray, usable: np.ndarray, horizon: int, min_record: int) -> np.ndarray | None:
-    """Quantiles (:data:`QUANTILES` order) of the scaled errors ``r[usable]`` at ``horizon``, widening to
-    neighbouring horizons until ``min_record`` errors are in; None if there are too few."""
+def _quantiles(r, h, usable, horizon: int, min_record: int, levels) -> np.ndarray | None:
+    """Quantiles at ``levels`` of the scaled errors ``r[usable]`` at ``horizon``, widening to neighbouring
+    horizons until ``min_record`` errors are in; None if there are too few."""
     dist = np.abs(h[usable] - horizon)
     errs = r[usable]
     if len(errs) < min_record:
         return None
     width = np.sort(dist)[min_record - 1]
-    errs = errs[dist <= width]
     # Hyndman & Fan (1996) type 6, position p(n + 1): for exchangeable errors a new one falls below the
     # k-th of n with probability k / (n + 1), so the band covers p_hi − p_lo in expectation (Lei et al. 2018)
-    return np.quantile(errs, list(QUANTILES.values()), method="weibull")
+    return np.quantile(errs[dist <= width], levels, method="weibull")
+
+
+def _bounds(r, h, o, known, at, horizon: int, freq: str, min_record: int) -> np.ndarray | None:
+    """(lo80, hi80, lo95, hi95) offsets from the errors ``known`` at ``at`` of origins within :data:`WINDOW`."""
+    out = []
+    for level in ("80", "95"):
+        usable = known & (o > at - WINDOW[level] * step(freq))
+        q = _quantiles(r, h, usable, horizon, min_record, [QUANTILES[f"lo{level}"], QUANTILES[f"hi{level}"]])
+        if q is None:
+            return None
+        out.extend(q)
+    return np.array(out)
 
 
 def _around(mean: float, offsets: np.ndarray) -> np.ndarray:
@@ -72,9 +84,9 @@ def conformal_intervals(bt: pd.DataFrame, freq: str, min_record: int = MIN_RECOR
         r = (g["actual"].to_numpy() - f) / level
         h, e, o = g["horizon"].to_numpy(), end[[pos[i] for i in g.index]], g["origin"].to_numpy()
         for origin in np.unique(o):
-            usable = (e <= origin) & (o > origin - WINDOW * step(freq))
+            known = e <= origin
             for i in np.flatnonzero(o == origin):
-                q = _bounds(r, h, usable, h[i], min_record)
+                q = _bounds(r, h, o, known, origin, h[i], freq, min_record)
                 if q is not None:
                     bounds[pos[g.index[i]]] = _around(f[i], level[i] * q)
     out[list(QUANTILES)] = bounds
@@ -89,9 +101,9 @@ def calibrate_forecast(forecast: pd.DataFrame, bt: pd.DataFrame, level: float, f
         b = bt[bt["model"] == model]
         r = ((b["actual"] - b["forecast"]) / b["level"]).to_numpy()
         h = b["horizon"].to_numpy()
-        recent = (b["origin"] > b["origin"].max() - WINDOW * step(freq)).to_numpy()
+        o, last = b["origin"].to_numpy(), b["origin"].max()
         for horizon, idx in enumerate(g.index, start=1):
-            q = _bounds(r, h, recent, horizon, min_record)
+            q = _bounds(r, h, o, np.ones(len(r), bool), last, horizon, freq, min_record)
             if q is not None:
                 out.loc[idx, list(QUANTILES)] = _around(g.at[idx, "mean"], level * q)
     return out

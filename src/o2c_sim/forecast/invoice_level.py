@@ -167,8 +167,8 @@ class InvoiceLevel(Model):
 def paid_share(known: pd.DataFrame, shrink: float = 3.0) -> np.ndarray:
     """Per invoice: its customer's expected paid share of billing, ``π_c = (Σ_c paid + k·ā·π̄) / (Σ_c A + k·ā)``.
 
-    Over the customer's settled invoices (paid amount ``paid_amount`` where the ledger has it, else in
-    full); ``π̄`` is the pooled share, ``ā`` the mean amount, ``k`` = ``shrink`` pseudo-invoices
+    Over the customer's settled invoices (paid amount ``paid_amount`` where the ledger has it, else —
+    also where it is empty — in full); ``π̄`` is the pooled share, ``ā`` the mean amount, ``k`` = ``shrink`` pseudo-invoices
     (empirical-Bayes shrinkage: a customer with little history gets the pooled share). Settled credit
     notes (negative amounts) count in the billed sum: the share is of net billing, and open credit notes
     are netted against open invoices (:func:`_credit_factor`).
@@ -176,7 +176,7 @@ def paid_share(known: pd.DataFrame, shrink: float = 3.0) -> np.ndarray:
     settled = known["paid_date"].notna() & (known["amount"] > 0)
     if not settled.any() or ("paid_amount" not in known.columns and not (known["amount"] < 0).any()):
         return np.ones(len(known))
-    paid = (known["paid_amount"].fillna(0.0).clip(lower=0.0) if "paid_amount" in known.columns else known["amount"])
+    paid = known["paid_amount"].fillna(known["amount"]).clip(lower=0.0) if "paid_amount" in known.columns else known["amount"]
     paid = paid.where(settled, 0.0)
     billed = known["amount"].where(settled | (known["paid_date"].notna() & (known["amount"] < 0)), 0.0)
     pooled = min(1.0, paid.sum() / max(billed.sum(), 1e-9))

@@ -108,10 +108,10 @@ def known_at(ledger: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
 
 
 def received(ledger: pd.DataFrame) -> pd.Series:
-    """Money received per settled invoice: ``paid_amount`` where given, else the invoice amount.
+    """Money received per settled invoice: ``paid_amount`` where given (not empty), else the invoice amount.
 
     Credit notes (negative amounts) move no cash in and count 0."""
-    paid = ledger["paid_amount"] if "paid_amount" in ledger.columns else ledger["amount"]
+    paid = ledger["paid_amount"].fillna(ledger["amount"]) if "paid_amount" in ledger.columns else ledger["amount"]
     return paid.clip(lower=0.0).where(ledger["paid_date"].notna() & (ledger["amount"] > 0), 0.0)
 
 
