@@ -211,3 +211,30 @@ def test_billing_forecast_follows_a_constant_weekly_billing_and_its_billing_days
     assert daily.sum() / 60 * 7 == pytest.approx(weekly_level, rel=0.25)
     on_days = daily[(future.day == 1) | (future.day == 15)].mean()
     assert on_days > 5 * daily[(future.day != 1) & (future.day != 15)].mean()
+
+
+def test_a_customer_that_paid_late_last_month_is_expected_later():
+    """The same history except that one customer paid last month's invoices 25 days late: its open
+    invoices are expected later, and more so with recency weighting than without."""
+    rng = np.random.default_rng(5)
+    rows = []
+    for c in range(12):
+        for k in range(40):
+            inv = pd.Timestamp("2022-01-03") + pd.Timedelta(days=7 * k + int(rng.integers(0, 5)))
+            rows.append((f"C{c}", inv, inv + pd.Timedelta(days=30 + int(rng.integers(-2, 3)))))
+    led = pd.DataFrame(rows, columns=["customer_id", "invoice_date", "paid_date"])
+    led["invoice_id"] = [f"I{i}" for i in range(len(led))]
+    led["due_date"], led["amount"] = led["invoice_date"] + pd.Timedelta(days=30), 100.0
+    as_of = led["invoice_date"].max()
+    late = led.copy()
+    last_month = (late["customer_id"] == "C0") & late["due_date"].between(as_of - pd.Timedelta(days=60), as_of - pd.Timedelta(days=30))
+    late.loc[last_month, "paid_date"] = late.loc[last_month, "due_date"] + pd.Timedelta(days=25)
+
+    def mean_day(ledger, model):
+        items = model.items(History(ledger, as_of), 13)
+        c0 = items[items["customer_id"] == "C0"]
+        return np.average((c0["period_start"] - as_of).dt.days, weights=c0["expected"])
+
+    moved = mean_day(late, SurvivalCurves()) - mean_day(led, SurvivalCurves())
+    unweighted = mean_day(late, SurvivalCurves(half_life=1e9)) - mean_day(led, SurvivalCurves(half_life=1e9))
+    assert moved > 2 and moved > unweighted

@@ -215,7 +215,7 @@ class SurvivalCurves(InvoiceLevel):
 
     name = "invoice_km"
 
-    def __init__(self, shrink: float = 3.0, sweeps: int = 5, half_life: float = 180.0, mature_days: int = 60):
+    def __init__(self, shrink: float = 3.0, sweeps: int = 5, half_life: float = 180.0, mature_days: int = 30):
         self.shrink, self.sweeps, self.half_life, self.mature_days = shrink, sweeps, half_life, mature_days
 
     def shifts(self, known: pd.DataFrame, u: np.ndarray, paid: np.ndarray, weight: np.ndarray) -> np.ndarray:
