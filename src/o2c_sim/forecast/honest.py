@@ -171,9 +171,12 @@ def bootstrap_wape(bt: pd.DataFrame, model: str, band=(1, 4), reps: int = 1000, 
 
 
 def versus(bt: pd.DataFrame, model: str, other: str, band=(1, 4), reps: int = 1000, seed: int = 0) -> dict:
-    """WAPE(model) − WAPE(other) over the origins both forecast, with its paired bootstrap 95 % interval."""
+    """WAPE(model) − WAPE(other) over the origins both forecast, with its paired bootstrap 95 % interval
+    (empty when they share no origin in the band)."""
     a, b = _per_origin(bt, model, band), _per_origin(bt, other, band)
     common = a.index.intersection(b.index)
+    if len(common) == 0:
+        return {}
     a, b = a.loc[common], b.loc[common]
     diff = a["err"].sum() / a["act"].sum() - b["err"].sum() / b["act"].sum()
     if len(common) < 2:

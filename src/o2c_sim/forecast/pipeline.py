@@ -99,7 +99,8 @@ def honest_scores(bt: pd.DataFrame, s: pd.DataFrame, freq: str, as_of) -> dict:
     out = {"model": SELECTED, "bands": {b: {k: _clean(v) for k, v in r.items() if k != "model"} for b, r in rows.iterrows()}}
     base = best_simple(s[s["model"] != SELECTED])
     if base is not None:
-        out["versus_best_simple"] = {b: versus(bt, SELECTED, base, band) for b, band in BANDS.items()}
+        vs = {b: versus(bt, SELECTED, base, band) for b, band in BANDS.items()}
+        out["versus_best_simple"] = {b: {k: _clean(v) for k, v in d.items()} for b, d in vs.items() if d}
     out["track_record"] = track_record(bt, freq, as_of)
     out["chosen_at_origins"] = bt.loc[bt["model"] == SELECTED].drop_duplicates("origin")["chosen"].value_counts().to_dict()
     return out
