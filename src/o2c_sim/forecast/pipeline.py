@@ -84,8 +84,8 @@ def forecast_with_backtest(ledger: pd.DataFrame, as_of, horizon: int = 13, freq:
     f = calibrate_forecast(f, bt, max(float(history.receipts.iloc[-LEVEL_PERIODS:].mean()), 1e-9), freq)
     bt = bt[bt["model"].isin(set(f["model"]))]  # only models that can forecast now are selectable
     bt = honest_selection(bt, freq, fallback=NAME)
+    chosen = choose(bt, freq, history.as_of, list(dict.fromkeys(f["model"])), fallback=NAME)  # same rule, today
     bt = bt[bt["origin"] >= at[0]].reset_index(drop=True)
-    chosen = choose(bt, freq, history.as_of, list(dict.fromkeys(f["model"])), fallback=NAME)
     s = with_confidence(summary(bt), bt)
     items = next((m.items(history, horizon) for m in models if isinstance(m, InvoiceLevel) and m.name in set(f["model"])), None)
     return ForecastResult(history.as_of, freq, horizon, history.receipts, f, bt, s, chosen, skipped, items,
