@@ -9,7 +9,7 @@ import pytest
 
 from o2c_sim.forecast.honest import SELECTED, honest_selection, versus
 from o2c_sim.forecast.invoice_level import SurvivalCurves, paid_share
-from o2c_sim.forecast.models import SES, MovingAverage, Naive, run
+from o2c_sim.forecast.models import SES, MovingAverage, Naive, giant_receipts, run
 from o2c_sim.forecast.pipeline import forecast_with_backtest
 from o2c_sim.forecast.series import KNOWN_AT_ISSUE, History, billing_forecast, giant_threshold, known_at
 
@@ -238,3 +238,16 @@ def test_a_customer_that_paid_late_last_month_is_expected_later():
     moved = mean_day(late, SurvivalCurves()) - mean_day(led, SurvivalCurves())
     unweighted = mean_day(late, SurvivalCurves(half_life=1e9)) - mean_day(led, SurvivalCurves(half_life=1e9))
     assert moved > 2 and moved > unweighted
+
+
+def test_an_open_giant_item_is_forecast_on_its_own(ledger):
+    giant = ledger.loc[ledger["amount"].idxmax()]
+    h = History(ledger, giant["due_date"] - pd.Timedelta(days=7))  # open, due next week
+    open_giants = h.known.loc[h.giant & h.known["paid_date"].isna(), "amount"]
+    assert giant["amount"] in open_giants.to_numpy()
+    mean, var = giant_receipts(h, 13)
+    assert 0.5 * open_giants.sum() <= mean.sum() <= open_giants.sum() + 0.01
+    f, _ = run([SES()], h, 13)
+    level = SES().predict(h.regular_receipts.to_numpy(), 13, h)
+    np.testing.assert_allclose(f["mean"], level["mean"] + mean)
+    assert ((f["hi80"] - f["mean"]) >= (level["hi80"] - level["mean"]) - 1e-6).all()  # its uncertainty adds
