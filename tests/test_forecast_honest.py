@@ -251,3 +251,12 @@ def test_an_open_giant_item_is_forecast_on_its_own(ledger):
     level = SES().predict(h.regular_receipts.to_numpy(), 13, h)
     np.testing.assert_allclose(f["mean"], level["mean"] + mean)
     assert ((f["hi80"] - f["mean"]) >= (level["hi80"] - level["mean"]) - 1e-6).all()  # its uncertainty adds
+
+
+def test_daily_forecast_with_origins_where_no_model_fits_yet():
+    """Daily periods: the first warm-up origins have too little history for any model; they are skipped."""
+    led = realistic_ledger(weeks=14, customers=15, seed=2)
+    r = forecast_with_backtest(led, led["invoice_date"].max() - pd.Timedelta(days=1), 7, "D", ["naive", "invoice_km"])
+    sel = honest_row(r, SELECTED)
+    assert sel.origins >= 20 and np.isfinite(sel.wape) and 0.6 <= sel.cov80 <= 0.95
+    assert set(r.forecast["model"]) == {"naive", "invoice_km", "combination"}

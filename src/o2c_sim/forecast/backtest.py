@@ -52,6 +52,8 @@ def run_backtest(ledger: pd.DataFrame, models: list[Model], freq: str = "W", hor
         f, skip = run(models, history, horizon)
         for name, reason in skip.items():
             skipped.setdefault(name, f"{reason} (first at origin {history.as_of.date()})")
+        if f.empty:  # no model could fit yet: an untyped empty frame would turn the dates into objects
+            continue
         f = f.rename(columns={"mean": "forecast"})
         f["origin"] = history.as_of
         f["horizon"] = f.groupby("model").cumcount() + 1
@@ -59,4 +61,6 @@ def run_backtest(ledger: pd.DataFrame, models: list[Model], freq: str = "W", hor
         f["scale"] = naive_scale(history.receipts)
         f["level"] = max(float(history.receipts.iloc[-LEVEL_PERIODS:].mean()), 1e-9)
         rows.append(f.dropna(subset=["actual"]))
+    if not rows:
+        return pd.DataFrame(columns=list(COLUMNS)), skipped
     return pd.concat(rows, ignore_index=True)[list(COLUMNS)], skipped

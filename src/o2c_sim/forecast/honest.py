@@ -128,7 +128,10 @@ def pick(bt: pd.DataFrame, end: pd.Series, at, candidates, fallback: str | None,
     eligible = counts[counts >= min_record].index
     if len(eligible) == 0:
         return fallback if fallback in candidates else candidates[0]
-    wape = {m: per_origin[m].sum() / actual[per_origin[m].notna()].abs().sum() for m in eligible}
+    scale = {m: actual[per_origin[m].notna()].abs().sum() for m in eligible}
+    wape = {m: per_origin[m].sum() / scale[m] for m in eligible if scale[m] > 0}
+    if not wape:  # nothing was received in the record: no model has shown anything yet
+        return fallback if fallback in candidates else candidates[0]
     best = min(wape, key=wape.get)
     if fallback not in eligible or best == fallback:
         return best
