@@ -11,7 +11,7 @@ from o2c_sim.forecast.honest import SELECTED, honest_selection, versus
 from o2c_sim.forecast.invoice_level import SurvivalCurves, paid_share
 from o2c_sim.forecast.models import SES, MovingAverage, Naive, giant_receipts, run
 from o2c_sim.forecast.pipeline import forecast_with_backtest
-from o2c_sim.forecast.series import KNOWN_AT_ISSUE, History, billing_forecast, giant_threshold, known_at
+from o2c_sim.forecast.series import KNOWN_AT_ISSUE, History, billing_forecast, giant_threshold, known_at, receipts
 
 
 def realistic_ledger(weeks: int = 80, customers: int = 60, seed: int = 3) -> pd.DataFrame:
@@ -260,3 +260,16 @@ def test_daily_forecast_with_origins_where_no_model_fits_yet():
     sel = honest_row(r, SELECTED)
     assert sel.origins >= 20 and np.isfinite(sel.wape) and 0.6 <= sel.cov80 <= 0.95
     assert set(r.forecast["model"]) == {"naive", "invoice_km", "combination"}
+
+
+@pytest.mark.parametrize("invoice_paid, note_paid", [(100.0, -20.0), (80.0, 0.0)])
+def test_both_credit_note_conventions_give_net_cash_and_a_full_share(invoice_paid, note_paid):
+    """An invoice of 100 and its credit note of −20, settled: paid 100 with the note taking 20 back (the
+    invoice table's convention) or paid 80 net with the note applied for 0 — 80 cash either way, and the
+    customer pays all of its net billing."""
+    d = pd.to_datetime
+    led = pd.DataFrame({"invoice_id": ["I1", "CN1"], "customer_id": "a", "invoice_date": d(["2021-03-01", "2021-03-05"]),
+                        "due_date": d(["2021-03-31", "2021-03-05"]), "amount": [100.0, -20.0],
+                        "paid_date": d(["2021-03-31", "2021-03-31"]), "paid_amount": [invoice_paid, note_paid]})
+    assert receipts(led, "W", d("2021-04-04")).sum() == pytest.approx(80.0)
+    assert paid_share(led, shrink=0.0)[0] == pytest.approx(1.0)

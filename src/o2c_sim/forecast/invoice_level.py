@@ -173,14 +173,14 @@ def paid_share(known: pd.DataFrame, shrink: float = 3.0) -> np.ndarray:
     notes (negative amounts) count in the billed sum: the share is of net billing, and open credit notes
     are netted against open invoices (:func:`_credit_factor`).
     """
-    settled = known["paid_date"].notna() & (known["amount"] > 0)
-    if not settled.any() or ("paid_amount" not in known.columns and not (known["amount"] < 0).any()):
+    settled = known["paid_date"].notna()
+    if not (settled & (known["amount"] > 0)).any():
         return np.ones(len(known))
-    paid = known["paid_amount"].fillna(known["amount"]).clip(lower=0.0) if "paid_amount" in known.columns else known["amount"]
+    paid = known["paid_amount"].fillna(known["amount"]) if "paid_amount" in known.columns else known["amount"]
     paid = paid.where(settled, 0.0)
-    billed = known["amount"].where(settled | (known["paid_date"].notna() & (known["amount"] < 0)), 0.0)
-    pooled = min(1.0, paid.sum() / max(billed.sum(), 1e-9))
-    a_bar = known.loc[settled, "amount"].mean()
+    billed = known["amount"].where(settled, 0.0)
+    pooled = float(np.clip(paid.sum() / billed.sum(), 0.0, 1.0)) if billed.sum() > 0 else 1.0
+    a_bar = known.loc[settled & (known["amount"] > 0), "amount"].mean()
     by_c = lambda s: s.groupby(known["customer_id"]).transform("sum")
     share = (by_c(paid) + shrink * a_bar * pooled) / (by_c(billed) + shrink * a_bar)
     return share.clip(0.0, 1.0).to_numpy()

@@ -65,7 +65,8 @@ def history_end(ledger: pd.DataFrame) -> pd.Timestamp:
 
 #: columns whose value is fixed when the invoice is issued: the only undated columns a forecast may read
 #: for an invoice still open on the as-of date
-KNOWN_AT_ISSUE = ("invoice_id", "customer_id", "segment", "invoice_date", "due_date", "amount", "channel")
+KNOWN_AT_ISSUE = ("invoice_id", "customer_id", "segment", "invoice_date", "due_date", "amount", "channel",
+                  "corrects_invoice_id")
 #: optional date on which a dispute was raised (a ledger without it has no dispute known while open)
 DISPUTE_RAISED = "dispute_raised_date"
 
@@ -108,11 +109,13 @@ def known_at(ledger: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
 
 
 def received(ledger: pd.DataFrame) -> pd.Series:
-    """Money received per settled invoice: ``paid_amount`` where given (not empty), else the invoice amount.
+    """Money received per settled row: ``paid_amount`` where given (not empty), else the amount.
 
-    Credit notes (negative amounts) move no cash in and count 0."""
+    A settled credit note (negative amount) counts its ``paid_amount`` (≤ 0, the cash it takes back when
+    applied against invoices paid in full, or refunded), so receipts summed over all rows are net cash
+    (the invoice table's convention); one applied with ``paid_amount`` 0 takes nothing."""
     paid = ledger["paid_amount"].fillna(ledger["amount"]) if "paid_amount" in ledger.columns else ledger["amount"]
-    return paid.clip(lower=0.0).where(ledger["paid_date"].notna() & (ledger["amount"] > 0), 0.0)
+    return paid.where(ledger["paid_date"].notna(), 0.0)
 
 
 def periods(first: pd.Timestamp, last: pd.Timestamp, freq: str) -> pd.DatetimeIndex:
