@@ -187,6 +187,9 @@ def test_cli_forecast_and_gap(tmp_path, ledger, capsys):
     assert {"origin", "horizon", "model", "forecast", "actual"} <= set(bt.columns)
     m = json.loads((out / "metrics.json").read_text())
     assert m["selected"] in m["models"] and set(m["models"]["naive"]["1-4"]) >= {"wape", "mase", "bias", "cov80", "cov95", "net13"}
+    honest = m["honest"]["bands"]["1-4"]
+    assert honest["wape"] == m["models"]["selected"]["1-4"]["wape"] and honest["wape_lo"] <= honest["wape"] <= honest["wape_hi"]
+    assert "selected (honest)" in printed
     assert main(["gap", str(src), "--forecast", str(out), "--period", "2021-02-08..2021-02-21"]) == 0
     assert "actual" in capsys.readouterr().out and (out / "gap_2021-02-08_2021-02-21" / "gap_waterfall.html").exists()
 

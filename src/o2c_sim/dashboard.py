@@ -1045,14 +1045,16 @@ def run_what_if(ledger, as_of, delta: int, scenario_name: str | None, replicatio
 
 
 def forecast_table_html(result, key: str) -> str:
-    """Per model: 13-week total, back-test WAPE/bias/80 % coverage at horizons 1–4. DOM hooks
+    """Per model: 13-week total, back-test WAPE/bias/80 % coverage at horizons 1–4 (for the selected model the
+    honest score of choosing at each origin from earlier errors, :mod:`o2c_sim.forecast.honest`). DOM hooks
     ``#forecast-table[data-key]``, ``#fc-total-<model>``, ``#fc-wape-<model>`` (``data-value``)."""
     s = result.summary
     s = s[s["band"] == "1-4"].set_index("model")
     totals = result.forecast.groupby("model", sort=False)["mean"].sum()
     rows = []
     for model, total in totals.items():
-        m = s.loc[model] if model in s.index else None
+        scored = "selected" if model == result.selected and "selected" in s.index else model  # its honest score
+        m = s.loc[scored] if scored in s.index else None
         get = lambda c: float(m[c]) if m is not None and c in m and math.isfinite(float(m[c])) else math.nan  # noqa: E731
         wape, bias, cov = get("wape"), get("bias"), get("cov80")
         mark = ' <span class="o2c-better">selected</span>' if model == result.selected else ""

@@ -1,7 +1,10 @@
 """``o2c-sim forecast HISTORY --as-of DATE --out DIR``: a 13-week cash-receipts forecast, back-tested.
 
 Every model is back-tested at rolling origins on the history known at the as-of date; a combination is
-weighted by that record and the model with the lowest WAPE at horizons 1–4 is selected. Writes to DIR:
+weighted by that record, intervals are calibrated on past errors and the model with the lowest WAPE at
+horizons 1–4 is selected — at every origin from the errors known before it, so the score printed as
+"selected (honest)" is that of the selection rule, not of the model that did best after the fact (the
+per-model rows are each out of sample, but picking their minimum is not). Writes to DIR:
 forecast.parquet (period_start, model, mean, lo80, hi80, lo95, hi95), forecast_items.parquet (expected
 receipts per open invoice, for ``o2c-sim gap``), backtest.parquet, metrics.json and figures
 (fan_chart.html, backtest_accuracy.html). Files are written to a temporary folder first and moved into
@@ -77,7 +80,7 @@ def metrics_dict(r: ForecastResult) -> dict:
     for row in r.summary.to_dict("records"):
         per_model.setdefault(row["model"], {})[row["band"]] = {k: clean(v) for k, v in row.items() if k not in ("model", "band")}
     return {"as_of": str(r.as_of.date()), "freq": r.freq, "horizon": r.horizon, "selected": r.selected,
-            "skipped": r.skipped, "models": per_model}
+            "honest": r.honest, "skipped": r.skipped, "models": per_model}
 
 
 def write(r: ForecastResult, out: Path) -> None:
@@ -110,15 +113,28 @@ def write(r: ForecastResult, out: Path) -> None:
 
 
 def report_lines(r: ForecastResult) -> list[str]:
+    from ..forecast.honest import SELECTED
+
     s = r.summary.set_index(["model", "band"])
-    net = "net13"
+    band = s.xs("1-4", level="band")
     lines = [f"as of {r.as_of.date()}, {r.horizon} periods ({r.freq}); back-test: "
-             f"{s.xs('1-4', level='band')['origins'].max()} origins at horizons 1-4",
-             f"{'model':<24}{'WAPE 1-4':>9}{'MASE':>7}{'bias':>8}{'cov80':>7}{'cov95':>7}{'net13':>8}"]
-    for model, row in s.xs("1-4", level="band").iterrows():
-        mark = " <- selected" if model == r.selected else ""
-        lines.append(f"{model:<24}{row['wape']:>9.3f}{row['mase']:>7.2f}{row['bias']:>+8.3f}{row['cov80']:>7.2f}"
-                     f"{row['cov95']:>7.2f}{row[net]:>8.3f}{mark}")
+             f"{band['origins'].max()} origins at horizons 1-4",
+             f"{'model':<24}{'WAPE 1-4':>9}{'95% CI':>16}{'MASE':>7}{'bias':>8}{'cov80':>7}{'cov95':>7}{'net13':>8}"]
+    order = [m for m in band.index if m != SELECTED] + ([SELECTED] if SELECTED in band.index else [])
+    for model in order:
+        row = band.loc[model]
+        label = "selected (honest)" if model == SELECTED else model
+        mark = " <- chosen now" if model == r.selected else ""
+        ci = f"[{row['wape_lo']:.3f}, {row['wape_hi']:.3f}]"
+        lines.append(f"{label:<24}{row['wape']:>9.3f}{ci:>16}{row['mase']:>7.2f}{row['bias']:>+8.3f}{row['cov80']:>7.2f}"
+                     f"{row['cov95']:>7.2f}{row['net13']:>8.3f}{mark}")
+    vs = r.honest.get("versus_best_simple", {}).get("1-4")
+    if vs:
+        lines.append(f"honest WAPE 1-4 minus {vs['baseline']}: {vs['difference']:+.3f} (95% CI [{vs['lo95']:+.3f}, {vs['hi95']:+.3f}])")
+    tr = r.honest.get("track_record")
+    if tr:
+        lines.append(f"track record, last {tr['periods']} periods: WAPE 1-4 {tr['wape']:.3f}, bias {tr['bias']:+.3f}, "
+                     f"80% coverage {tr['cov80']:.2f}")
     for name, reason in r.skipped.items():
         lines.append(f"skipped {name}: {reason}")
     f = r.forecast[r.forecast["model"] == r.selected]
@@ -129,4 +145,3 @@ def report_lines(r: ForecastResult) -> list[str]:
                      f"difference {w['difference'].sum():+,.0f} (first period {w['difference'].iloc[0]:+,.0f}, "
                      f"95% CI [{w['diff_lo95'].iloc[0]:+,.0f}, {w['diff_hi95'].iloc[0]:+,.0f}])")
     return lines
-

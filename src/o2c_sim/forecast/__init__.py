@@ -4,8 +4,9 @@ combination and gap analysis. :func:`forecast_with_backtest` is the whole job in
 from __future__ import annotations
 
 from .backtest import origins, run_backtest
-from .combine import Combination, combine_backtest, select
+from .combine import Combination, combine_backtest
 from .gap import gap_analysis
+from .honest import SELECTED, honest_selection
 from .metrics import bias, coverage, mase, net_accuracy, summary, wape
 from .models import CannotFit, Model, run
 from .pipeline import ForecastResult, forecast_with_backtest
@@ -15,5 +16,5 @@ from .series import History, falling_due, known_at, receipts
 __all__ = [
     "CannotFit", "Combination", "ForecastResult", "History", "MODELS", "Model", "bias", "build",
     "combine_backtest", "coverage", "falling_due", "forecast_with_backtest", "gap_analysis", "known_at", "mase",
-    "net_accuracy", "origins", "receipts", "run", "run_backtest", "select", "summary", "wape",
+    "honest_selection", "net_accuracy", "origins", "receipts", "run", "run_backtest", "SELECTED", "summary", "wape",
 ]

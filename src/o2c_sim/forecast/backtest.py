@@ -14,7 +14,10 @@ from .metrics import naive_scale
 from .models import Model, run
 from .series import SEASON, History, check_freq, receipts
 
-COLUMNS = ("origin", "horizon", "model", "period_start", "forecast", "actual", "lo80", "hi80", "lo95", "hi95", "scale")
+COLUMNS = ("origin", "horizon", "model", "period_start", "forecast", "actual", "lo80", "hi80", "lo95", "hi95", "scale",
+           "level")
+#: periods averaged for the ``level`` column, the unit in which interval errors are pooled across origins
+LEVEL_PERIODS = 13
 
 
 def origins(ledger: pd.DataFrame, freq: str = "W", *, min_train: int | None = None, last: pd.Timestamp | None = None,
@@ -34,7 +37,8 @@ def run_backtest(ledger: pd.DataFrame, models: list[Model], freq: str = "W", hor
              at: list[pd.Timestamp] | None = None) -> tuple[pd.DataFrame, dict[str, str]]:
     """Forecasts against actuals at each origin ``at`` (default :func:`origins`).
 
-    Returns the table (columns :data:`COLUMNS`; ``scale`` is the MASE scale of the training series) and
+    Returns the table (columns :data:`COLUMNS`; ``scale`` is the MASE scale of the training series,
+    ``level`` its mean over the last :data:`LEVEL_PERIODS` periods) and
     {model: reason} for models skipped at one or more origins.
     """
     actual = receipts(ledger, freq)
@@ -48,10 +52,15 @@ def run_backtest(ledger: pd.DataFrame, models: list[Model], freq: str = "W", hor
         f, skip = run(models, history, horizon)
         for name, reason in skip.items():
             skipped.setdefault(name, f"{reason} (first at origin {history.as_of.date()})")
+        if f.empty:  # no model could fit yet: an untyped empty frame would turn the dates into objects
+            continue
         f = f.rename(columns={"mean": "forecast"})
         f["origin"] = history.as_of
         f["horizon"] = f.groupby("model").cumcount() + 1
         f["actual"] = f["period_start"].map(actual)
         f["scale"] = naive_scale(history.receipts)
+        f["level"] = max(float(history.receipts.iloc[-LEVEL_PERIODS:].mean()), 1e-9)
         rows.append(f.dropna(subset=["actual"]))
+    if not rows:
+        return pd.DataFrame(columns=list(COLUMNS)), skipped
     return pd.concat(rows, ignore_index=True)[list(COLUMNS)], skipped

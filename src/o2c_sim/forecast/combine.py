@@ -4,14 +4,13 @@ OR Quarterly 20(4); inverse-MSE weights as in Stock & Watson 2004, J. Forecastin
 The combination at an origin averages the ``top`` models with the lowest mean squared error over the
 back-test forecasts whose target period had ended by then, with weights ``w_m ∝ 1 / MSE_m``; means and
 interval bounds are averaged with the same weights (quantile averaging). With no such record yet the
-weights are equal. :func:`select` then picks the model with the lowest WAPE — the combination included.
+weights are equal.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
-from .metrics import summary
 from .models import CannotFit, Model, run
 from .series import History
 
@@ -48,16 +47,9 @@ def combine_backtest(backtest: pd.DataFrame, top: int = 3) -> pd.DataFrame:
         w = weights(base, origin, top)
         w = {m: v for m, v in w.items() if m in set(g["model"])}
         c = blend(g.rename(columns={"forecast": "mean"}), w).rename(columns={"mean": "forecast"})
-        keep = g.drop_duplicates("period_start").set_index("period_start")[["origin", "horizon", "actual", "scale"]]
+        keep = g.drop_duplicates("period_start").set_index("period_start")[["origin", "horizon", "actual", "scale", "level"]]
         rows.append(c.join(keep, on="period_start").assign(model=NAME))
     return pd.concat([backtest, *rows], ignore_index=True)[list(backtest.columns)]
-
-
-def select(backtest: pd.DataFrame, band: str = "1-4") -> str:
-    """The model with the lowest back-test WAPE in ``band``."""
-    s = summary(backtest)
-    s = s[s["band"] == band]
-    return str(s.loc[s["wape"].idxmin(), "model"])
 
 
 class Combination(Model):

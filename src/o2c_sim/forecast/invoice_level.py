@@ -2,19 +2,22 @@
 
 For open invoice *i* of age ``a_i`` days (since its invoice date) with survival curve ``S_i(t) = P(T_i > t)``,
 the chance it is paid on day ``a_i + j`` after the as-of date is ``(S_i(a_i+j−1) − S_i(a_i+j)) / S_i(a_i)``;
-its expected receipts in a period are its open amount times the sum of those chances over the period's
-days. Invoices not yet issued arrive at the recent billing rate ``b`` per day and are paid with the
-pooled curve ``S_0``: expected receipts on day ``j`` are ``b · (1 − S_0(j−1))`` (convolution of a uniform
-billing stream with the payment delay).
+its expected receipts in a period are ``A_i · π_c`` times the sum of those chances over the period's days,
+where ``A_i`` is its open amount and ``π_c`` the share its customer pays of what it is billed (short-pays,
+credits and write-offs of its settled invoices, shrunk to the pooled share). A customer's open credit
+notes (negative rows) are netted against its expected receipts. New billing ``b_d`` per future day comes
+from :func:`~o2c_sim.forecast.series.billing_forecast` and is paid with the amount-weighted curve of
+recent invoices: receipts on day ``j`` are ``Σ_d b_d · (S_0(j−d−1) − S_0(j−d))`` (a convolution).
 
-Intervals are normal with variance ``Σ_i A_i² p_ik (1 − p_ik)`` (each open invoice a Bernoulli draw) plus
-``E[X²]/E[X] · new_k`` (new billing a compound Poisson process with invoice amounts ``X``), scaled by an
-over-dispersion factor estimated from the model's own one-period-ahead errors at past origins.
+Intervals are normal with variance ``Σ_i (A_i π_c)² p_ik (1 − p_ik)`` (each open invoice a Bernoulli
+draw) plus ``E[X²]/E[X] · new_k`` (new billing a compound Poisson process with invoice amounts ``X``)
+plus the billing level's own error; the back-test replaces them by empirical quantiles of past errors
+(:mod:`o2c_sim.forecast.honest`) once a record exists.
 
-Curves are fitted on the ledger known at the origin, open invoices entering as censored at their age:
-Kaplan–Meier (statsmodels ``SurvfuncRight``) by segment with a per-customer shift, or Cox proportional
-hazards (statsmodels ``PHReg``; Breslow baseline) with covariates disputed, paper channel and the
-customer's past lateness. Sources: Kaplan & Meier (1958), JASA 53; Cox (1972), JRSS B 34; Breslow (1974).
+Curves are fitted on the ledger known at the origin, open invoices entering as censored: Kaplan–Meier
+(statsmodels ``SurvfuncRight``) on the days from the due date with a per-customer shift, or Cox
+proportional hazards (statsmodels ``PHReg``; Breslow baseline). Sources: Kaplan & Meier (1958), JASA 53;
+Cox (1972), JRSS B 34; Breslow (1974); Efron & Morris (1975), JASA 70 for the shrinkage.
 """
 
 from __future__ import annotations
@@ -24,10 +27,9 @@ import pandas as pd
 
 from ..invoice_table import open_amount
 from .models import CannotFit, Model, frame
-from .series import BILLING_WINDOW_DAYS, FREQS, History, billing_rate
+from .series import BILLING_WINDOW_DAYS, DISPUTE_RAISED, FREQS, History, billing_forecast, giant_threshold
 
 NEW_BILLING = "(new billing)"
-
 
 def durations(known: pd.DataFrame, as_of: pd.Timestamp) -> tuple[np.ndarray, np.ndarray]:
     """Days from invoice to payment and the event flag (1 paid, 0 open: censored at its age on ``as_of``)."""
@@ -66,9 +68,13 @@ def shrunk_customer_mean(known: pd.DataFrame, values: pd.Series, use: pd.Series,
 
 
 def covariates(known: pd.DataFrame) -> np.ndarray:
-    """Invoice covariates the ledger has: disputed (0/1), paper channel (0/1)."""
+    """Invoice covariates the ledger has: disputed (0/1), paper channel (0/1).
+
+    ``disputed`` only when disputes are dated (:data:`~o2c_sim.forecast.series.DISPUTE_RAISED`): an undated
+    flag is unknown for open invoices, and fitting its effect on settled ones while open ones count as
+    undisputed would forecast every open disputed invoice too early; without it the curve mixes both."""
     cols = []
-    if "disputed" in known.columns:
+    if "disputed" in known.columns and DISPUTE_RAISED in known.columns:
         cols.append(known["disputed"].astype(float).to_numpy())
     if "channel" in known.columns and known["channel"].nunique() > 1:
         cols.append((known["channel"].str.lower() == "paper").astype(float).to_numpy())
@@ -76,9 +82,11 @@ def covariates(known: pd.DataFrame) -> np.ndarray:
 
 
 class InvoiceLevel(Model):
-    """Base class: subclasses fit ``S_i`` for the open invoices (:meth:`curves`)."""
+    """Base class: subclasses fit ``S_i`` for the invoices of ``known`` (:meth:`curves`)."""
 
     min_paid = 30
+    #: pseudo-invoices (of mean amount) pulling a customer's paid share to the pooled share
+    share_shrink = 3.0
 
     def curves(self, known: pd.DataFrame, as_of: pd.Timestamp):
         """Return ``surv(rows, t)``: ``S_i(t)`` for the invoices at positions ``rows`` of ``known``, ages ``t``
@@ -86,108 +94,165 @@ class InvoiceLevel(Model):
         raise NotImplementedError
 
     def forecast(self, history: History, horizon: int) -> pd.DataFrame:
-        exp, var = self._expectations(history, horizon)
-        mean = exp.sum(axis=0)
-        sd = np.sqrt(var * self._dispersion(history))
-        return frame(history.future(horizon), mean, sd)
+        _, exp, var = self.expectations(history, horizon)
+        return frame(history.future(horizon), exp.sum(axis=0), np.sqrt(var))
 
     def items(self, history: History, horizon: int) -> pd.DataFrame:
         """Expected receipts per open invoice and period (``invoice_id`` :data:`NEW_BILLING` for new items)."""
-        exp, _ = self._expectations(history, horizon)
-        known = history.known
-        ids = known.loc[known["paid_date"].isna(), ["invoice_id", "customer_id"]]
-        ids = pd.concat([ids, pd.DataFrame({"invoice_id": [NEW_BILLING], "customer_id": [NEW_BILLING]})])
+        ids, exp, _ = self.expectations(history, horizon)
         out = pd.DataFrame(exp, columns=history.future(horizon))
         out[["invoice_id", "customer_id"]] = ids.to_numpy()
         out = out.melt(["invoice_id", "customer_id"], var_name="period_start", value_name="expected")
         out["period_start"] = pd.to_datetime(out["period_start"])
         return out[out["expected"] > 0].reset_index(drop=True)
 
-    def _expectations(self, history: History, horizon: int) -> tuple[np.ndarray, np.ndarray]:
-        """(expected receipts per open invoice + one row for new billing × period, variance per period)."""
+    def expectations(self, history: History, horizon: int, *, only: np.ndarray | None = None, new_billing=True):
+        """(ids, expected receipts per open invoice [+ one row for new billing] × period, variance per period).
+
+        ``only`` restricts the open invoices to a mask over ``history.known`` (giant items for the series models).
+        Fitted once per origin and model; every horizon comes from the same fit.
+        """
         known, as_of = history.known, history.as_of
-        time, status = durations(known, as_of)
-        if status.sum() < self.min_paid:
-            raise CannotFit(f"needs at least {self.min_paid} paid invoices before the as-of date, has {status.sum()}")
-        surv = self.curves(known, as_of)
-        rows = np.flatnonzero(status == 0)
-        amount = open_amount(known.iloc[rows]).clip(lower=0).to_numpy()
+        key = (self.name, "fit")
+        if key not in history.cache:
+            history.cache[key] = self._fit(known, as_of)
+        surv, share, age = history.cache[key]
         days = horizon * FREQS[history.freq]
-        s = surv(rows, time[rows, None] + np.arange(0, days + 1)[None, :])  # from as_of to the horizon's end
+        is_open = (known["paid_date"].isna() & (known["amount"] > 0)).to_numpy()
+        mask = is_open if only is None else is_open & only
+        rows = np.flatnonzero(mask)
+        amount = (open_amount(known.iloc[rows]).clip(lower=0) * share[rows]).to_numpy()
+        amount = amount * _credit_factor(known, rows, amount)
+        s = surv(rows, age[rows, None] + np.arange(0, days + 1)[None, :])  # from as_of to the horizon's end
         with np.errstate(divide="ignore", invalid="ignore"):
             p_day = np.where(s[:, :1] > 1e-9, -np.diff(s, axis=1) / s[:, :1], 0.0)
-        p = p_day.reshape(len(rows), horizon, -1).sum(axis=2)
-        new_day = billing_rate(known, as_of) * (1.0 - self._new_curve(known, as_of, surv, days))
-        new = new_day.reshape(horizon, -1).sum(axis=1)
-        x = known["amount"].to_numpy()
-        var = (amount[:, None] ** 2 * p * (1 - p)).sum(axis=0) + new * (x**2).mean() / x.mean()
-        return np.vstack([amount[:, None] * p, new]), var
+        p = p_day.reshape(len(rows), horizon, FREQS[history.freq]).sum(axis=2)
+        exp = amount[:, None] * p
+        var = (amount[:, None] ** 2 * p * (1 - p)).sum(axis=0)
+        ids = known.iloc[rows][["invoice_id", "customer_id"]]
+        if new_billing:
+            new, new_var = self._new_billing(history, surv, share, days, horizon)
+            exp, var = np.vstack([exp, new]), var + new_var
+            ids = pd.concat([ids, pd.DataFrame({"invoice_id": [NEW_BILLING], "customer_id": [NEW_BILLING]})])
+        return ids, exp, var
 
-    def _new_curve(self, known, as_of, surv, days: int) -> np.ndarray:
-        """``S_0(t)``, t = 0..days−1, for invoices not yet issued: the amount-weighted mean of the curves of
-        the invoices issued in the last :data:`~o2c_sim.forecast.series.BILLING_WINDOW_DAYS` (so the current
-        mix of customers, channels and disputes carries forward)."""
-        rows = np.flatnonzero((known["invoice_date"] > as_of - pd.Timedelta(days=BILLING_WINDOW_DAYS)).to_numpy())
-        w = known["amount"].to_numpy()[rows]
-        return (w[:, None] * surv(rows, np.tile(np.arange(days), (len(rows), 1)))).sum(axis=0) / w.sum()
+    def _fit(self, known, as_of):
+        time, status = durations(known, as_of)
+        pos = (known["amount"] > 0).to_numpy()
+        if status[pos].sum() < self.min_paid:
+            raise CannotFit(f"needs at least {self.min_paid} paid invoices before the as-of date, has {status[pos].sum()}")
+        return self.curves(known, as_of), paid_share(known, self.share_shrink), time
 
-    def _dispersion(self, history: History) -> float:
-        """Over-dispersion ``φ = mean(e² / v)`` of one-period-ahead errors at the last 8 origins (≥ 1)."""
-        return _dispersion(self, history)
+    def _new_billing(self, history, surv, share, days, horizon):
+        """Expected receipts per period from invoices not yet issued, and their variance."""
+        known, as_of = history.known, history.as_of
+        threshold = giant_threshold(known, history.giant_share)
+        daily, week_sd = billing_forecast(known, as_of, days, threshold)
+        recent = (known["invoice_date"] > as_of - pd.Timedelta(days=BILLING_WINDOW_DAYS)) & (known["amount"] > 0)
+        recent &= known["amount"] <= threshold
+        rows = np.flatnonzero(recent.to_numpy())
+        if len(rows) == 0:
+            return np.zeros(horizon), np.zeros(horizon)
+        a = known["amount"].to_numpy()[rows]
+        s = surv(rows, np.tile(np.arange(-1, days), (len(rows), 1)))
+        pay = (a[:, None] * share[rows, None] * -np.diff(s, axis=1)).sum(axis=0) / a.sum()  # P(paid k days after issue) × share
+        per_day = np.convolve(daily, pay)[:days]
+        new = per_day.reshape(horizon, -1).sum(axis=1)
+        x = known.loc[recent, "amount"].to_numpy()
+        # billing level error (s.d. per week, spread with the payment delays) adds to the compound-Poisson term
+        level = np.convolve(np.full(days, week_sd / 7.0), pay)[:days].reshape(horizon, -1).sum(axis=1)
+        return new, new * (x**2).mean() / x.mean() + level**2
 
 
-def _dispersion(model: InvoiceLevel, history: History, origins: int = 8) -> float:
-    y = history.receipts
-    ends = [s - pd.Timedelta(days=1) for s in y.index[-origins:]]
-    ratios = []
-    for end in ends:
-        if end - history.known["invoice_date"].min() < pd.Timedelta(days=180):
-            continue
-        past = History(history.known, end, history.freq)
-        try:
-            exp, var = model._expectations(past, 1)
-        except CannotFit:
-            continue
-        ratios.append((y[end + pd.Timedelta(days=1)] - exp.sum()) ** 2 / var[0])
-    return max(1.0, float(np.mean(ratios))) if ratios else 1.0
+def paid_share(known: pd.DataFrame, shrink: float = 3.0) -> np.ndarray:
+    """Per invoice: its customer's expected paid share of billing, ``π_c = (Σ_c paid + k·ā·π̄) / (Σ_c A + k·ā)``.
+
+    Over the customer's settled invoices (paid amount ``paid_amount`` where the ledger has it, else —
+    also where it is empty — in full); ``π̄`` is the pooled share, ``ā`` the mean amount, ``k`` = ``shrink`` pseudo-invoices
+    (empirical-Bayes shrinkage: a customer with little history gets the pooled share). Settled credit
+    notes (negative amounts) count in the billed sum: the share is of net billing, and open credit notes
+    are netted against open invoices (:func:`_credit_factor`).
+    """
+    settled = known["paid_date"].notna()
+    if not (settled & (known["amount"] > 0)).any():
+        return np.ones(len(known))
+    paid = known["paid_amount"].fillna(known["amount"]) if "paid_amount" in known.columns else known["amount"]
+    paid = paid.where(settled, 0.0)
+    billed = known["amount"].where(settled, 0.0)
+    pooled = float(np.clip(paid.sum() / billed.sum(), 0.0, 1.0)) if billed.sum() > 0 else 1.0
+    a_bar = known.loc[settled & (known["amount"] > 0), "amount"].mean()
+    by_c = lambda s: s.groupby(known["customer_id"]).transform("sum")
+    share = (by_c(paid) + shrink * a_bar * pooled) / (by_c(billed) + shrink * a_bar)
+    return share.clip(0.0, 1.0).to_numpy()
+
+
+def _credit_factor(known: pd.DataFrame, rows: np.ndarray, expected: np.ndarray) -> np.ndarray:
+    """Per open invoice at ``rows``: ``max(0, 1 + C_c / E_c)`` with ``C_c`` the customer's open credit notes
+    (negative amounts, not settled) and ``E_c`` its expected receipts from open invoices: the credits are
+    taken against the customer's next payments."""
+    credit = known["amount"].where((known["amount"] < 0) & known["paid_date"].isna(), 0.0)
+    if not (credit < 0).any() or len(rows) == 0:
+        return np.ones(len(rows))
+    c = credit.groupby(known["customer_id"]).sum()
+    cust = known["customer_id"].iloc[rows].to_numpy()
+    e = pd.Series(expected).groupby(cust).sum()
+    f = (1.0 + c.reindex(e.index, fill_value=0.0) / e.where(e > 0)).clip(lower=0.0).fillna(1.0)
+    return pd.Series(cust).map(f).to_numpy()
 
 
 class SurvivalCurves(InvoiceLevel):
-    """Kaplan–Meier curve of payment delays adjusted for customer, dispute and channel.
+    """Kaplan–Meier curve of the days from the due date to payment, shifted per customer and covariates.
 
-    Delays follow ``T_i = s_i + ε_i`` (an accelerated-failure-time form with a non-parametric error):
-    the shift ``s_i = c_customer + β·x_i`` (x: disputed, paper channel) is fitted by backfitting least
-    squares on paid invoices, each customer effect shrunk as ``Σ r / (n_c + k)``; the curve ``S_ε`` is
-    the Kaplan–Meier estimate of ``T − s`` with open invoices censored, and ``S_i(t) = S_ε(t − s_i)``.
+    The clock counts from the due date: ``u_i = paid − due``. Delays follow ``u_i = s_i + ε_i`` (an
+    accelerated-failure-time form in days with a non-parametric error): ``s_i = c_customer + β·x_i`` with
+    x = disputed (dated disputes only), paper channel, payment terms in 30-day units (the invoice age at the
+    due date), fitted by backfitting least squares on invoices paid and due at least ``mature_days`` ago
+    (recent ones are censored towards the early payers); each customer effect is a recency-weighted mean
+    residual shrunk as ``Σ w r / (Σ w + k)`` (weights halve every ``half_life`` days since the due date,
+    so a customer that paid late last month moves later). ``S_ε`` is the Kaplan–Meier estimate of ``u − s``
+    with open invoices censored; ``S_i(age) = S_ε(age − terms_i − s_i)``.
     """
 
     name = "invoice_km"
 
-    def __init__(self, shrink: float = 3.0, sweeps: int = 5):
-        self.shrink, self.sweeps = shrink, sweeps
+    def __init__(self, shrink: float = 3.0, sweeps: int = 5, half_life: float = 180.0, mature_days: int = 30):
+        self.shrink, self.sweeps, self.half_life, self.mature_days = shrink, sweeps, half_life, mature_days
 
-    def shifts(self, known: pd.DataFrame, time: np.ndarray, status: np.ndarray) -> np.ndarray:
-        x = covariates(known)
-        paid = status == 1
-        y = time - time[paid].mean()
+    def shifts(self, known: pd.DataFrame, u: np.ndarray, paid: np.ndarray, weight: np.ndarray) -> np.ndarray:
+        """``s_i`` for every row of ``known``, fitted on the rows ``paid``."""
+        terms = (known["due_date"] - known["invoice_date"]).dt.days.to_numpy(float) / 30.0
+        x = np.column_stack([covariates(known), terms]) if terms.std() > 0 else covariates(known)
+        y = u - u[paid].mean()
+        xc = x - x[paid].mean(axis=0)
         cust = np.zeros(len(known))
         beta = np.zeros(x.shape[1])
+        w = pd.Series(np.where(paid, weight, 0.0), index=known.index)
         for _ in range(self.sweeps):
             if x.shape[1]:
-                beta = np.linalg.lstsq(x[paid] - x[paid].mean(axis=0), (y - cust)[paid], rcond=None)[0]
-            fixed = (x - x[paid].mean(axis=0)) @ beta
-            cust = shrunk_customer_mean(known, pd.Series(y - fixed, index=known.index), pd.Series(paid, index=known.index),
-                                        self.shrink).to_numpy()
-        return cust + (x - x[paid].mean(axis=0)) @ beta
+                beta = np.linalg.lstsq(xc[paid], (y - cust)[paid], rcond=None)[0]
+            r = pd.Series((y - xc @ beta) * w.to_numpy(), index=known.index)
+            g = known["customer_id"]
+            cust = (r.groupby(g).transform("sum") / (w.groupby(g).transform("sum") + self.shrink)).to_numpy()
+        return cust + xc @ beta
 
     def curves(self, known, as_of):
         time, status = durations(known, as_of)
-        logt = np.log1p(time)
-        shift = self.shifts(known, logt, status)
-        f = km_curve(logt - shift, status)
+        pos = (known["amount"] > 0).to_numpy()
+        terms = (known["due_date"] - known["invoice_date"]).dt.days.to_numpy(float)
+        u = time - terms
+        since_due = (pd.Timestamp(as_of) - known["due_date"]).dt.days.to_numpy(float)
+        weight = 0.5 ** (np.clip(since_due, 0, None) / self.half_life)
+        # only invoices due long enough ago: among recent ones the paid are the early payers (the late are
+        # still open), which would make every customer look earlier than it is
+        fit = (status == 1) & (since_due >= self.mature_days)
+        if fit[pos].sum() < self.min_paid:
+            fit = status == 1
+        shift = np.zeros(len(known))
+        shift[pos] = self.shifts(known[pos], u[pos], fit[pos], weight[pos])
+        f = km_curve((u - shift)[pos], status[pos])
 
         def surv(rows, t):
-            return f(np.log1p(t) - shift[rows][:, None])
+            return f(t - terms[rows][:, None] - shift[rows][:, None])
 
         return surv
 

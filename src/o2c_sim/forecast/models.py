@@ -68,17 +68,49 @@ def run(models: list[Model], history: History, horizon: int) -> tuple[pd.DataFra
     return out, skipped
 
 
+def giant_receipts(history: History, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+    """Expected receipts per period from the giant items open on the as-of date, and their variance, from
+    the invoice-level survival curves (fitted once per origin and shared by every series model)."""
+    key = ("giant receipts", horizon)
+    if key not in history.cache:
+        from .invoice_level import SurvivalCurves
+
+        try:
+            _, exp, var = SurvivalCurves().expectations(history, horizon, only=history.giant, new_billing=False)
+            history.cache[key] = exp.sum(axis=0), var
+        except CannotFit:
+            history.cache[key] = np.zeros(horizon), np.zeros(horizon)
+    return history.cache[key]
+
+
+def add_independent(f: pd.DataFrame, mean: np.ndarray, var: np.ndarray) -> pd.DataFrame:
+    """A forecast table plus an independent component of given mean and variance: means add, each bound's
+    half-width ``w`` becomes ``√(w² + z² var)`` (normal approximation of the added part)."""
+    out = f.copy()
+    for lo, hi, z in (("lo80", "hi80", Z80), ("lo95", "hi95", Z95)):
+        out[lo] = f["mean"] + mean - np.sqrt((f["mean"] - f[lo]) ** 2 + z**2 * var)
+        out[hi] = f["mean"] + mean + np.sqrt((f[hi] - f["mean"]) ** 2 + z**2 * var)
+    out["mean"] = f["mean"] + mean
+    return frame(out["period_start"], out["mean"], lo80=out["lo80"], hi80=out["hi80"], lo95=out["lo95"], hi95=out["hi95"])
+
+
 class SeriesModel(Model):
     """A model of the receipts series alone (optionally with the amount falling due as a regressor)."""
 
     min_periods = 8
 
     def forecast(self, history: History, horizon: int) -> pd.DataFrame:
-        y = history.receipts.to_numpy()
+        """Forecast the receipts without giant items, then add the giant open items' own expected receipts
+        (:func:`giant_receipts`): a giant invoice's payment never enters the series model's level."""
+        y = history.regular_receipts.to_numpy()
         need = self.needs(history.freq)
         if len(y) < need:
             raise CannotFit(f"needs at least {need} periods of history, the history has {len(y)}")
-        return self.predict(y, horizon, history)
+        f = self.predict(y, horizon, history)
+        if not history.giant.any():
+            return f
+        mean, var = giant_receipts(history, horizon)
+        return add_independent(f, mean, var)
 
     def needs(self, freq: str) -> int:
         return self.min_periods

@@ -24,6 +24,8 @@ FREQS = {"W": 7, "D": 1}
 SEASON = {"W": 52, "D": 7}
 #: window for the recent billing rate (days)
 BILLING_WINDOW_DAYS = 91
+#: giant items: the top share of invoices by amount, if also ≥ ratio × the median (:func:`giant_threshold`)
+GIANT_SHARE, GIANT_RATIO = 0.005, 5.0
 
 
 def check_freq(freq: str) -> str:
@@ -61,11 +63,22 @@ def history_end(ledger: pd.DataFrame) -> pd.Timestamp:
     return pd.Timestamp(ledger["invoice_date"].max())
 
 
+#: columns whose value is fixed when the invoice is issued: the only undated columns a forecast may read
+#: for an invoice still open on the as-of date
+KNOWN_AT_ISSUE = ("invoice_id", "customer_id", "segment", "invoice_date", "due_date", "amount", "channel",
+                  "corrects_invoice_id")
+#: optional date on which a dispute was raised (a ledger without it has no dispute known while open)
+DISPUTE_RAISED = "dispute_raised_date"
+
+
 def known_at(ledger: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     """The ledger as recorded on ``as_of``: invoices issued by then; settlements after it undone.
 
-    The invoice table carries no dispute-raised date, so ``disputed`` is kept as recorded (for the IBM
-    sample the flag is the only dispute information; treat it as known while the invoice is open).
+    For an invoice still open on ``as_of`` every column that is neither fixed at issue
+    (:data:`KNOWN_AT_ISSUE`) nor dated on or before ``as_of`` is blanked (money 0, flags False, text "",
+    dates NaT): an undated outcome such as ``disputed`` or ``paid_amount`` was recorded later and must not
+    leak. ``disputed`` is then True only while a dated dispute (:data:`DISPUTE_RAISED` ≤ as_of, not
+    resolved by then) is running. Invoices settled by ``as_of`` keep all their columns.
     """
     as_of = pd.Timestamp(as_of)
     df = ledger[ledger["invoice_date"] <= as_of].copy()
@@ -73,17 +86,35 @@ def known_at(ledger: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
         df["paid_date"] = pd.NaT
     later = df["paid_date"].isna() | (df["paid_date"] > as_of)
     df.loc[later, "paid_date"] = pd.NaT
-    for col in ("paid_amount", "credited_amount", "written_off_amount"):
-        if col in df.columns:
+    for col in df.columns:
+        if col in KNOWN_AT_ISSUE or col == "paid_date":
+            continue
+        s = df[col]
+        if pd.api.types.is_datetime64_any_dtype(s):
+            df.loc[later & (s > as_of), col] = pd.NaT
+            if col not in ("dispute_resolved_date", DISPUTE_RAISED):
+                df.loc[later, col] = pd.NaT
+        elif pd.api.types.is_bool_dtype(s):
+            df.loc[later, col] = False
+        elif pd.api.types.is_numeric_dtype(s):
             df.loc[later, col] = 0.0
-    if "dispute_resolved_date" in df.columns:
-        df.loc[df["dispute_resolved_date"] > as_of, "dispute_resolved_date"] = pd.NaT
+        elif pd.api.types.is_string_dtype(s) or s.dtype == object:
+            df.loc[later, col] = ""
+        else:
+            df.loc[later, col] = pd.NA
+    if "disputed" in df.columns and DISPUTE_RAISED in df.columns:
+        running = df[DISPUTE_RAISED].notna() & ~(df.get("dispute_resolved_date", pd.Series(pd.NaT, index=df.index)) <= as_of)
+        df.loc[later, "disputed"] = running[later]
     return df
 
 
 def received(ledger: pd.DataFrame) -> pd.Series:
-    """Money received per settled invoice: ``paid_amount`` where given, else the invoice amount."""
-    paid = ledger["paid_amount"] if "paid_amount" in ledger.columns else ledger["amount"]
+    """Money received per settled row: ``paid_amount`` where given (not empty), else the amount.
+
+    A settled credit note (negative amount) counts its ``paid_amount`` (≤ 0, the cash it takes back when
+    applied against invoices paid in full, or refunded), so receipts summed over all rows are net cash
+    (the invoice table's convention); one applied with ``paid_amount`` 0 takes nothing."""
+    paid = ledger["paid_amount"].fillna(ledger["amount"]) if "paid_amount" in ledger.columns else ledger["amount"]
     return paid.where(ledger["paid_date"].notna(), 0.0)
 
 
@@ -111,6 +142,57 @@ def billing_rate(known: pd.DataFrame, as_of: pd.Timestamp, window_days: int = BI
     start = max(as_of - pd.Timedelta(days=window_days - 1), known["invoice_date"].min())
     recent = known[known["invoice_date"] >= start]
     return float(recent["amount"].sum()) / ((as_of - start).days + 1)
+
+
+def giant_threshold(known: pd.DataFrame, share: float = GIANT_SHARE, ratio: float = GIANT_RATIO) -> float:
+    """Amount above which an invoice is a *giant*: the ``1 − share`` quantile of invoice amounts, and at
+    least ``ratio`` × the median (a ledger without outliers has no giants). ``inf`` when ``share`` is 0.
+
+    Giant items are forecast one by one (their own survival curve) and kept out of the series models'
+    level, so one exceptional invoice does not dominate every weekly forecast for months.
+    """
+    amounts = known.loc[known["amount"] > 0, "amount"]
+    if share <= 0 or amounts.empty:
+        return float("inf")
+    return float(max(amounts.quantile(1.0 - share), ratio * amounts.median()))
+
+
+def billing_forecast(known: pd.DataFrame, as_of: pd.Timestamp, days: int, threshold: float = float("inf"),
+                     grid=(0.05, 0.1, 0.2, 0.3, 0.5)) -> tuple[np.ndarray, float]:
+    """Expected new billing on each of the ``days`` days after ``as_of`` and the one-week-ahead error s.d.
+
+    Weekly net billing (credit notes included, giants excluded: they are not expected to recur) is
+    smoothed by simple exponential smoothing, ``ℓ_t = α b_t + (1 − α) ℓ_{t−1}``, with α picked from
+    ``grid`` by the smallest one-step squared error (Hyndman & Athanasopoulos, FPP3 §8.1). The level is
+    spread over the days by the day-of-month profile of the last year's billing (recurring contracts
+    billed on fixed days), shrunk towards a flat profile with 30 pseudo-days.
+    """
+    as_of = pd.Timestamp(as_of)
+    regular = known[(known["amount"] <= threshold) & (known["invoice_date"] <= as_of)]
+    end = last_complete_end(as_of, "W")
+    weekly = regular["amount"].groupby(period_start(regular["invoice_date"], "W")).sum()
+    idx = periods(regular["invoice_date"].min(), end, "W") if len(regular) and end >= regular["invoice_date"].min() else []
+    b = weekly.reindex(idx, fill_value=0.0).to_numpy(float)
+    if len(b) == 0:
+        return np.zeros(days), 0.0
+    best = None
+    for alpha in grid:
+        level, sse = b[: min(4, len(b))].mean(), 0.0
+        for x in b:
+            sse += (x - level) ** 2
+            level += alpha * (x - level)
+        if best is None or sse < best[0]:
+            best = (sse, level)
+    sse, level = best
+    future = pd.date_range(as_of + pd.Timedelta(days=1), periods=days)
+    year = regular[regular["invoice_date"] > as_of - pd.Timedelta(days=365)]
+    by_dom = year["amount"].groupby(year["invoice_date"].dt.day).sum().reindex(range(1, 32), fill_value=0.0)
+    n_dom = pd.Series(pd.date_range(as_of - pd.Timedelta(days=364), as_of).day).value_counts().reindex(range(1, 32), fill_value=0)
+    flat = by_dom.sum() / max(n_dom.sum(), 1)
+    per_day = (by_dom + 30 * flat) / (n_dom + 30)  # mean billing per calendar day with that day of month
+    profile = per_day / per_day.mean() if per_day.mean() > 0 else per_day * 0 + 1.0
+    daily = level / 7.0 * profile.reindex(future.day).to_numpy()
+    return np.clip(daily, 0.0, None), float(np.sqrt(sse / len(b)))
 
 
 def terms_days(known: pd.DataFrame, as_of: pd.Timestamp, window_days: int = BILLING_WINDOW_DAYS) -> pd.Series:
@@ -150,7 +232,9 @@ class History:
     ledger: InitVar[pd.DataFrame]  #: not kept: nothing after as_of may leak into a model
     as_of: pd.Timestamp
     freq: str = "W"
+    giant_share: float = GIANT_SHARE
     known: pd.DataFrame = field(init=False, repr=False)
+    cache: dict = field(init=False, repr=False, default_factory=dict)  #: fits shared by the models at one origin
 
     def __post_init__(self, ledger):
         check_freq(self.freq)
@@ -162,6 +246,19 @@ class History:
     @cached_property
     def receipts(self) -> pd.Series:
         return receipts(self.known, self.freq, self.as_of)
+
+    @cached_property
+    def giant(self) -> np.ndarray:
+        """Mask over ``known``: giant items (:func:`giant_threshold`)."""
+        return (self.known["amount"] > giant_threshold(self.known, self.giant_share)).to_numpy()
+
+    @cached_property
+    def regular_receipts(self) -> pd.Series:
+        """Receipts without those of giant items: the series the series models work on."""
+        if not self.giant.any():
+            return self.receipts
+        g = self.known[self.giant]
+        return self.receipts - receipts(g, self.freq, self.as_of).reindex(self.receipts.index, fill_value=0.0)
 
     def future(self, horizon: int) -> pd.DatetimeIndex:
         return pd.date_range(self.as_of + pd.Timedelta(days=1), periods=horizon, freq=step(self.freq))
