@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from ..invoice_table import open_amount
-from .models import CannotFit, Model, frame
+from .base import CannotFit, Model, frame
 from .series import BILLING_WINDOW_DAYS, DISPUTE_RAISED, FREQS, History, billing_forecast, giant_threshold
 
 NEW_BILLING = "(new billing)"

@@ -12,46 +12,14 @@ standard deviation of the one-step residuals; statsmodels models use their own p
 from __future__ import annotations
 
 import warnings
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
 
+from .base import COLUMNS, Z80, Z95, CannotFit, Model, frame
+from .invoice_level import SurvivalCurves
 from .series import SEASON, History
-
-Z80, Z95 = norm.ppf(0.90), norm.ppf(0.975)
-COLUMNS = ("period_start", "mean", "lo80", "hi80", "lo95", "hi95")
-
-
-class CannotFit(Exception):
-    """A model cannot be fitted on this history; the message says why."""
-
-
-class Model(ABC):
-    """A receipts forecaster. Subclasses set ``name`` and implement :meth:`forecast`."""
-
-    name: str = "model"
-
-    @abstractmethod
-    def forecast(self, history: History, horizon: int) -> pd.DataFrame:
-        """Rows ``period_start, mean, lo80, hi80, lo95, hi95`` for the next ``horizon`` periods."""
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.name}>"
-
-
-def frame(index: pd.DatetimeIndex, mean, sd=None, *, lo80=None, hi80=None, lo95=None, hi95=None) -> pd.DataFrame:
-    """A forecast table from a mean and either a normal standard deviation or explicit bounds (clipped at 0)."""
-    mean = np.asarray(mean, float)
-    if sd is not None:
-        sd = np.asarray(sd, float)
-        lo80, hi80, lo95, hi95 = mean - Z80 * sd, mean + Z80 * sd, mean - Z95 * sd, mean + Z95 * sd
-    out = pd.DataFrame({"period_start": index, "mean": mean, "lo80": lo80, "hi80": hi80, "lo95": lo95, "hi95": hi95})
-    num = list(COLUMNS[1:])
-    out[num] = out[num].astype(float).clip(lower=0.0)
-    return out
-
 
 def run(models: list[Model], history: History, horizon: int) -> tuple[pd.DataFrame, dict[str, str]]:
     """Forecast with every model; returns (rows with a ``model`` column, {skipped model: reason})."""
@@ -73,8 +41,6 @@ def giant_receipts(history: History, horizon: int) -> tuple[np.ndarray, np.ndarr
     the invoice-level survival curves (fitted once per origin and shared by every series model)."""
     key = ("giant receipts", horizon)
     if key not in history.cache:
-        from .invoice_level import SurvivalCurves
-
         try:
             _, exp, var = SurvivalCurves().expectations(history, horizon, only=history.giant, new_billing=False)
             history.cache[key] = exp.sum(axis=0), var

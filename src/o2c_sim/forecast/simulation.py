@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import UserError
-from .models import CannotFit, Model, frame
+from .base import CannotFit, Model, frame
 from .series import FREQS, History, period_start
 
 
