@@ -28,7 +28,8 @@ def test_person_period_by_hand():
         ("", "C", d(8), "contact", None, None, None, None),
         ("", "C", d(8), "promise", None, None, d(10), None),
         ("A", "C", d(10), "payment", 100.0, None, None, None),
-        # B: issued the same day, disputed 7th–9th (blocked, 2 days), never paid: censored at the last date
+        # B: issued the same day, disputed 7th–9th (blocked 3 days: the decision comes after the 9th's
+    # payments), never paid: censored at the last date
         ("B", "C", d(0), "issued", 50.0, None, None, d(4)),
         ("B", "C", d(1), "dispute_opened", None, None, None, None),
         ("B", "C", d(3), "dispute_closed", None, None, None, None),
@@ -36,14 +37,14 @@ def test_person_period_by_hand():
     opt = hf.FitOptions(bands=(-30, 0, 1, 8), windows={"notice": 10, "contact": 7, "promise": 3, "fee": 10})
     t = hf.person_period(log, options=opt)
     assert t.attrs["items"] == 2 and t.attrs["payments"] == 1
-    assert t.attrs["item_days"] == 9 + (9 - 2)
-    assert t["at_risk"].sum() == 16 and t["events"].sum() == 1
+    assert t.attrs["item_days"] == 9 + (9 - 3)
+    assert t["at_risk"].sum() == 15 and t["events"].sum() == 1
     a_days = t[t["disputed"] == 0]
     # the payment day (16th, 6 days past due): band 1..7, notice and contact recent, promise day (16th) recent
     paid = t[t["events"] == 1].iloc[0]
     assert (paid["band"], paid["notice_1"], paid["contact"], paid["promise"], paid["attempt"]) == (2, 1, 1, 1, 1)
     # B was disputed on receipt (before its due date): all its days at risk carry disputed = 1
-    assert t.loc[t["disputed"] == 1, "at_risk"].sum() == 7
+    assert t.loc[t["disputed"] == 1, "at_risk"].sum() == 6
     assert a_days["at_risk"].sum() == 9
     # the balance: A (100) and B (50) past due from the 13th on → 150 in band 0 (< 1000)
     assert set(t["balance_band"]) == {0}
@@ -83,6 +84,7 @@ def draw_world(seed: int, accounts: int = 500, days: int = 260, collectors_calls
     last_notice = np.full((n, 3), -10**6)
     last_contact = np.full(accounts, -10**6)
     promised = np.full(accounts, -10**6)
+    promise_made = np.full(accounts, -10**6)
     open_ = np.ones(n, bool)
     rows = [(f"I{i}", f"C{acc[i]}", cal[iss[i]], "issued", amount[i], None, None, cal[due[i]]) for i in range(n)]
     rows += [(f"I{i}", f"C{acc[i]}", cal[d_open[i]], "dispute_opened", None, None, None, None) for i in np.flatnonzero(disputed)]
@@ -92,7 +94,7 @@ def draw_world(seed: int, accounts: int = 500, days: int = 260, collectors_calls
         if not busday[t]:
             continue
         live = open_ & (iss <= t)
-        blocked = disputed & (d_open <= t) & (t < d_close)
+        blocked = disputed & (d_open <= t) & (t <= d_close)  # decided after the day's payments
         risk = live & ~blocked
         dpd = t - due
         # collectors: largest past-due balance first, limited calls a day, not re-called within 5 days
@@ -109,14 +111,14 @@ def draw_world(seed: int, accounts: int = 500, days: int = 260, collectors_calls
         when = t + rng.integers(1, 6, len(ptp))
         for a, w in zip(ptp, when):
             rows.append(("", f"C{a}", cal[t], "promise", None, None, cal[w], None))
-        promised[ptp] = when
+        promised[ptp], promise_made[ptp] = when, t
         # the hazard of today (actions of today act from tomorrow; the notices below are sent after it)
         band = np.maximum(np.searchsorted(bands, dpd, side="right") - 1, 0)
         H = h0[band] * z[acc]
         for k in range(3):
             H = H * np.where(t - last_notice[:, k] <= 10, TRUE["notice"][k], 1.0)
         H *= np.where((t - last_contact[acc] <= 7) & (last_contact[acc] < t), TRUE["contact"], 1.0)
-        H *= np.where((promised[acc] <= t) & (t < promised[acc] + 3), TRUE["promise"], 1.0)
+        H *= np.where((promised[acc] <= t) & (t < promised[acc] + 3) & (due < promise_made[acc]), TRUE["promise"], 1.0)
         H *= np.where(disputed & (t >= d_close), TRUE["disputed"], 1.0)
         cum = np.where(risk, cum + H, cum)
         pays = risk & (cum >= resistance)

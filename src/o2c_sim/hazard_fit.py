@@ -48,6 +48,7 @@ DEFAULT_WINDOWS = {"notice": 10, "contact": 7, "promise": 3, "fee": 10}
 #: left edges of the account's past-due balance bands (a targeting control; money)
 BALANCE_EDGES = (0.0, 1_000.0, 5_000.0, 20_000.0)
 MAX_LEVEL = 6  # notice levels above this share the last level's effect
+RECEIPT_DAYS = 10  # a dispute opened within this many days of issue (or before due) was raised "on receipt"
 Z95 = float(stats.norm.ppf(0.975))
 _LOGZ = np.linspace(-7.0, 3.5, 421)  # frailty grid (log z), spacing 0.025
 _THETA_BOUNDS = (1e-3, 25.0)
@@ -139,8 +140,9 @@ def _day(dates, origin: np.datetime64) -> np.ndarray:
     return np.where(np.isnat(d), 10**7, out)
 
 
-def _intervals(log: pd.DataFrame, start_kind: str, stop_kind: str, key: str, origin) -> pd.DataFrame:
-    """[start, stop) day intervals per ``key`` value: each start paired with the first stop on or after it."""
+def _intervals(log: pd.DataFrame, start_kind: str, stop_kind: str, key: str, origin, *, stop_day_blocked: bool) -> pd.DataFrame:
+    """[start, stop) day intervals per ``key`` value: each start paired with the first stop on or after it
+    (stop + 1 when the stop's own day is still blocked: a dispute is decided after that day's payments)."""
     starts = log.loc[log["kind"] == start_kind, [key, "date"]]
     starts = starts[starts[key] != ""]
     if starts.empty:
@@ -149,48 +151,62 @@ def _intervals(log: pd.DataFrame, start_kind: str, stop_kind: str, key: str, ori
     s = pd.DataFrame({key: starts[key].to_numpy(), "start": _day(starts["date"], origin)}).sort_values("start")
     e = pd.DataFrame({key: stops[key].to_numpy(), "stop": _day(stops["date"], origin)}).sort_values("stop")
     out = pd.merge_asof(s, e, left_on="start", right_on="stop", by=key, direction="forward")
-    out["stop"] = out["stop"].fillna(10**7).astype(np.int64)
+    out["stop"] = out["stop"].fillna(10**7 - 1).astype(np.int64) + int(stop_day_blocked)
     return out
 
 
-def _last_before(rows: pd.DataFrame, events: pd.DataFrame, key: str, *, inclusive: bool) -> np.ndarray:
-    """For each row (``key``, ``day``), the latest event day ≤ day (``inclusive``) or < day, else −10⁷."""
+def _last_before(rows: pd.DataFrame, events: pd.DataFrame, key: str, *, inclusive: bool,
+                 carry: str | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """For each row (``key``, ``day``), the latest event day ≤ day (``inclusive``) or < day, else −10⁷ —
+    and that event's ``carry`` column where asked."""
+    empty = np.full(len(rows), -10**7, np.int64)
     if events.empty:
-        return np.full(len(rows), -10**7, np.int64)
+        return empty, (empty.copy() if carry else None)
     left = pd.DataFrame({key: rows[key].to_numpy(), "day": rows["day"].to_numpy(), "pos": np.arange(len(rows))})
     left = left.sort_values("day", kind="stable")
-    right = events[[key, "when"]].sort_values("when")
+    right = events[[key, "when"] + ([carry] if carry else [])].sort_values("when")
     m = pd.merge_asof(left, right, left_on="day", right_on="when", by=key, direction="backward",
                       allow_exact_matches=inclusive)
-    out = np.full(len(rows), -10**7, np.int64)
-    out[m["pos"].to_numpy()] = m["when"].fillna(-10**7).to_numpy(np.int64)
-    return out
+    pos = m["pos"].to_numpy()
+    out = empty.copy()
+    out[pos] = m["when"].fillna(-10**7).to_numpy(np.int64)
+    extra = None
+    if carry:
+        extra = empty.copy()
+        extra[pos] = m[carry].fillna(-10**7).to_numpy(np.int64)
+    return out, extra
 
 
-def _recent(rows, log, kind, window, origin, *, level=None, date_col="date") -> np.ndarray:
-    """x = 1 where an action of ``kind`` (of ``level``) is recent for the row's item or, for an
+def _recent(rows, log, kind, window, origin, *, level=None) -> np.ndarray:
+    """x = 1 where an action of ``kind`` (of notice ``level``) is recent for the row's item or, for an
     account-level action (item_id ""), for any item of its account.
 
-    Recent: action day in [t − window, t − 1]; for promises (``date_col="promised_date"``) the promised
-    day in [t − window + 1, t], i.e. t ∈ [promised, promised + window).
+    Recent: the action's day in [t − window, t − 1] (an action acts from the next day). For ``promise``:
+    t ∈ [promised, promised + window) and the item was past due when the promise was made (a promise
+    covers the account's past-due items).
     """
     acts = log[log["kind"] == kind]
     if level is not None:
         lv = pd.to_numeric(acts["level"], errors="coerce").fillna(1).clip(upper=MAX_LEVEL) if "level" in acts else 1
         acts = acts[np.asarray(lv == level)]
-    if acts.empty or date_col not in acts:
+    promise = kind == "promise"
+    if acts.empty or (promise and "promised_date" not in acts):
         return np.zeros(len(rows), bool)
-    when = _day(acts[date_col], origin)
-    promise = date_col == "promised_date"
+    when = _day(acts["promised_date" if promise else "date"], origin)
+    made = _day(acts["date"], origin)
     x = np.zeros(len(rows), bool)
+    day = rows["day"].to_numpy()
     for key, mask in (("item_id", acts["item_id"].to_numpy() != ""), ("customer_id", acts["item_id"].to_numpy() == "")):
-        ev = pd.DataFrame({key: acts[key].to_numpy()[mask], "when": when[mask]})
+        ev = pd.DataFrame({key: acts[key].to_numpy()[mask], "when": when[mask], "made": made[mask]})
         ev = ev[(ev[key] != "") & (ev["when"] < 10**7)]
         if ev.empty:
             continue
-        last = _last_before(rows, ev, key, inclusive=promise)
-        gap = rows["day"].to_numpy() - last
-        x |= (gap < window) if promise else (gap <= window)
+        last, made_on = _last_before(rows, ev, key, inclusive=promise, carry="made" if promise else None)
+        if promise:
+            due = day - rows["dpd"].to_numpy()
+            x |= (day - last < window) & (due < made_on)
+        else:
+            x |= day - last <= window
     return x
 
 
@@ -260,7 +276,7 @@ def person_period(activities: pd.DataFrame, invoices: pd.DataFrame | None = None
     for start_kind, stop_kind in (("dispute_opened", "dispute_closed"), ("plan_agreed", "plan_broken")):
         for key, level in (("item_id", True), ("customer_id", False)):
             sub = log[(log["item_id"] != "") == level]
-            iv = _intervals(sub, start_kind, stop_kind, key, origin)
+            iv = _intervals(sub, start_kind, stop_kind, key, origin, stop_day_blocked=start_kind == "dispute_opened")
             if iv.empty:
                 continue
             left = pd.DataFrame({key: rows[key].to_numpy(), "day": rows["day"].to_numpy(), "pos": np.arange(len(rows))})
@@ -270,10 +286,10 @@ def person_period(activities: pd.DataFrame, invoices: pd.DataFrame | None = None
             if not level:
                 inside &= (issue[rows["item"].to_numpy()[m["pos"].to_numpy()]] < m["start"].fillna(-10**7).to_numpy())
             blocked[m["pos"].to_numpy()[inside]] = True
-    # disputed on receipt: a dispute opened on or before the due date (the scenario's disputed_multiplier)
+    # disputed on receipt (the scenario's disputed_multiplier): opened by the due date or within RECEIPT_DAYS of issue
     disp = log[(log["kind"] == "dispute_opened") & (log["item_id"] != "")].groupby("item_id")["date"].min()
     disp_day = per_item(disp)
-    on_receipt = disp_day <= due
+    on_receipt = disp_day <= np.maximum(due, issue + RECEIPT_DAYS)
     rows["disputed"] = on_receipt[rows["item"].to_numpy()].astype(np.int8)  # a property of the item, every day
     rows = rows[~blocked].reset_index(drop=True)
 
@@ -288,7 +304,7 @@ def person_period(activities: pd.DataFrame, invoices: pd.DataFrame | None = None
     for name, kind in (("contact", "contact"), ("fee", "fee_added")):
         rows[name] = _recent(rows, log, kind, w[name], origin).astype(np.int8)
         actions.append(name)
-    rows["promise"] = _recent(rows, log, "promise", w["promise"], origin, date_col="promised_date").astype(np.int8)
+    rows["promise"] = _recent(rows, log, "promise", w["promise"], origin).astype(np.int8)
     actions.append("promise")
     if opt.targeting_controls:
         rows["attempt"] = _recent(rows, log, "call_attempt", w["contact"], origin).astype(np.int8)
