@@ -80,6 +80,10 @@ class AccountState:
         self.prev_ptp_made = np.full(n, -INF)
         self.ptp_open = np.zeros(n, bool)  # promise not yet judged kept/broken (no dunning or calls until then)
         self.last_contact_day = np.full(n, -INF)  # calendar day of the last right-party contact
+        # counters that key the account's draws (call n's outcome, plan n's breaks, hand-over n's recovery)
+        self.attempts = np.zeros(n, np.int64)
+        self.plans = np.zeros(n, np.int64)
+        self.handovers = np.zeros(n, np.int64)
         self.broken = np.zeros(n, bool)  # broken promise/plan waiting for follow-up
         self.legal_pending = np.zeros(n, bool)  # pre-legal file queued for a collector
         self.episode = np.full(n, -1, np.int64)  # current past-due episode (coverage KPI)

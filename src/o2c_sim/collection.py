@@ -93,13 +93,13 @@ def build_worklist(sim, d: int) -> None:
     accounts = accounts[order]
     n = len(accounts)
     seg = sim.acc.segment[accounts]
-    rng, work, out = sim.rng.calls, sim.scenario.work, st.outcomes
-    rpc = rng.random(n) < sim.seg_rpc[seg]
-    outcome = rng.choice(4, size=n, p=[out.promise_to_pay, out.dispute, out.payment_plan, out.refusal])
+    work, out, keyed = sim.scenario.work, st.outcomes, sim.keyed
+    nth = sim.acct.attempts[accounts]  # the n-th attempt on an account draws the same under every policy
+    rpc = keyed.uniform("rpc", accounts, nth) < sim.seg_rpc[seg]
+    outcome = keyed.choice("call_outcome", [out.promise_to_pay, out.dispute, out.payment_plan, out.refusal], accounts, nth)
     if not sim.scenario.payment_plans.enabled:
         outcome = np.where(outcome == PLAN, REFUSAL, outcome)
-    handling = sim.rng.work
-    minutes = np.where(rpc, handling.exponential(work.conversation, n), handling.exponential(work.call_attempt, n))
+    minutes = np.where(rpc, work.conversation, work.call_attempt) * keyed.exponential("call_minutes", accounts, nth)
     minutes += rpc * ((outcome == PTP) * work.email + (outcome == PLAN) * work.payment_plan_setup)
     sim.worklist.reset(accounts, minutes, rpc, outcome)
 
@@ -116,6 +116,8 @@ def apply_calls(sim, d: int) -> None:
     log, inv, ledger = sim.ledger.log, sim.inv, sim.ledger
     log.record(times, "call_attempt", -1, accounts)
     sim.acct.last_attempt_busday[accounts] = sim.cal.busday_index[d]
+    nth = sim.acct.attempts[accounts]
+    sim.acct.attempts[accounts] += 1
     sim.episodes.touch(sim.acct.episode[accounts], float(d))
     rpc = wl.rpc[pos]
     reached, outcome = accounts[rpc], wl.outcome[pos][rpc]
@@ -129,7 +131,7 @@ def apply_calls(sim, d: int) -> None:
     ptp = reached[outcome == PTP]
     if len(ptp):
         acct = sim.acct
-        days = sim.rng.calls.integers(1, sim.scenario.strategy.ptp_max_days + 1, len(ptp))
+        days = sim.keyed.integers("promise_days", 1, sim.scenario.strategy.ptp_max_days + 1, ptp, nth[rpc][outcome == PTP])
         when = sim.cal.next_busday(d + days).astype(float)
         acct.prev_ptp_day[ptp], acct.prev_ptp_made[ptp] = acct.ptp_day[ptp], acct.ptp_made[ptp]
         acct.ptp_day[ptp], acct.ptp_made[ptp], acct.ptp_open[ptp] = when, d, True
@@ -178,11 +180,14 @@ def payment_plan(sim, account: int, items: np.ndarray):
     if total / 100.0 > cfg.approval_limit and cfg.approval_days:
         yield env.timeout(cfg.approval_days)
     slices = ledger.open[items] // cfg.instalments
+    plan_no = int(sim.acct.plans[account])
+    sim.acct.plans[account] += 1
+    breaks = sim.keyed.uniform("plan_break", account, plan_no, np.arange(cfg.instalments)) < cfg.break_rate
     for k in range(cfg.instalments):
         yield env.timeout(float(sim.cal.next_busday(int(env.now) + cfg.interval_days)) - env.now)
         if not sim.acc.active[account]:
             return
-        if sim.rng.plans.random() < cfg.break_rate:
+        if breaks[k]:
             ledger.log.record(env.now, "plan_broken", -1, account)
             sim.inv.in_plan[items] = False
             sim.acct.broken[account] = True

@@ -65,11 +65,11 @@ class Effects(Strict):
     #: per dunning level 1..n (1 = the first step of the cadence, a pre-due reminder included); the
     #: last entry serves every higher level
     notice: list[Effect] = Field(
-        default_factory=lambda: [Effect(multiplier=1.2, window_days=7), Effect(multiplier=1.5, window_days=10),
-                                 Effect(multiplier=1.7, window_days=10), Effect(multiplier=2.0, window_days=10)],
+        default_factory=lambda: [Effect(multiplier=1.3, window_days=7), Effect(multiplier=1.5, window_days=10),
+                                 Effect(multiplier=1.8, window_days=10), Effect(multiplier=2.0, window_days=10)],
         min_length=1)
-    contact: Effect = Effect(multiplier=2.0, window_days=7)  # a right-party contact with the account
-    promise: Effect = Effect(multiplier=5.0, window_days=3)  # the promised date is within [date, date + window)
+    contact: Effect = Effect(multiplier=2.5, window_days=7)  # a right-party contact with the account
+    promise: Effect = Effect(multiplier=8.0, window_days=3)  # the promised date is within [date, date + window)
     fee: Effect = Effect(multiplier=1.0, window_days=10)  # a fee was added (no fee mechanism yet)
     agency: Effect = Effect(multiplier=1.0, window_days=30)  # reserved: the agency has its own recovery
 
@@ -86,10 +86,10 @@ class Hazard(Strict):
     """
 
     bands: list[int] = Field(default_factory=lambda: [-30, -7, 0, 1, 8, 15, 31, 61, 91], min_length=1)
-    daily: list[Positive] = Field(default_factory=lambda: [0.01, 0.07, 0.5, 0.06, 0.05, 0.04, 0.03, 0.02, 0.01],
+    daily: list[Positive] = Field(default_factory=lambda: [0.008, 0.1, 0.4, 0.12, 0.1, 0.08, 0.05, 0.03, 0.02],
                                   min_length=1)
-    frailty_variance: NonNegative = 0.5
-    silent_frailty: NonNegative = 0.02
+    frailty_variance: NonNegative = 0.4
+    silent_frailty: NonNegative = 0.05
     disputed_multiplier: Positive = 0.5
     effects: Effects = Effects()
 
@@ -107,7 +107,7 @@ class Behaviour(Strict):
     """How the payers of a segment behave (probabilities per invoice unless stated)."""
 
     hazard: Hazard = Hazard()
-    silent_share: Probability = 0.03  # accounts with frailty hazard.silent_frailty: barely pay unless chased
+    silent_share: Probability = 0.01  # accounts with frailty hazard.silent_frailty: barely pay unless chased
     dispute_rate: Probability = 0.05  # dispute raised on receipt of the invoice
     partial_payment_rate: Probability = 0.04  # a payment covers only part of the invoice
     partial_fraction: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.6

@@ -105,18 +105,20 @@ def _handover(sim, account: int):
             return
         inv.in_legal[mine] = True
         sim.ledger.log.record(now, "legal_handover", mine, account, sim.ledger.open[mine])
-        sim.env.process(_recovery(sim, account, mine))
+        recovered = sim.keyed.uniform("legal_recovery", account, sim.acct.handovers[account])[()] < sim.scenario.dunning.legal.recovery_rate
+        sim.acct.handovers[account] += 1
+        sim.env.process(_recovery(sim, account, mine, recovered))
     return done
 
 
-def _recovery(sim, account: int, items: np.ndarray):
+def _recovery(sim, account: int, items: np.ndarray, recovered: bool):
     legal = sim.scenario.dunning.legal
     yield sim.env.timeout(legal.days_to_recover)
     now = sim.env.now
     items = items[sim.ledger.open[items] > 0]
     if len(items) == 0:
         return
-    if sim.rng.legal.random() < legal.recovery_rate:
+    if recovered:
         sim.ledger.pay(now, items, sim.ledger.open[items], account, kind="legal_recovery")
     else:
         sim.ledger.write_off_open(now, items, account, WRITE_OFF_LEGAL)
