@@ -6,7 +6,9 @@ inbound queries.
   called in the last ``strategy.recontact_business_days`` business days and with no promise waiting to
   be judged are ranked by the strategy (:mod:`o2c_sim.strategies`). Collectors work down the list between
   inbound queries and pre-legal files; what is not reached waits for tomorrow's list.
-* **Calls.** An attempt reaches the right party with the segment's ``rpc_rate`` and takes
+* **Calls.** The *n*-th attempt on an account draws its contact, outcome and minutes keyed by
+  (account, n), the same under every policy. An attempt reaches the right party with the segment's
+  ``rpc_rate`` and takes
   ``work.conversation`` minutes (else ``work.call_attempt``). A conversation ends, with
   ``strategy.outcomes`` shares, in a promise to pay (date 1..``ptp_max_days`` ahead; a confirmation
   e-mail takes ``work.email`` minutes), a dispute on the oldest item, a payment-plan request, or a
