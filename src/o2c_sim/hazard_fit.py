@@ -36,9 +36,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+import warnings
+
 import numpy as np
 import pandas as pd
 from scipy import optimize, special, stats
+from statsmodels.tools.sm_exceptions import SpecificationWarning
 
 from .errors import UserError
 
@@ -50,8 +53,9 @@ BALANCE_EDGES = (0.0, 1_000.0, 5_000.0, 20_000.0)
 MAX_LEVEL = 6  # notice levels above this share the last level's effect
 RECEIPT_DAYS = 10  # a dispute opened within this many days of issue (or before due) was raised "on receipt"
 Z95 = float(stats.norm.ppf(0.975))
-_LOGZ = np.linspace(-7.0, 3.5, 421)  # frailty grid (log z), spacing 0.025
-_THETA_BOUNDS = (1e-3, 25.0)
+_LOGZ = np.linspace(-7.0, 3.5, 211)  # frailty grid (log z), spacing 0.05
+_THETA_BOUNDS = (0.01, 25.0)
+FRAILTY_POINTS = 5  # posterior quantile points of z per account in the EM's M-step
 
 
 @dataclass(frozen=True)
@@ -67,7 +71,7 @@ class FitOptions:
     targeting_controls: bool = True  # recent call attempt + past-due balance band
     frailty: bool = True
     as_of: pd.Timestamp | None = None  # end of observation; default the last date in the log
-    max_iterations: int = 8
+    max_iterations: int = 5  # EM rounds with the plug-in frailty, then as many with the quadrature M-step
 
     def notice_window(self, level: int) -> int:
         w = self.notice_windows
@@ -401,42 +405,68 @@ def _marginal_loglik(ll: np.ndarray, theta: float, log_scale: float = 0.0) -> fl
     return float(special.logsumexp(ll + _gamma_logpdf_grid(theta, log_scale)[None, :], axis=1).sum())
 
 
-def _fit_theta(ll: np.ndarray, *, with_scale: bool = False) -> tuple[float, tuple[float, float], float, float]:
-    """θ maximising the marginal likelihood and its profile-likelihood 95 % interval (χ²₁/2 = 1.92 below
-    the maximum). ``with_scale`` also profiles out a common scale c of the frailty (returned as log c):
-    plugging E[z] into the cloglog link understates the baseline (Jensen), and c restores its level."""
-    def profile(lt: float) -> tuple[float, float]:
-        theta = float(np.exp(lt))
-        if not with_scale:
-            return -_marginal_loglik(ll, theta), 0.0
-        r = optimize.minimize_scalar(lambda ls: -_marginal_loglik(ll, theta, ls), bounds=(-1.5, 1.5), method="bounded",
-                                     options={"xatol": 1e-4})
-        return float(r.fun), float(r.x)
+def _fit_theta(ll: np.ndarray, start: tuple[float, float]) -> tuple[float, tuple[float, float], float, float]:
+    """θ and the common scale c (as log c) maximising the marginal likelihood, and θ's profile-likelihood 95 %
+    interval: the θ where the log-likelihood, maximised over c, is χ²₁(0.95)/2 = 1.92 below its maximum.
 
-    f = lambda lt: profile(lt)[0]  # noqa: E731
+    c is free because plugging the frailty into the cloglog link leaves the baseline's level uncertain
+    between h0 and z; the baseline is reported as c·h0 with E[z] = 1."""
+    theta, log_scale, best, state = _fit_frailty(ll, start)
     lo, hi = np.log(_THETA_BOUNDS)
-    grid = np.linspace(lo, hi, 25)
-    vals = np.array([f(g) for g in grid])
-    j = int(vals.argmin())
-    res = optimize.minimize_scalar(f, bounds=(grid[max(j - 1, 0)], grid[min(j + 1, len(grid) - 1)]), method="bounded",
-                                   options={"xatol": 1e-4})
-    best, fbest = float(res.x), float(res.fun)
-    cut = fbest + stats.chi2.ppf(0.95, 1) / 2
-    lower = _THETA_BOUNDS[0] if f(lo) <= cut else float(np.exp(optimize.brentq(lambda x: f(x) - cut, lo, best)))
-    upper = _THETA_BOUNDS[1] if f(hi) <= cut else float(np.exp(optimize.brentq(lambda x: f(x) - cut, best, hi)))
-    return float(np.exp(best)), (lower, upper), -fbest, profile(best)[1]
+
+    def drop(lt: float) -> float:
+        r = optimize.minimize_scalar(lambda ls: -_marginal_loglik(ll, float(np.exp(lt)), ls),
+                                     bounds=(log_scale - 0.5, log_scale + 0.5), method="bounded", options={"xatol": 1e-3})
+        return best + float(r.fun) - stats.chi2.ppf(0.95, 1) / 2
+
+    lt = np.log(theta)
+    lower = _THETA_BOUNDS[0] if drop(lo) <= 0 else float(np.exp(optimize.brentq(drop, lo, lt, xtol=1e-3)))
+    upper = _THETA_BOUNDS[1] if drop(hi) <= 0 else float(np.exp(optimize.brentq(drop, lt, hi, xtol=1e-3)))
+    return theta, (lower, upper), best, log_scale
 
 
-def _glm(endog, X, family, offset):
+def _glm(endog, X, family, offset, weights=None):
     """The statsmodels GLM; Newton steps and hasconst=False (the band indicators are the constant) keep it
     free of the full-size SVDs of IRLS and of the constant check, which dominate on long tables."""
     import statsmodels.api as sm
 
-    return sm.GLM(endog, X, family=family, offset=offset, hasconst=False)
+    return sm.GLM(endog, X, family=family, offset=offset, freq_weights=weights, hasconst=False)
+
+
+def _posterior(ll: np.ndarray, theta: float, log_scale: float) -> np.ndarray:
+    """Each account's posterior weights of z on the grid (accounts × grid, rows summing to 1)."""
+    post = ll + _gamma_logpdf_grid(theta, log_scale)[None, :]
+    return np.exp(post - special.logsumexp(post, axis=1, keepdims=True))
+
+
+def _posterior_quantiles(post: np.ndarray, k: int) -> np.ndarray:
+    """z at the posterior quantiles (j + ½)/k, j = 0..k−1, per account (accounts × k)."""
+    cdf = np.cumsum(post, axis=1)
+    probs = (np.arange(k) + 0.5) / k
+    idx = np.array([np.minimum((cdf < p).sum(axis=1), len(_LOGZ) - 1) for p in probs]).T
+    return np.exp(_LOGZ[idx])
+
+
+def _fit_frailty(ll: np.ndarray, start: tuple[float, float]) -> tuple[float, float, float, tuple[float, float]]:
+    """(θ, log c) maximising the marginal likelihood (Nelder–Mead from ``start``): θ, log c, log-likelihood, state."""
+    lo, hi = np.log(_THETA_BOUNDS)
+    f = lambda x: -_marginal_loglik(ll, float(np.exp(np.clip(x[0], lo, hi))), float(np.clip(x[1], -1.5, 1.5)))  # noqa: E731
+    r = optimize.minimize(f, np.asarray(start), method="Nelder-Mead", options={"xatol": 1e-4, "fatol": 1e-6})
+    x = (float(np.clip(r.x[0], lo, hi)), float(np.clip(r.x[1], -1.5, 1.5)))
+    return float(np.exp(x[0])), x[1], -float(r.fun), x
 
 
 def fit_hazard(table: pd.DataFrame, options: FitOptions | None = None) -> HazardFit:
-    """Fit the cloglog hazard regression (with the gamma frailty by EM) to a :func:`person_period` table."""
+    """Fit the cloglog hazard regression (with the gamma frailty by EM) to a :func:`person_period` table.
+
+    BLAS runs single-threaded here: the products are tall and thin, and threads only contend."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        return _fit_hazard(table, options)
+
+
+def _fit_hazard(table: pd.DataFrame, options: FitOptions | None) -> HazardFit:
     import statsmodels.api as sm
 
     opt = options or FitOptions()
@@ -455,36 +485,46 @@ def fit_hazard(table: pd.DataFrame, options: FitOptions | None = None) -> Hazard
         m = (tab["segment"] == s) & (tab["band"] == b)
         p = tab.loc[m, "events"].sum() / tab.loc[m, "at_risk"].sum()
         start[j] = np.log(-np.log1p(-min(p, 0.99)))
-    offset = np.zeros(len(tab))
-    theta, theta_ci, loglik = 0.0, (0.0, 0.0), None
+    theta, theta_ci, loglik, log_scale = 0.0, (0.0, 0.0), None, 0.0
     ez = np.ones(n_acc)
-    params = start
-    iterations = 0
-    for iterations in range(1, (opt.max_iterations if opt.frailty else 1) + 1):
-        res = _glm(endog, X, family, offset).fit(start_params=params, method="newton", maxiter=100, disp=0)
-        change = np.abs(res.params - params).max() if iterations > 1 else np.inf
-        params = res.params
-        if not opt.frailty:
-            break
-        hazard = np.exp(X @ params)
-        ll = _frailty_grid_loglik(tab, hazard, accounts, n_acc)
-        theta, theta_ci, loglik, _ = _fit_theta(ll)
-        post = ll + _gamma_logpdf_grid(theta)[None, :]
-        post = np.exp(post - special.logsumexp(post, axis=1, keepdims=True))
-        ez = post @ np.exp(_LOGZ)
-        offset = np.log(ez)[accounts]
-        if change < 1e-4:
-            break
-    res = _glm(endog, X, family, offset).fit(start_params=params, method="newton", maxiter=100, disp=0,
-                                             cov_type="cluster", cov_kwds={"groups": accounts})
+    newton = {"method": "newton", "maxiter": 100, "disp": 0}
+    model = _glm(endog, X, family, np.zeros(len(tab)))
+    params, iterations = np.asarray(model.fit(start_params=start, **newton).params), 1
+    if opt.frailty:
+        # EM. E-step: each account's posterior of z on the grid. M-step: first with the plug-in offset
+        # log E[z] (cheap, gets close), then over K posterior quantile points of z per account (rows
+        # repeated with offset log z_q and weight 1/K): the expected complete-data log-likelihood by
+        # quadrature — plugging E[z] into the cloglog link alone understates large multipliers (Jensen).
+        K = FRAILTY_POINTS
+        state = (np.log(0.5), 0.0)
+        quadrature, rounds = False, 0
+        for iterations in range(2, 2 * opt.max_iterations + 2):
+            ll = _frailty_grid_loglik(tab, np.exp(X @ params), accounts, n_acc)
+            theta, log_scale, loglik, state = _fit_frailty(ll, state)
+            post = _posterior(ll, theta, log_scale)
+            if quadrature:
+                offset = np.log(_posterior_quantiles(post, K) / np.exp(log_scale))[accounts].T.ravel()
+                model = _glm(np.tile(endog, (K, 1)), np.tile(X, (K, 1)), family, offset, np.full(len(offset), 1.0 / K))
+            else:
+                model = _glm(endog, X, family, np.log(post @ np.exp(_LOGZ) / np.exp(log_scale))[accounts])
+            new = np.asarray(model.fit(start_params=params, **newton).params)
+            change, params = float(np.abs(new - params).max()), new
+            rounds += quadrature
+            if (change < 2e-3 and quadrature) or rounds >= opt.max_iterations:
+                break
+            quadrature = quadrature or change < 2e-3 or iterations > opt.max_iterations
+        groups = np.tile(accounts, K) if quadrature else accounts
+    else:
+        groups = accounts
+    with warnings.catch_warnings():  # statsmodels warns that small-sample corrections ignore freq_weights
+        warnings.simplefilter("ignore", category=SpecificationWarning)
+        res = model.fit(start_params=params, cov_type="cluster", cov_kwds={"groups": groups}, **newton)
+    if opt.frailty:
+        ll = _frailty_grid_loglik(tab, np.exp(X @ np.asarray(res.params)), accounts, n_acc)
+        theta, theta_ci, loglik, log_scale = _fit_theta(ll, state)
+        ez = (_posterior(ll, theta, log_scale) @ np.exp(_LOGZ)) / np.exp(log_scale)
     beta, se = np.asarray(res.params).copy(), np.asarray(res.bse)
-    if opt.frailty:  # final frailty fit with the baseline's level c profiled out: h0 → c·h0, E[z] = 1
-        ll = _frailty_grid_loglik(tab, np.exp(X @ beta), accounts, n_acc)
-        theta, theta_ci, loglik, log_scale = _fit_theta(ll, with_scale=True)
-        beta[: len(cells)] += log_scale
-        post = ll + _gamma_logpdf_grid(theta, log_scale)[None, :]
-        post = np.exp(post - special.logsumexp(post, axis=1, keepdims=True))
-        ez = (post @ np.exp(_LOGZ)) / np.exp(log_scale)
+    beta[: len(cells)] += log_scale  # the baseline's level: E[z] = 1
 
     rows = []
     for j, (s, b) in enumerate(cells):
