@@ -69,6 +69,7 @@ class FitOptions:
     holidays: tuple = ()
     balance_edges: tuple[float, ...] = BALANCE_EDGES
     targeting_controls: bool = True  # recent call attempt + past-due balance band
+    disputed_by_segment: bool = False  # one disputed-on-receipt multiplier per segment (else one for all)
     frailty: bool = True
     as_of: pd.Timestamp | None = None  # end of observation; default the last date in the log
     max_iterations: int = 5  # EM rounds with the plug-in frailty, then as many with the quadrature M-step
@@ -349,14 +350,18 @@ class HazardFit:
                 "se_log": float(r["se_log"])}
 
     def to_json(self) -> dict[str, Any]:
-        return {"baseline": self.baseline.to_dict(orient="records"),
-                "effects": self.effects.reset_index().to_dict(orient="records"),
+        """Plain JSON-able data (fit.json): every estimate with its interval."""
+        import json
+
+        return {"baseline": json.loads(self.baseline.to_json(orient="records")),
+                "effects": json.loads(self.effects.reset_index().to_json(orient="records")),
                 "frailty_variance": {"estimate": self.frailty_variance, "ci95": list(self.frailty_ci),
                                      "method": "shared gamma frailty integrated on a grid, profile-likelihood interval"},
                 **self.summary}
 
 
-def _design(table: pd.DataFrame, actions: list[str]) -> tuple[np.ndarray, list[str], list[tuple[str, int]]]:
+def _design(table: pd.DataFrame, actions: list[str], *, disputed_by_segment: bool = False
+            ) -> tuple[np.ndarray, list[str], list[tuple[str, int]]]:
     """Columns: one indicator per (segment, band) cell with events (no intercept), balance bands 1.. (band
     0 is the reference), disputed, actions that vary. Returns (X, names, baseline cells)."""
     cells = table.groupby(["segment", "band"])["events"].sum()
@@ -368,8 +373,11 @@ def _design(table: pd.DataFrame, actions: list[str]) -> tuple[np.ndarray, list[s
     for b in sorted(set(table["balance_band"]) - {0}):
         cols.append((table["balance_band"] == b).to_numpy(float))
         names.append(f"balance_band_{b}")
-    for name in ["disputed", *actions]:
-        x = table[name].to_numpy(float)
+    covariates = {name: table[name].to_numpy(float) for name in ["disputed", *actions]}
+    if disputed_by_segment:
+        d = covariates.pop("disputed")
+        covariates = {f"disputed[{s}]": d * (table["segment"] == s).to_numpy() for s in sorted(set(table["segment"]))} | covariates
+    for name, x in covariates.items():
         used = table["at_risk"].to_numpy()[(x > 0) & (idx >= 0)].sum()
         if used > 0 and (x[idx >= 0] == 0).any():
             cols.append(x)
@@ -433,6 +441,18 @@ def _glm(endog, X, family, offset, weights=None):
     return sm.GLM(endog, X, family=family, offset=offset, freq_weights=weights, hasconst=False)
 
 
+def _fit(model, start, **kwargs):
+    """Newton steps from ``start``; IRLS when Newton stops short (flat directions of sparse bands)."""
+    from statsmodels.tools.sm_exceptions import ConvergenceWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        res = model.fit(start_params=start, method="newton", maxiter=100, disp=0, **kwargs)
+    if res.mle_retvals.get("converged", True):
+        return res
+    return model.fit(start_params=res.params, maxiter=200, **kwargs)
+
+
 def _posterior(ll: np.ndarray, theta: float, log_scale: float) -> np.ndarray:
     """Each account's posterior weights of z on the grid (accounts × grid, rows summing to 1)."""
     post = ll + _gamma_logpdf_grid(theta, log_scale)[None, :]
@@ -471,7 +491,7 @@ def _fit_hazard(table: pd.DataFrame, options: FitOptions | None) -> HazardFit:
 
     opt = options or FitOptions()
     actions = list(table.attrs.get("actions", []))
-    X, names, cells = _design(table, actions)
+    X, names, cells = _design(table, actions, disputed_by_segment=opt.disputed_by_segment)
     base = np.isin(np.arange(len(table)), np.flatnonzero(X[:, : len(cells)].sum(axis=1) > 0))
     tab, X = table[base].reset_index(drop=True), X[base]
     if len(cells) == 0:
@@ -487,9 +507,8 @@ def _fit_hazard(table: pd.DataFrame, options: FitOptions | None) -> HazardFit:
         start[j] = np.log(-np.log1p(-min(p, 0.99)))
     theta, theta_ci, loglik, log_scale = 0.0, (0.0, 0.0), None, 0.0
     ez = np.ones(n_acc)
-    newton = {"method": "newton", "maxiter": 100, "disp": 0}
     model = _glm(endog, X, family, np.zeros(len(tab)))
-    params, iterations = np.asarray(model.fit(start_params=start, **newton).params), 1
+    params, iterations = np.asarray(_fit(model, start).params), 1
     if opt.frailty:
         # EM. E-step: each account's posterior of z on the grid. M-step: first with the plug-in offset
         # log E[z] (cheap, gets close), then over K posterior quantile points of z per account (rows
@@ -507,7 +526,7 @@ def _fit_hazard(table: pd.DataFrame, options: FitOptions | None) -> HazardFit:
                 model = _glm(np.tile(endog, (K, 1)), np.tile(X, (K, 1)), family, offset, np.full(len(offset), 1.0 / K))
             else:
                 model = _glm(endog, X, family, np.log(post @ np.exp(_LOGZ) / np.exp(log_scale))[accounts])
-            new = np.asarray(model.fit(start_params=params, **newton).params)
+            new = np.asarray(_fit(model, params).params)
             change, params = float(np.abs(new - params).max()), new
             rounds += quadrature
             if (change < 2e-3 and quadrature) or rounds >= opt.max_iterations:
@@ -518,7 +537,7 @@ def _fit_hazard(table: pd.DataFrame, options: FitOptions | None) -> HazardFit:
         groups = accounts
     with warnings.catch_warnings():  # statsmodels warns that small-sample corrections ignore freq_weights
         warnings.simplefilter("ignore", category=SpecificationWarning)
-        res = model.fit(start_params=params, cov_type="cluster", cov_kwds={"groups": groups}, **newton)
+        res = _fit(model, params, cov_type="cluster", cov_kwds={"groups": groups})
     if opt.frailty:
         ll = _frailty_grid_loglik(tab, np.exp(X @ np.asarray(res.params)), accounts, n_acc)
         theta, theta_ci, loglik, log_scale = _fit_theta(ll, state)
@@ -532,7 +551,12 @@ def _fit_hazard(table: pd.DataFrame, options: FitOptions | None) -> HazardFit:
         rows.append({"segment": s, "band": int(b), "left_edge": int(opt.bands[b]), "daily": float(np.exp(beta[j])),
                      "ci_lo": float(np.exp(beta[j] - Z95 * se[j])), "ci_hi": float(np.exp(beta[j] + Z95 * se[j])),
                      "se_log": float(se[j]), "at_risk": int(tab.loc[m, "at_risk"].sum()), "events": int(tab.loc[m, "events"].sum())})
-    baseline = pd.DataFrame(rows)
+    for (s, b), g in table.groupby(["segment", "band"])[["at_risk", "events"]].sum().iterrows():
+        if g["events"] == 0 and g["at_risk"] > 0:  # no payment: half an event per exposure, rule-of-three bound
+            rows.append({"segment": s, "band": int(b), "left_edge": int(opt.bands[b]), "daily": 0.5 / g["at_risk"],
+                         "ci_lo": 0.0, "ci_hi": 3.0 / g["at_risk"], "se_log": float("nan"),
+                         "at_risk": int(g["at_risk"]), "events": 0})
+    baseline = pd.DataFrame(rows).sort_values(["segment", "band"]).reset_index(drop=True)
     eff = []
     for j in range(len(cells), len(names)):
         name = names[j]
@@ -542,7 +566,8 @@ def _fit_hazard(table: pd.DataFrame, options: FitOptions | None) -> HazardFit:
                     "ci_hi": float(np.exp(beta[j] + Z95 * se[j])), "se_log": float(se[j]),
                     "exposure": int(tab.loc[x, "at_risk"].sum()), "events": int(tab.loc[x, "events"].sum())})
     effects = pd.DataFrame(eff, columns=["name", "role", "multiplier", "ci_lo", "ci_hi", "se_log", "exposure", "events"]).set_index("name")
-    not_identified = [a for a in ["disputed", *actions] if a not in effects.index]
+    not_identified = [a for a in ["disputed", *actions] if a not in effects.index
+                      and not (a == "disputed" and opt.disputed_by_segment and effects.index.str.startswith("disputed[").any())]
     summary = {"items": table.attrs.get("items"), "item_days": table.attrs.get("item_days"),
                "payments": table.attrs.get("payments"), "accounts": int(n_acc), "as_of": table.attrs.get("as_of"),
                "pattern_rows": int(len(tab)), "iterations": iterations, "frailty_loglik": loglik,
@@ -551,3 +576,71 @@ def _fit_hazard(table: pd.DataFrame, options: FitOptions | None) -> HazardFit:
                "model": "binomial GLM, complementary log-log link (statsmodels), cluster-robust SE by account"}
     return HazardFit(baseline=baseline, effects=effects, frailty_variance=float(theta), frailty_ci=theta_ci,
                      options=opt, summary=summary, account_frailty=pd.Series(ez, index=account_ids, name="frailty"))
+
+
+# ------------------------------------------------------------------------------- scenario blocks
+
+
+def _filled(values: dict[int, float], n: int) -> list[float]:
+    """Per band 0..n−1: the estimate, or for a band without one the nearest estimated band (left first)."""
+    out = []
+    for j in range(n):
+        near = min(values, key=lambda b: (abs(b - j), b > j))
+        out.append(values[near])
+    return out
+
+
+def hazard_block(fit: HazardFit, segment: str, defaults: Mapping[str, Any]) -> dict[str, Any]:
+    """The scenario's ``behaviour.hazard`` of ``segment`` from the fit; every term the log does not identify
+    (bands without payments take their nearest band's value) keeps its value in ``defaults`` (a hazard
+    block as a dict, e.g. ``Hazard().model_dump()``)."""
+    bands = list(fit.options.bands)
+    seg = fit.baseline[fit.baseline["segment"] == segment]
+    pooled = fit.baseline.groupby("band")["daily"].median().to_dict()
+    values = {int(b): float(d) for b, d in zip(seg["band"], seg["daily"])} or {int(b): float(d) for b, d in pooled.items()}
+    block = {**dict(defaults), "bands": bands, "daily": [round(v, 6) for v in _filled(values, len(bands))],
+             "frailty_variance": round(fit.frailty_variance, 4)}
+    disputed = fit.effect(f"disputed[{segment}]") or fit.effect("disputed")
+    if disputed:
+        block["disputed_multiplier"] = round(disputed["multiplier"], 4)
+    eff = {k: dict(v) if isinstance(v, Mapping) else [dict(e) for e in v] for k, v in dict(defaults["effects"]).items()}
+    levels = sorted(int(n.split("_")[1]) for n in fit.effects.index if n.startswith("notice_"))
+    if levels:
+        default_notice = eff["notice"]
+        eff["notice"] = [{"multiplier": round(fit.effect(f"notice_{lv}")["multiplier"], 4),
+                          "window_days": fit.options.notice_window(lv)} if f"notice_{lv}" in fit.effects.index
+                         else default_notice[min(lv, len(default_notice)) - 1] for lv in range(1, max(levels) + 1)]
+    windows = {**DEFAULT_WINDOWS, **dict(fit.options.windows)}
+    for name in ("contact", "promise", "fee"):
+        if fit.effect(name):
+            eff[name] = {"multiplier": round(fit.effect(name)["multiplier"], 4), "window_days": int(windows[name])}
+    block["effects"] = eff
+    return block
+
+
+def provenance(fit: HazardFit, segments: list[str], source: str) -> dict[str, dict[str, Any]]:
+    """The scenario's ``provenance`` entries of the fit: dotted path → {estimate, se, ci95, source}; ``se``
+    is on the log scale for multipliers and intensities (the interval is exp(log estimate ± 1.96 se))."""
+    out: dict[str, dict[str, Any]] = {}
+
+    def put(path, estimate, se, lo, hi, note=source):
+        out[path] = {"estimate": round(float(estimate), 6), "se": None if se is None else round(float(se), 6),
+                     "ci95": [round(float(lo), 6), round(float(hi), 6)], "source": note}
+
+    for seg in segments:
+        base = f"portfolio.segments.{seg}.behaviour.hazard"
+        for r in fit.baseline[fit.baseline["segment"] == seg].itertuples():
+            put(f"{base}.daily.{r.band}", r.daily, None if np.isnan(r.se_log) else r.se_log, r.ci_lo, r.ci_hi,
+                f"{source}: {r.events:,} payments in {r.at_risk:,} item-days at risk"
+                + ("" if r.events else " (0.5 / item-days; upper bound 3 / item-days, the rule of three)"))
+        put(f"{base}.frailty_variance", fit.frailty_variance, None, *fit.frailty_ci,
+            f"{source}: shared gamma frailty, profile-likelihood interval")
+        for name, r in fit.effects.iterrows():
+            if r["role"] != "effect" or (name.startswith("disputed[") and name != f"disputed[{seg}]"):
+                continue
+            path = (f"{base}.disputed_multiplier" if name.startswith("disputed") else
+                    f"{base}.effects.notice.{int(name.split('_')[1]) - 1}.multiplier" if name.startswith("notice_") else
+                    f"{base}.effects.{name}.multiplier")
+            put(path, r["multiplier"], r["se_log"], r["ci_lo"], r["ci_hi"],
+                f"{source}: {r['events']:,} payments in {r['exposure']:,} item-days with the action recent")
+    return out
