@@ -43,7 +43,7 @@ from scipy import optimize, stats
 from .errors import UserError
 from .hazard_fit import FitOptions, HazardFit, fit_hazard, hazard_block, person_period, provenance
 from .rundir import atomic_dir, atomic_write_text, write_json
-from .scenario import Hazard, Scenario, from_dict
+from .scenario import Hazard, Scenario, apply_overrides, from_dict
 
 CLUSTER_NAMES = {1: ("all",), 2: ("prompt", "late"), 3: ("prompt", "average", "late"), 4: ("prompt", "average", "slow", "late")}
 TERMS = (7, 14, 30, 45, 60)  # the terms the scenario schema accepts
@@ -532,3 +532,203 @@ def write_scenario(path: str | os.PathLike, scenario: Scenario) -> Path:
         raise UserError("already exists; a scenario is never overwritten — choose another --out or remove it", source=str(path))
     header = "# Written by o2c-sim calibrate; its fit report shows how well a simulation reproduces the history.\n"
     return atomic_write_text(path, header + scenario_yaml(scenario))
+
+
+# ----------------------------------------------------------------------------- from an activity log
+
+
+def read_activity_table(path: str | os.PathLike) -> pd.DataFrame:
+    """An activity table in the canonical columns (:mod:`o2c_sim.activity_table`) from Parquet or CSV.
+
+    To be replaced by the activity-log importer (CSV/XLSX/Parquet/XES with a mapping) when it lands;
+    this reader only checks the columns and vocabulary and names the first bad row.
+    """
+    from .activity_table import KINDS, REQUIRED, conform
+
+    path = Path(path)
+    if not path.exists():
+        raise UserError("file not found; expected an activity log (.parquet or .csv)", source=str(path))
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        df = pd.read_parquet(path)
+    elif suffix == ".csv":
+        df = pd.read_csv(path, dtype={"item_id": str, "customer_id": str}, keep_default_na=True)
+    else:
+        raise UserError(f"unsupported activity log type {suffix!r}; expected .parquet or .csv "
+                        "(XES and XLSX need the activity importer and --activity-mapping)", source=str(path))
+    missing = [c for c in REQUIRED if c not in df.columns]
+    if missing or not ({"item_id", "customer_id"} & set(df.columns)):
+        raise UserError(f"missing column(s) {missing or ['item_id or customer_id']}; the activity table needs "
+                        "item_id or customer_id, date and kind (docs/model.md, the activity table)", source=str(path))
+    kind = df["kind"].astype(str)
+    bad = ~kind.isin(KINDS)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise UserError(f"row {row + 2}, field 'kind': unknown activity {kind.iloc[row]!r}; expected one of "
+                        f"{', '.join(KINDS)} (map your tool's names with --activity-mapping)", source=str(path))
+    dates = pd.to_datetime(df["date"], errors="coerce")
+    if dates.isna().any():
+        row = int(np.flatnonzero(dates.isna())[0])
+        raise UserError(f"row {row + 2}, field 'date': cannot read {df['date'].iloc[row]!r} as a date", source=str(path))
+    return conform(df)
+
+
+@dataclass
+class ActivityCalibration:
+    """A scenario calibrated from an activity log: the hazard fit, the process fit, their provenance."""
+
+    scenario: Scenario
+    hazard: HazardFit
+    process: Any  # o2c_sim.process_fit.ProcessFit
+    provenance: dict[str, Any]
+    items: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+
+    def report_data(self, comparison: dict[str, Any] | None = None) -> dict[str, Any]:
+        """fit.json: every estimate with its interval, the process figures, the observed vs simulated curves."""
+        return {"scenario": self.scenario.name, "hazard": self.hazard.to_json(), "process": self.process.report,
+                "provenance": self.provenance, "comparison": comparison, "notes": self.notes,
+                "identification": IDENTIFICATION}
+
+
+IDENTIFICATION = (
+    "Targeting is separated from effect by conditioning on what a worklist ranks by: days past due (the "
+    "baseline bands), the account's past-due balance (band controls), the account's persistent frailty "
+    "(integrated out, gamma), and having been selected for a call (a recent call attempt). A right-party "
+    "contact is compared with an attempt that did not reach anyone, which is chance. Effects of actions that "
+    "always happen at the same days past due (a cadence sent to everyone) are identified only through "
+    "exceptions (minimum amounts, disputes, promises, weekends) and carry wide intervals.",
+    "Windows (how long an action stays recent) are not estimated: they are the base scenario's.",
+)
+
+
+def calibrate_activities(activities: pd.DataFrame, invoices: pd.DataFrame | None = None, *, base: Scenario,
+                         name: str = "calibrated") -> ActivityCalibration:
+    """Fit the payer hazard (:mod:`o2c_sim.hazard_fit`) and the process (:mod:`o2c_sim.process_fit`) from an
+    activity log, and write them into ``base``: segments (from the invoice table's ``segment``, else one
+    segment ``all``) get volume, amounts, terms and ``behaviour.hazard``; the cadence, agency, call and
+    dispute settings become the log's. Everything the log cannot identify stays ``base``'s."""
+    from .hazard_fit import item_table, prepare_log
+    from .process_fit import fit_process
+
+    log = prepare_log(activities)
+    items = item_table(log, invoices)
+    ref = base.portfolio.segments[0].behaviour.hazard
+    options = FitOptions(bands=tuple(ref.bands), weekmask=base.calendar.weekmask,
+                         holidays=tuple(base.calendar.holidays),
+                         windows={"contact": ref.effects.contact.window_days, "promise": ref.effects.promise.window_days,
+                                  "fee": ref.effects.fee.window_days},
+                         notice_windows=tuple(e.window_days for e in ref.effects.notice))
+    hazard = fit_hazard(person_period(activities, invoices, options), options)
+    segment_of = items.drop_duplicates("customer_id").set_index("customer_id")["segment"]
+    process = fit_process(activities, items, segments=segment_of.to_dict(),
+                          analysis_days=base.work.dispute_analysis / 60.0 / base.team.hours_per_day)
+
+    data = base.model_dump(mode="json")
+    base_segments = {s["name"]: s for s in data["portfolio"]["segments"]}
+    span_months = max((items["issue_date"].max() - items["issue_date"].min()).days, 1) / DAYS_PER_MONTH
+    accounts = items.groupby("segment")["customer_id"].nunique()
+    segments = []
+    for seg in sorted(accounts.index):
+        mine = items[items["segment"] == seg]
+        spec = dict(base_segments.get(seg, data["portfolio"]["segments"][0]))
+        behaviour = dict(spec["behaviour"])
+        behaviour["hazard"] = hazard_block(hazard, seg, behaviour["hazard"])
+        spec.update(name=seg, share=float(accounts[seg] / accounts.sum()),
+                    terms_days=nearest_terms(float((mine["due_date"] - mine["issue_date"]).dt.days.median())),
+                    invoices_per_month=round(len(mine) / accounts[seg] / span_months, 3),
+                    amounts=_lognormal(mine["amount"].dropna()), behaviour=behaviour)
+        segments.append(spec)
+    _fix_shares(segments)
+    data.update(name=name, description=f"Calibrated from an activity log of {len(items):,} items and "
+                f"{int(accounts.sum()):,} customers; see provenance for every estimate.")
+    data["portfolio"] = {**data["portfolio"], "accounts": int(accounts.sum()), "segments": segments}
+    data = apply_overrides(data, {k: v for k, v in process.values.items() if _settable(data, k)})
+    prov = {**provenance(hazard, [s["name"] for s in segments], "activity log"), **process.provenance}
+    if "provenance" in Scenario.model_fields:
+        data["provenance"] = prov
+    scenario = from_dict(data, source="scenario calibrated from the activity log")
+    return ActivityCalibration(scenario=scenario, hazard=hazard, process=process, provenance=prov, items=items,
+                               notes=[f"not identified by the log (kept from the base scenario): "
+                                      f"{', '.join(hazard.summary['not_identified']) or 'none'}"])
+
+
+def _settable(data: dict[str, Any], path: str) -> bool:
+    """Whether a dotted path names something that exists in ``data`` (a dunning step the base has, a segment)."""
+    node: Any = data
+    for part in path.split("."):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        elif isinstance(node, list) and any(isinstance(x, dict) and x.get("name") == part for x in node):
+            node = next(x for x in node if isinstance(x, dict) and x.get("name") == part)
+        else:
+            return False
+    return True
+
+
+def payment_curves(activities: pd.DataFrame, invoices: pd.DataFrame | None = None, *, horizon: int = 90) -> pd.DataFrame:
+    """Share of items paid by each day past due (−30 … ``horizon``; items due at least ``horizon`` days
+    before the log ends), by the strongest action the item's account saw while it was open: ``none``, ``notice``, ``contact``, ``promise`` — the observed-vs-simulated
+    check of a calibration (the same function reads both logs)."""
+    from .hazard_fit import item_table, prepare_log
+
+    log = prepare_log(activities)
+    items = item_table(log, invoices).drop_duplicates("item_id").set_index("item_id")
+    items = items[items["due_date"] + pd.Timedelta(days=horizon) <= log["date"].max()]  # observed to the horizon
+    pay = log[log["kind"] == "payment"].groupby("item_id")["date"].min().reindex(items.index)
+    end = pay.fillna(log["date"].max())
+    dpd_paid = (pay - items["due_date"]).dt.days
+    group = pd.Series("none", index=items.index)
+    for kind, label in (("notice", "notice"), ("contact", "contact"), ("promise", "promise")):
+        acts = log[log["kind"] == kind]
+        by_item = acts[acts["item_id"] != ""][["item_id", "date"]]
+        by_acct = acts[acts["item_id"] == ""][["customer_id", "date"]].merge(
+            items.reset_index()[["item_id", "customer_id"]], on="customer_id")[["item_id", "date"]]
+        both = pd.concat([by_item, by_acct])
+        both = both[both["item_id"].isin(items.index)]
+        inside = both[(both["date"] >= both["item_id"].map(items["issue_date"])) & (both["date"] < both["item_id"].map(end))]
+        group[group.index.isin(inside["item_id"])] = label
+    days = np.arange(-30, horizon + 1)
+    rows = []
+    for label, ids in group.groupby(group).groups.items():
+        d = dpd_paid.reindex(ids).to_numpy(float)
+        rows += [{"group": label, "days_past_due": int(x), "share_paid": float(np.mean(d <= x)), "items": len(ids)}
+                 for x in days]
+    return pd.DataFrame(rows)
+
+
+def estimates_table(provenance: dict[str, Any], *, limit: int | None = None) -> str:
+    """The provenance as an aligned text table: path, estimate, 95 % interval."""
+    lines = [f"{'scenario value':<72}{'estimate':>10}  95 % interval"]
+    for path, p in list(provenance.items())[:limit]:
+        lo, hi = p["ci95"]
+        lines.append(f"{path:<72}{p['estimate']:>10.4g}  [{lo:.4g}, {hi:.4g}]")
+    return "\n".join(lines)
+
+
+def write_activity_report(out_dir: str | os.PathLike, calibration: ActivityCalibration, observed: pd.DataFrame,
+                          simulated: pd.DataFrame | None, *, simulation: dict[str, Any] | None = None) -> Path:
+    """``fit.json`` (every estimate with its interval, process figures, payment curves) and
+    ``payment_curves.html`` (observed vs simulated share paid by days past due, by action history), written
+    atomically into the new directory ``out_dir``."""
+    import plotly.graph_objects as go
+
+    data = calibration.report_data()
+    data["payment_curves"] = {"observed": json.loads(observed.to_json(orient="records")),
+                              "simulated": None if simulated is None else json.loads(simulated.to_json(orient="records"))}
+    data["simulation"] = simulation
+    fig = go.Figure()
+    for source, curves, dash in (("observed", observed, "solid"), ("simulated", simulated, "dash")):
+        if curves is None:
+            continue
+        for group, g in curves.groupby("group"):
+            fig.add_scatter(x=g["days_past_due"], y=g["share_paid"], mode="lines", line_dash=dash,
+                            name=f"{group} ({source}, {int(g['items'].iloc[0]):,} items)")
+    fig.update_layout(title="Share of items paid by days past due, by the strongest action their account saw",
+                      xaxis_title="days past due", yaxis_title="share paid")
+    with atomic_dir(out_dir) as tmp:
+        write_json(tmp / "fit.json", data)
+        fig.write_html(tmp / "payment_curves.html", include_plotlyjs="directory")
+    return Path(out_dir)
