@@ -86,7 +86,7 @@ class Hazard(Strict):
     """
 
     bands: list[int] = Field(default_factory=lambda: [-30, -7, 0, 1, 8, 15, 31, 61, 91], min_length=1)
-    daily: list[Positive] = Field(default_factory=lambda: [0.008, 0.1, 0.4, 0.12, 0.1, 0.08, 0.05, 0.03, 0.02],
+    daily: list[Positive] = Field(default_factory=lambda: [0.004, 0.06, 0.5, 0.12, 0.1, 0.08, 0.05, 0.03, 0.02],
                                   min_length=1)
     frailty_variance: NonNegative = 0.4
     silent_frailty: NonNegative = 0.05
@@ -336,12 +336,26 @@ Segment.model_rebuild()
 # --------------------------------------------------------------------------------------------- loading
 
 
+#: keys of the natural-payment-day model that the hazard model replaced, and what replaces them
+REPLACED_KEYS = {
+    "delay": "behaviour.hazard (bands and daily: the chance to pay by days past due; frailty_variance)",
+    "delay_disputed": "behaviour.hazard.disputed_multiplier",
+    "letter_sensitivity": "behaviour.hazard.effects.notice (one multiplier and window per dunning level)",
+    "response_rate": "behaviour.hazard.effects.notice of each segment (one multiplier and window per level)",
+    "response_window_days": "behaviour.hazard.effects.notice[k].window_days",
+    "ptp_keep_rate": "behaviour.hazard.effects.promise (the keep rate is now an outcome, see strategy.promise_grace_days)",
+}
+
+
 def _format_validation_error(err: ValidationError) -> str:
     parts = []
     for e in err.errors():
         loc = ".".join(str(x) for x in e["loc"]) or "(top level)"
         msg = e["msg"].removeprefix("Value error, ")
-        if e["type"] == "extra_forbidden":
+        if e["type"] == "extra_forbidden" and str(e["loc"][-1]) in REPLACED_KEYS:
+            msg = (f"this key belongs to the former payment-delay model and was replaced by "
+                   f"{REPLACED_KEYS[str(e['loc'][-1])]}; see docs/model.md §2.2")
+        elif e["type"] == "extra_forbidden":
             msg = "unknown key (check spelling; see docs/model.md for the keys)"
         elif e["type"] == "missing":
             msg = "required key is missing"
