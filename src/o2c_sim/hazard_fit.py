@@ -288,8 +288,8 @@ def person_period(activities: pd.DataFrame, invoices: pd.DataFrame | None = None
             m = pd.merge_asof(left.sort_values("day"), iv.sort_values("start"), left_on="day", right_on="start",
                               by=key, direction="backward")
             inside = (m["day"] < m["stop"]).to_numpy() & m["start"].notna().to_numpy()
-            if not level:
-                inside &= (issue[rows["item"].to_numpy()[m["pos"].to_numpy()]] < m["start"].fillna(-10**7).to_numpy())
+            if not level:  # an account's plan covers the items already past due when it was agreed
+                inside &= (due[rows["item"].to_numpy()[m["pos"].to_numpy()]] < m["start"].fillna(-10**7).to_numpy())
             blocked[m["pos"].to_numpy()[inside]] = True
     # disputed on receipt (the scenario's disputed_multiplier): opened by the due date or within RECEIPT_DAYS of issue
     disp = log[(log["kind"] == "dispute_opened") & (log["item_id"] != "")].groupby("item_id")["date"].min()

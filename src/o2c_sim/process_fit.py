@@ -130,7 +130,11 @@ def fit_process(activities: pd.DataFrame, items: pd.DataFrame, *, segments: dict
         pay = get("payment")
         after = pay[pay["item_id"].isin(handed.index)]
         after = after[after["date"] > after["item_id"].map(handed)].groupby("item_id")["date"].min()
-        k, n = len(after), len(handed)
+        if len(after):  # only hand-overs the log follows for as long as the slowest recovery took
+            horizon = log["date"].max() - (after - handed.reindex(after.index)).max()
+            handed = handed[handed <= horizon]
+            after = after[after.index.isin(handed.index)]
+        k, n = len(after), max(len(handed), 1)
         lo, hi = wilson(k, n)
         fit.put("dunning.legal.recovery_rate", round(k / n, 4), lo, hi, n, "share of handed-over items paid afterwards")
         if k:
@@ -214,7 +218,11 @@ def fit_process(activities: pd.DataFrame, items: pd.DataFrame, *, segments: dict
                 fit.put(f"disputes.outcomes.{o}", rounded[o], lo, hi, total, f"share of disputes decided {o}")
     if len(closed) and len(opened):
         cycle = _days(closed.set_index("item_id")["date"], opened.set_index("item_id")["date"].reindex(closed["item_id"]))
-        cycle = cycle[np.isfinite(cycle)]
+        ok = np.isfinite(cycle)
+        if ok.any():  # only disputes opened early enough that the slowest one seen could have closed
+            latest = log["date"].max() - pd.Timedelta(days=float(cycle[ok].max()))
+            ok &= (opened.set_index("item_id")["date"].reindex(closed["item_id"]) <= latest).to_numpy()
+        cycle = cycle[ok]
         if len(cycle) >= 2:
             mean, sd = float(cycle.mean()), float(cycle.std(ddof=1))
             half = stats.t.ppf(0.975, len(cycle) - 1) * sd / np.sqrt(len(cycle))
