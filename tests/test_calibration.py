@@ -189,3 +189,36 @@ def test_cli_calibrate(ibm_csv, tmp_path, capsys):
     assert "already exists" in err and "Traceback" not in err
     assert main(["calibrate", str(ibm_csv), "--out", str(tmp_path / "x.yaml")]) == 2  # no mapping
     assert "--mapping" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------------- activity log
+
+
+def test_cli_calibrate_from_an_activity_log(tmp_path, capsys):
+    from o2c_sim.model import simulate
+
+    truth = load_scenario("baseline", {"portfolio.accounts": 120, "horizon_days": 200, "warmup_days": 40})
+    res = simulate(truth)
+    log = tmp_path / "log.parquet"
+    res.activities.to_parquet(log)
+    out, report = tmp_path / "cal.yaml", tmp_path / "rep"
+    args = ["calibrate", "--activities", str(log), "--out", str(out), "--report", str(report),
+            "--accounts", "120", "--replications", "1"]
+    assert main(args) == 0  # no HISTORY: the log's issued rows carry amounts and due dates
+    text = capsys.readouterr().out
+    assert "effects.contact.multiplier" in text and "share paid by 30 days past due" in text
+    sc = load_scenario(out)
+    assert sc.portfolio.segments[0].name == "all"  # no invoice table: one segment
+    fit = json.loads((report / "fit.json").read_text())
+    assert fit["hazard"]["effects"] and fit["payment_curves"]["simulated"] and fit["identification"]
+    assert (report / "payment_curves.html").exists()
+    # a bad row is named, nothing is written
+    bad = res.activities.astype({"kind": str})
+    bad.loc[5, "kind"] = "phone call"
+    bad.to_csv(tmp_path / "bad.csv", index=False)
+    assert main(["calibrate", "--activities", str(tmp_path / "bad.csv"), "--out", str(tmp_path / "b.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert "row 7, field 'kind'" in err and "phone call" in err and "Traceback" not in err
+    assert not (tmp_path / "b.yaml").exists()
+    assert main(["calibrate", "--out", str(tmp_path / "c.yaml")]) == 2
+    assert "HISTORY" in capsys.readouterr().err

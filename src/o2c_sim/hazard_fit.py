@@ -377,9 +377,10 @@ def _design(table: pd.DataFrame, actions: list[str], *, disputed_by_segment: boo
     if disputed_by_segment:
         d = covariates.pop("disputed")
         covariates = {f"disputed[{s}]": d * (table["segment"] == s).to_numpy() for s in sorted(set(table["segment"]))} | covariates
-    for name, x in covariates.items():
-        used = table["at_risk"].to_numpy()[(x > 0) & (idx >= 0)].sum()
-        if used > 0 and (x[idx >= 0] == 0).any():
+    events = table["events"].to_numpy()
+    for name, x in covariates.items():  # a term with no payment while it is on has no finite estimate
+        on = (x > 0) & (idx >= 0)
+        if events[on].sum() > 0 and (x[idx >= 0] == 0).any():
             cols.append(x)
             names.append(name)
     return np.column_stack(cols), names, cells
