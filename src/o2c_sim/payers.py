@@ -9,7 +9,8 @@ payment plan, agency hand-over or cash in suspense) has the daily intensity
   (``hazard.bands`` left edges, ``hazard.daily`` values);
 * ``z_a`` — the account's frailty, Gamma(mean 1, variance ``frailty_variance``), or
   ``silent_frailty`` for the segment's ``silent_share`` of accounts (Vaupel, Manton & Stallard 1979);
-* ``d_i`` — ``disputed_multiplier`` for an invoice disputed on receipt, else 1;
+* ``d_i`` — ``disputed_multiplier`` for an invoice disputed on receipt, from the day the dispute was
+  raised (so in practice after it is decided: an open dispute blocks the item), else 1;
 * ``x_k,it`` — 1 while action k is recent: a notice of level k on the item, a right-party contact with
   the account, or (for the items past due when the promise was made) a promised date with
   t ∈ [promised, promised + window). An action is recent on days [day + 1, day + window] (an action
@@ -105,7 +106,9 @@ def intensity(sim, items: np.ndarray, t: int) -> np.ndarray:
     a = inv.account[items]
     due = inv.due_day[items]
     h = tab.baseline(seg, t - due) * sim.frailty[a]
-    h = np.where(inv.disputed_on_receipt[items], h * tab.disputed_mult[seg], h)
+    # from the day its on-receipt dispute was raised (an item paid before raising it never was disputed)
+    disputed = inv.disputed_on_receipt[items] & (inv.dispute_open_day[items] <= t)
+    h = np.where(disputed, h * tab.disputed_mult[seg], h)
     log_m = np.zeros(len(items))
     log_m += _recent(acct.last_contact_day[a], tab.contact_window[seg], t) * np.log(tab.contact_mult[seg])
     promised = (_promised(acct.ptp_made[a], acct.ptp_day[a], due, tab.promise_window[seg], t)
