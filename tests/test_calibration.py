@@ -172,6 +172,8 @@ def test_ibm_report_and_scenario_files(ibm_fit, ibm_simulated, tmp_path):
         cb.write_report(out, ibm_fit, cmp, ibm_simulated)
     path = cb.write_scenario(tmp_path / "ibm.yaml", ibm_fit.scenario)
     assert load_scenario(path) == ibm_fit.scenario
+    # the scenario file itself shows where each fitted value came from
+    assert load_scenario(path).provenance.keys() == ibm_fit.provenance.keys() and ibm_fit.provenance
     with pytest.raises(cb.UserError, match="never overwritten"):
         cb.write_scenario(path, ibm_fit.scenario)
 
@@ -209,6 +211,9 @@ def test_cli_calibrate_from_an_activity_log(tmp_path, capsys):
     assert "effects.contact.multiplier" in text and "share paid by 30 days past due" in text
     sc = load_scenario(out)
     assert sc.portfolio.segments[0].name == "all"  # no invoice table: one segment
+    prov = sc.provenance["portfolio.segments.all.behaviour.hazard.effects.contact.multiplier"]
+    assert prov.ci95[0] <= sc.portfolio.segments[0].behaviour.hazard.effects.contact.multiplier <= prov.ci95[1]
+    assert sc.provenance["dunning.steps.1.days_past_due"].source.startswith("activity log")
     fit = json.loads((report / "fit.json").read_text())
     assert fit["hazard"]["effects"] and fit["payment_curves"]["simulated"] and fit["identification"]
     assert (report / "payment_curves.html").exists()

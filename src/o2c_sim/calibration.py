@@ -298,6 +298,7 @@ def calibrate(table: pd.DataFrame, *, name: str = "calibrated", clusters: int = 
                      "late_rate_disputed": cell.loc[cell["disputed"], "late"].mean() if len(disputed) else None,
                      "mean_days_late": cell["days_late"].mean()})
     _fix_shares(segments)
+    prov = provenance(hazard, [s["name"] for s in segments], "invoice history")
 
     max_delay = int(history["delay"].max())
     warmup = min(terms + max(max_delay, 0) + 30, 1830)
@@ -317,14 +318,14 @@ def calibrate(table: pd.DataFrame, *, name: str = "calibrated", clusters: int = 
         "disputes": {"enabled": True, "info_wait_days": 0.0, "outcomes": {"credit_rebill": 0.0, "partial_credit": 0.0, "rejected": 1.0}},
         "payment_plans": {"enabled": False},
         "inbound": {"enabled": False},
+        "provenance": prov,
     }, source="calibrated scenario")
     segment_table = pd.DataFrame(rows).set_index("segment").loc[[s.name for s in scenario.portfolio.segments]]
     segment_table["share"] = [s.share for s in scenario.portfolio.segments]
     notes = [f"{int(table['paid_date'].isna().sum()):,} open invoices were left out of the delay fit "
              "(they are censored in the survival analysis)."] if table["paid_date"].isna().any() else []
     return Calibration(scenario=scenario, history=history, customers=customers, segments=segment_table,
-                       prior=prior, survival=fit_survival(table), hazard=hazard,
-                       provenance=provenance(hazard, [s["name"] for s in segments], "invoice history"), notes=notes)
+                       prior=prior, survival=fit_survival(table), hazard=hazard, provenance=prov, notes=notes)
 
 
 def _with_segments(table: pd.DataFrame, history: pd.DataFrame) -> pd.DataFrame:
@@ -645,8 +646,7 @@ def calibrate_activities(activities: pd.DataFrame, invoices: pd.DataFrame | None
     data["portfolio"] = {**data["portfolio"], "accounts": int(accounts.sum()), "segments": segments}
     data = apply_overrides(data, {k: v for k, v in process.values.items() if _settable(data, k)})
     prov = {**provenance(hazard, [s["name"] for s in segments], "activity log"), **process.provenance}
-    if "provenance" in Scenario.model_fields:
-        data["provenance"] = prov
+    data["provenance"] = prov
     scenario = from_dict(data, source="scenario calibrated from the activity log")
     return ActivityCalibration(scenario=scenario, hazard=hazard, process=process, provenance=prov, items=items,
                                notes=[f"not identified by the log (kept from the base scenario): "

@@ -298,6 +298,17 @@ class Finance(Strict):
     cost_of_capital: Annotated[float, Field(ge=0, le=1)] = 0.08  # per year
 
 
+class Provenance(Strict):
+    """Where a calibrated value came from: the estimate, its standard error (log scale for multipliers
+    and daily rates; None where not defined), its 95 % interval and its source (written by ``o2c-sim
+    calibrate``; free for a team lead to add to)."""
+
+    estimate: float | int | None = None
+    se: float | None = None
+    ci95: list[float | None] | None = Field(default=None, min_length=2, max_length=2)
+    source: str = ""
+
+
 class Scenario(Strict):
     name: str
     description: str = ""
@@ -317,6 +328,8 @@ class Scenario(Strict):
     payment_plans: PaymentPlans = PaymentPlans()
     inbound: Inbound = Inbound()
     finance: Finance = Finance()
+    #: dotted scenario path -> where its value came from (a calibration writes one entry per estimate)
+    provenance: dict[str, Provenance] = Field(default_factory=dict)
 
     def to_yaml(self) -> str:
         """The resolved scenario as YAML (every default written out)."""
