@@ -66,3 +66,14 @@ def test_calibrated_scenario_reproduces_the_staffing_curve(first, truth):
     for kpi in ("dso", "bad_debt_ratio"):
         c = cmp[cmp["kpi"] == kpi].set_index("collectors")
         assert c.loc[2, "mean_true"] > c.loc[10, "mean_true"] and c.loc[2, "mean_cal"] > c.loc[10, "mean_cal"]
+
+
+def test_process_intervals_match_their_formulas():
+    from o2c_sim.process_fit import quantile_interval, wilson
+
+    # median of 1..100: the distribution-free 95 % interval is [x(40), x(61)] (Conover 1999, table A3)
+    assert quantile_interval(range(1, 101)) == (50.0, 40.0, 61.0)
+    # Wilson interval of 45/100 from its closed form
+    p, n, z = 0.45, 100, 1.959964
+    centre, half = (p + z**2 / (2 * n)) / (1 + z**2 / n), z * (p * (1 - p) / n + z**2 / (4 * n**2)) ** 0.5 / (1 + z**2 / n)
+    assert wilson(45, 100) == pytest.approx((centre - half, centre + half), abs=1e-6)

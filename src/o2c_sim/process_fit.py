@@ -167,14 +167,9 @@ def fit_process(activities: pd.DataFrame, items: pd.DataFrame, *, segments: dict
         fit.report["calls_per_business_day"] = len(attempts) / busdays
         fit.report["contacts_per_business_day"] = len(contacts) / busdays
     if len(contacts) and "outcome" in contacts and contacts["outcome"].ne("").any():
-        out = contacts["outcome"][contacts["outcome"].isin(list(CONTACT_OUTCOMES))]
-        shares = {name: int((out == code).sum()) for code, name in CONTACT_OUTCOMES.items()}
-        total = sum(shares.values())
-        if total >= MIN_COUNT:
-            rounded = _shares(shares)
-            for name, k in shares.items():
-                lo, hi = wilson(k, total)
-                fit.put(f"strategy.outcomes.{name}", rounded[name], lo, hi, total, f"share of contacts ending in {name}")
+        out = contacts["outcome"]
+        _put_shares(fit, "strategy.outcomes", {name: int((out == code).sum()) for code, name in CONTACT_OUTCOMES.items()},
+                    "share of contacts ending in {}")
     promises = get("promise")
     if len(promises) and "promised_date" in promises:
         lag = _days(promises["promised_date"], promises["date"])
@@ -200,22 +195,12 @@ def fit_process(activities: pd.DataFrame, items: pd.DataFrame, *, segments: dict
             fit.put(f"portfolio.segments.{seg}.behaviour.dispute_rate", round(k / n, 4), lo, hi, int(n),
                     "items disputed on receipt per item issued")
     if len(opened) and "reason" in opened:
-        counts = {r: int((opened["reason"] == r).sum()) for r in DISPUTE_REASONS}
-        total = sum(counts.values())
-        if total >= MIN_COUNT:
-            rounded = _shares(counts)
-            for r, k in counts.items():
-                lo, hi = wilson(k, total)
-                fit.put(f"disputes.reasons.{r}", rounded[r], lo, hi, total, f"share of disputes with reason {r}")
+        _put_shares(fit, "disputes.reasons", {r: int((opened["reason"] == r).sum()) for r in DISPUTE_REASONS},
+                    "share of disputes with reason {}")
     closed = get("dispute_closed").drop_duplicates("item_id")
     if len(closed) and "outcome" in closed:
-        counts = {o: int((closed["outcome"] == o).sum()) for o in DISPUTE_OUTCOMES}
-        total = sum(counts.values())
-        if total >= MIN_COUNT:
-            rounded = _shares(counts)
-            for o, k in counts.items():
-                lo, hi = wilson(k, total)
-                fit.put(f"disputes.outcomes.{o}", rounded[o], lo, hi, total, f"share of disputes decided {o}")
+        _put_shares(fit, "disputes.outcomes", {o: int((closed["outcome"] == o).sum()) for o in DISPUTE_OUTCOMES},
+                    "share of disputes decided {}")
     if len(closed) and len(opened):
         cycle = _days(closed.set_index("item_id")["date"], opened.set_index("item_id")["date"].reindex(closed["item_id"]))
         ok = np.isfinite(cycle)
@@ -232,6 +217,18 @@ def fit_process(activities: pd.DataFrame, items: pd.DataFrame, *, segments: dict
     fit.report["plans_agreed"] = len(get("plan_agreed"))
     fit.report["plans_broken"] = len(get("plan_broken"))
     return fit
+
+
+def _put_shares(fit: ProcessFit, prefix: str, counts: dict[str, int], what: str) -> None:
+    """Shares of a categorical outcome under ``prefix.<category>`` (summing to 1), each with its Wilson
+    interval against the rest; nothing when fewer than ``MIN_COUNT`` were observed."""
+    total = sum(counts.values())
+    if total < MIN_COUNT:
+        return
+    rounded = _shares(counts)
+    for name, k in counts.items():
+        lo, hi = wilson(k, total)
+        fit.put(f"{prefix}.{name}", rounded[name], lo, hi, total, what.format(name))
 
 
 def _shares(counts: dict[str, int]) -> dict[str, float]:
