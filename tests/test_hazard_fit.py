@@ -33,19 +33,25 @@ def test_person_period_by_hand():
         ("B", "C", d(0), "issued", 50.0, None, None, d(4)),
         ("B", "C", d(1), "dispute_opened", None, None, None, None),
         ("B", "C", d(3), "dispute_closed", None, None, None, None),
+        # D: issued Mon 13th, due the 27th: not past due when the promise was made, so it does not cover D
+        ("D", "C", d(7), "issued", 10.0, None, None, d(21)),
     ])
     opt = hf.FitOptions(bands=(-30, 0, 1, 8), windows={"notice": 10, "contact": 7, "promise": 3, "fee": 10})
     t = hf.person_period(log, options=opt)
-    assert t.attrs["items"] == 2 and t.attrs["payments"] == 1
-    assert t.attrs["item_days"] == 9 + (9 - 3)
-    assert t["at_risk"].sum() == 15 and t["events"].sum() == 1
+    assert t.attrs["items"] == 3 and t.attrs["payments"] == 1
+    assert t.attrs["item_days"] == 9 + (9 - 3) + 4
+    assert t["at_risk"].sum() == 19 and t["events"].sum() == 1
+    # the promised day (16th) counts for A and B, past due when promised on the 14th, not for D
+    assert t.loc[t["promise"] == 1, "at_risk"].sum() == 2
+    # the contact of the 14th acts on every open item of the account from the 15th: A, B, D on 15th, 16th
+    assert t.loc[t["contact"] == 1, "at_risk"].sum() == 6
     a_days = t[t["disputed"] == 0]
     # the payment day (16th, 6 days past due): band 1..7, notice and contact recent, promise day (16th) recent
     paid = t[t["events"] == 1].iloc[0]
     assert (paid["band"], paid["notice_1"], paid["contact"], paid["promise"], paid["attempt"]) == (2, 1, 1, 1, 1)
     # B was disputed on receipt (before its due date): all its days at risk carry disputed = 1
     assert t.loc[t["disputed"] == 1, "at_risk"].sum() == 6
-    assert a_days["at_risk"].sum() == 9
+    assert a_days["at_risk"].sum() == 9 + 4
     # the balance: A (100) and B (50) past due from the 13th on → 150 in band 0 (< 1000)
     assert set(t["balance_band"]) == {0}
 
