@@ -622,8 +622,12 @@ def calibrate_activities(activities: pd.DataFrame, invoices: pd.DataFrame | None
                          notice_windows=tuple(e.window_days for e in ref.effects.notice))
     hazard = fit_hazard(person_period(activities, invoices, options), options)
     segment_of = items.drop_duplicates("customer_id").set_index("customer_id")["segment"]
+    team, work = base.team, base.work
     process = fit_process(activities, items, segments=segment_of.to_dict(),
-                          analysis_days=base.work.dispute_analysis / 60.0 / base.team.hours_per_day)
+                          analysis_days=work.dispute_analysis / 60.0 / team.hours_per_day,
+                          promise_grace_days=base.strategy.promise_grace_days,
+                          call_minutes=(work.call_attempt, work.conversation),
+                          productive_minutes=team.hours_per_day * 60 * (1 - team.shrinkage) * (1 - team.absence_rate))
 
     data = base.model_dump(mode="json")
     base_segments = {s["name"]: s for s in data["portfolio"]["segments"]}

@@ -87,11 +87,16 @@ def _days(a: pd.Series, b: pd.Series) -> np.ndarray:
 
 
 def fit_process(activities: pd.DataFrame, items: pd.DataFrame, *, segments: dict[str, str] | None = None,
-                analysis_days: float = 0.0, promise_grace_days: int = 2) -> ProcessFit:
+                analysis_days: float = 0.0, promise_grace_days: int = 2,
+                call_minutes: tuple[float, float] | None = None, productive_minutes: float | None = None) -> ProcessFit:
     """Estimate the process from a log and its :func:`o2c_sim.hazard_fit.item_table` (due dates).
 
     ``segments`` maps customer_id → scenario segment name (default: one segment ``"all"``);
-    ``analysis_days`` is subtracted from the dispute cycle time to give the information wait.
+    ``analysis_days`` is subtracted from the dispute cycle time to give the information wait. With
+    ``call_minutes`` (minutes of an attempt without contact, of a conversation) and ``productive_minutes``
+    (a collector's calling minutes a day) the report gives the headcount the calls would keep fully busy:
+    calls a day × mean minutes a call ÷ productive minutes — the team as it was, if it was busy (a lower
+    bound otherwise; the log does not say who called).
     """
     log = prepare_log(activities)
     fit = ProcessFit()
@@ -166,6 +171,10 @@ def fit_process(activities: pd.DataFrame, items: pd.DataFrame, *, segments: dict
         busdays = max(int(np.busday_count(log["date"].min().date(), log["date"].max().date())), 1)
         fit.report["calls_per_business_day"] = len(attempts) / busdays
         fit.report["contacts_per_business_day"] = len(contacts) / busdays
+        if call_minutes and productive_minutes:
+            rpc = len(contacts) / len(attempts)
+            per_call = (1 - rpc) * call_minutes[0] + rpc * call_minutes[1]
+            fit.report["busy_collectors_equivalent"] = len(attempts) / busdays * per_call / productive_minutes
     if len(contacts) and "outcome" in contacts and contacts["outcome"].ne("").any():
         out = contacts["outcome"]
         _put_shares(fit, "strategy.outcomes", {name: int((out == code).sum()) for code, name in CONTACT_OUTCOMES.items()},
