@@ -23,9 +23,13 @@ link (Allison 1982, "Discrete-time methods for the analysis of event histories";
    attempt reaches someone is chance, so the contact multiplier is the effect of talking to the payer.
 3. **Frailty** z_a ~ Gamma(mean 1, variance θ) is integrated out numerically (a fixed grid in log z):
    each account's likelihood L_a(z) = exp(−z Σ_no-event H) · ∏_events (1 − exp(−z H)) is the exact
-   cloglog likelihood given z. θ maximises Σ_a log ∫ L_a(z) g_θ(z) dz; the GLM is then refitted with
-   offset log E[z_a | data] (EM for the shared gamma frailty: Klein 1992, Biometrics 48; Nielsen et al.
-   1992) until the coefficients settle. θ's 95 % interval is the profile-likelihood interval (χ²₁).
+   cloglog likelihood given z. θ (and a common scale c of z, absorbed into the baseline so that
+   E[z] = 1) maximise Σ_a log ∫ L_a(z) g_θ(z) dz. The GLM is refitted by EM for the shared gamma
+   frailty (Klein 1992, Biometrics 48; Nielsen et al. 1992): first with the offset log E[z_a | data],
+   then — since plugging a mean into the cloglog link understates large multipliers — with each
+   account's rows repeated at ``FRAILTY_POINTS`` quantiles of its posterior of z, weighted equally (the
+   expected complete-data log-likelihood by quadrature), until the coefficients settle. θ's 95 %
+   interval is the profile-likelihood interval (χ²₁, c profiled out).
 4. **Intervals.** Standard errors are cluster-robust by account (sandwich; statsmodels
    ``cov_type="cluster"``), so payments of one account are not treated as independent evidence; every
    multiplier is reported as exp(β) with the interval exp(β ± 1.96 se).
