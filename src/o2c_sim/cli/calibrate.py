@@ -91,14 +91,19 @@ def _from_history(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_log(args: argparse.Namespace):
+def _read_log(args: argparse.Namespace, invoices=None):
+    """The activity log: through the activity-log importer (CSV/XLSX/Parquet/XES/OCEL with a mapping) when
+    it is installed, else the canonical-columns reader of :mod:`o2c_sim.calibration`, to be replaced."""
+    try:
+        from ..activities import load_activities  # type: ignore[attr-defined]
+    except ImportError:
+        load_activities = None
+    if load_activities is not None:
+        known = set(invoices["invoice_id"].astype(str)) if invoices is not None else None
+        return load_activities(args.activities, args.activity_mapping, known_items=known)
     if args.activity_mapping:
-        try:  # the activity-log importer (CSV/XLSX/Parquet/XES with a mapping)
-            from ..activities import load_activities  # type: ignore[attr-defined]
-        except ImportError:
-            raise UserError("--activity-mapping needs the activity-log importer, which this installation lacks; "
-                            "export the log in the activity table's columns (docs/model.md) instead") from None
-        return load_activities(args.activities, args.activity_mapping)
+        raise UserError("--activity-mapping needs the activity-log importer, which this installation lacks; "
+                        "export the log in the activity table's columns (docs/model.md §9.5) instead")
     from ..calibration import read_activity_table
 
     return read_activity_table(args.activities)
@@ -114,8 +119,8 @@ def _from_activities(args: argparse.Namespace) -> int:
     from ..scenario import load_scenario
 
     base = load_scenario(args.base)
-    log = _read_log(args)
     invoices = load_ledger(args.history, args.mapping) if args.history else None
+    log = _read_log(args, invoices)
     cal = calibrate_activities(log, invoices, base=base, name=args.name or args.out.stem)
     write_scenario(args.out, cal.scenario)
     fit = cal.hazard.summary
