@@ -131,3 +131,18 @@ def test_with_no_collectors_silent_payers_are_written_off():
     written = (mine["written_off_amount"] + mine["credited_amount"]).round(2)
     assert (written == mine["amount"].round(2)).all()
     assert mine["written_off_amount"].sum() > 0.9 * mine["amount"].sum() - mine["credited_amount"].sum()
+
+
+def test_promise_keep_rate_is_an_outcome_of_the_promise_effect():
+    """No coin decides a promise: it is kept when its items are paid by the promised date + grace, so a
+    strong promise effect keeps nearly all of them and a neutral one far fewer; each promise is judged once."""
+    base = small_scenario()
+    rates = {}
+    for promise in (1.0, 1000.0):
+        sim = Simulation(base.with_overrides(_neutral_calls(base, contact=1.0, promise=promise)))
+        result = sim.run()
+        ev = sim.ledger.log.frame()
+        made, kept, broken = ((ev["kind"] == KIND[k]).sum() for k in ("promise_to_pay", "promise_kept", "promise_broken"))
+        assert made > 100 and kept + broken == made - sim.acct.ptp_open.sum()
+        rates[promise] = result.kpis["ptp_kept_rate"]
+    assert rates[1000.0] > 95 and rates[1.0] < rates[1000.0] - 25
