@@ -49,9 +49,10 @@ def test_person_period_by_hand():
     # the payment day (16th, 6 days past due): band 1..7, notice and contact recent, promise day (16th) recent
     paid = t[t["events"] == 1].iloc[0]
     assert (paid["band"], paid["notice_1"], paid["contact"], paid["promise"], paid["attempt"]) == (2, 1, 1, 1, 1)
-    # B was disputed on receipt (before its due date): all its days at risk carry disputed = 1
-    assert t.loc[t["disputed"] == 1, "at_risk"].sum() == 6
-    assert a_days["at_risk"].sum() == 9 + 4
+    # B was disputed on receipt (before its due date): its days at risk from the dispute on carry
+    # disputed = 1 (the 10th and 13th–16th; the 6th came before it was raised)
+    assert t.loc[t["disputed"] == 1, "at_risk"].sum() == 5
+    assert a_days["at_risk"].sum() == 9 + 4 + 1
     # the balance: A (100) and B (50) past due from the 13th on → 150 in band 0 (< 1000)
     assert set(t["balance_band"]) == {0}
 

@@ -299,7 +299,8 @@ def person_period(activities: pd.DataFrame, invoices: pd.DataFrame | None = None
     disp = log[(log["kind"] == "dispute_opened") & (log["item_id"] != "")].groupby("item_id")["date"].min()
     disp_day = per_item(disp)
     on_receipt = disp_day <= np.maximum(due, issue + RECEIPT_DAYS)
-    rows["disputed"] = on_receipt[rows["item"].to_numpy()].astype(np.int8)  # a property of the item, every day
+    item = rows["item"].to_numpy()  # from the day the dispute was raised, as the simulator applies it
+    rows["disputed"] = (on_receipt[item] & (rows["day"].to_numpy() >= disp_day[item])).astype(np.int8)
     rows = rows[~blocked].reset_index(drop=True)
 
     # recent actions
