@@ -15,9 +15,8 @@ SEGMENTS = ("key_accounts", "mid_market", "small_business")
 #: short working days, so that capacity binds in a small portfolio and the staffing curve has a shape
 SMALL = {"portfolio.accounts": 150, "horizon_days": 300, "warmup_days": 60, "team.hours_per_day": 0.5,
          **{f"portfolio.segments.{s}.behaviour.silent_share": 0.0 for s in SEGMENTS}}
-#: parameters whose intervals must cover the truth; "disputed" is reported, not asserted: an invoice whose
-#: payer pays before the dispute it meant to raise is opened never shows its dispute in the log
-ASSERTED = ("notice_1", "notice_2", "notice_3", "notice_4", "contact", "promise", "frailty_variance")
+#: parameters whose intervals must cover the truth
+ASSERTED = ("notice_1", "notice_2", "notice_3", "notice_4", "contact", "promise", "disputed", "frailty_variance")
 
 
 @pytest.fixture(scope="module")
