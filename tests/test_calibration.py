@@ -12,8 +12,7 @@ from scipy import stats
 from o2c_sim import calibration as cb
 from o2c_sim.cli import main
 from o2c_sim.importer import load_ledger
-from o2c_sim.payers import sample_delay
-from o2c_sim.scenario import PaymentDelay, load_scenario
+from o2c_sim.scenario import load_scenario
 
 # ------------------------------------------------------------------------------------ fitting parts
 
@@ -40,29 +39,26 @@ def test_kmeans_1d_labels_are_ordered_by_centre():
     assert cb.kmeans_1d(np.zeros(4), 3).tolist() == [0, 0, 0, 0]
 
 
-def test_floor_quantiles_reproduce_whole_day_frequencies_through_the_simulator():
-    observed = np.array([1] * 30 + [2] * 10 + [5] * 50 + [9] * 9 + [40])
-    spec = PaymentDelay(on_time_share=0.0, late_days_quantiles=cb.floor_quantiles(observed, 101))
-    drawn = sample_delay(spec, np.random.default_rng(0), 200_000)
-    freq = pd.Series(drawn).value_counts(normalize=True)
-    # exact where days are contiguous; next to a gap in the days linear interpolation between two
-    # quantiles smears at most one probability step (1/100) into the gap; + sampling noise
-    for day, share in pd.Series(observed).value_counts(normalize=True).items():
-        assert freq.get(day, 0.0) == pytest.approx(share, abs=0.01 + 0.003)
-    assert freq[1] == pytest.approx(0.30, abs=0.003)
-    assert set(np.unique(drawn)) <= set(range(1, 41))
-
-
-def test_fit_delay_parametric_summary():
-    delays = np.array([-10, -4, -1, 0, 0, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21])
-    fit = cb.fit_delay(delays)
-    assert fit.on_time_share == pytest.approx(5 / 15, abs=1e-4)
-    assert fit.early_days_mean == pytest.approx(3.0)
-    late = delays[delays >= 1]
-    assert fit.late_days_mean == pytest.approx(late.mean())
-    assert fit.late_days_cv == pytest.approx(late.std() / (late.mean() - 1), abs=1e-3)
-    # too few early values (fewer than MIN_CELL): the quantiles come from the pooled delays
-    assert fit.early_days_quantiles == cb.floor_quantiles(-delays[delays <= 0])
+def test_invoice_hazard_is_the_discrete_time_life_table():
+    """With one segment and no frailty, each band's fitted hazard is the grouped life-table hazard:
+    1 − exp(−h) = payments in the band ÷ item-days at risk in it (the binomial MLE of a constant daily
+    probability), with the item-days counted here by hand from the delays (an independent count)."""
+    delays = np.array([-3] * 10 + [-1] * 20 + [0] * 30 + [2] * 25 + [5] * 15 + [12] * 5)
+    table = _table(delays, np.zeros(len(delays), bool), "paper")
+    table["segment"] = "all"
+    fit = cb.fit_invoice_hazard(table, weekmask="Mon Tue Wed Thu Fri Sat Sun")
+    base = fit.baseline.set_index("left_edge")
+    edges = list(cb.INVOICE_BANDS) + [10**6]
+    for lo, hi in zip(edges, edges[1:]):
+        days = np.arange(max(lo, -30), min(hi, 100))
+        at_risk = int((days[None, :] <= delays[:, None]).sum())  # issued 30 days before due, open until paid
+        paid = int(((delays >= lo) & (delays < hi)).sum())
+        if paid:
+            assert base.loc[lo, "at_risk"] == at_risk and base.loc[lo, "events"] == paid
+            assert 1 - np.exp(-base.loc[lo, "daily"]) == pytest.approx(paid / at_risk, rel=1e-5)
+        elif at_risk:  # no payment in the band: half an event per item-day, the rule of three as bound
+            assert base.loc[lo, "daily"] == pytest.approx(0.5 / at_risk)
+    assert fit.frailty_variance == 0.0
 
 
 def test_nearest_terms():
@@ -132,7 +128,11 @@ def test_ibm_scenario_switches_collection_off(ibm_fit):
         b = seg.behaviour
         assert seg.terms_days == 30
         assert b.silent_share == b.partial_payment_rate == b.insolvency_rate_annual == 0
-        assert b.delay.late_days_quantiles and b.delay_disputed and b.delay_disputed.late_days_quantiles
+        assert b.hazard.bands == list(cb.INVOICE_BANDS) and all(h > 0 for h in b.hazard.daily)
+        assert b.hazard.disputed_multiplier < 1  # disputed invoices pay more slowly in every segment
+        # every fitted value carries its interval and source
+        prov = ibm_fit.provenance[f"portfolio.segments.{seg.name}.behaviour.hazard.disputed_multiplier"]
+        assert prov["ci95"][0] < b.hazard.disputed_multiplier < prov["ci95"][1] and "invoice history" in prov["source"]
     assert sum(s.share for s in sc.portfolio.segments) == pytest.approx(1.0, abs=1e-9)
     rates = ibm_fit.segments.groupby("cluster")["late_rate"].mean()
     assert rates["prompt"] < rates["average"] < rates["late"]
@@ -166,11 +166,14 @@ def test_ibm_report_and_scenario_files(ibm_fit, ibm_simulated, tmp_path):
     assert fit["survival"]["cox"]["disputed"]["hazard_ratio"] < 1
     assert fit["comparison"]["ks_days_late"]["simulated"] <= 0.05
     assert fit["caveats"] and fit["shrinkage"]["prior_a"] > 0
+    assert fit["hazard"]["baseline"] and all(p["ci95"][0] <= p["estimate"] <= p["ci95"][1] for p in fit["provenance"].values())
     assert {p.name for p in out.glob("*.html")} == {"days_late.html", "late_rates.html", "time_to_pay.html", "customers.html"}
     with pytest.raises(cb.UserError, match="already exists"):
         cb.write_report(out, ibm_fit, cmp, ibm_simulated)
     path = cb.write_scenario(tmp_path / "ibm.yaml", ibm_fit.scenario)
     assert load_scenario(path) == ibm_fit.scenario
+    # the scenario file itself shows where each fitted value came from
+    assert load_scenario(path).provenance.keys() == ibm_fit.provenance.keys() and ibm_fit.provenance
     with pytest.raises(cb.UserError, match="never overwritten"):
         cb.write_scenario(path, ibm_fit.scenario)
 
@@ -188,3 +191,40 @@ def test_cli_calibrate(ibm_csv, tmp_path, capsys):
     assert "already exists" in err and "Traceback" not in err
     assert main(["calibrate", str(ibm_csv), "--out", str(tmp_path / "x.yaml")]) == 2  # no mapping
     assert "--mapping" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------------- activity log
+
+
+def test_cli_calibrate_from_an_activity_log(tmp_path, capsys):
+    from o2c_sim.model import simulate
+
+    truth = load_scenario("baseline", {"portfolio.accounts": 120, "horizon_days": 200, "warmup_days": 40})
+    res = simulate(truth)
+    log = tmp_path / "log.parquet"
+    res.activities.to_parquet(log)
+    out, report = tmp_path / "cal.yaml", tmp_path / "rep"
+    args = ["calibrate", "--activities", str(log), "--out", str(out), "--report", str(report),
+            "--accounts", "120", "--replications", "1"]
+    assert main(args) == 0  # no HISTORY: the log's issued rows carry amounts and due dates
+    text = capsys.readouterr().out
+    assert "effects.contact.multiplier" in text and "share paid by 30 days past due" in text
+    sc = load_scenario(out)
+    assert sc.portfolio.segments[0].name == "all"  # no invoice table: one segment
+    prov = sc.provenance["portfolio.segments.all.behaviour.hazard.effects.contact.multiplier"]
+    assert prov.ci95[0] <= sc.portfolio.segments[0].behaviour.hazard.effects.contact.multiplier <= prov.ci95[1]
+    assert sc.provenance["dunning.steps.1.days_past_due"].source.startswith("activity log")
+    fit = json.loads((report / "fit.json").read_text())
+    assert fit["hazard"]["effects"] and fit["payment_curves"]["simulated"] and fit["identification"]
+    assert (report / "payment_curves.html").exists()
+    # a bad row is named, nothing is written
+    bad = res.activities.astype({"kind": str})
+    bad.loc[5, "kind"] = "phone call"
+    bad.to_csv(tmp_path / "bad.csv", index=False)
+    assert main(["calibrate", "--activities", str(tmp_path / "bad.csv"), "--out", str(tmp_path / "b.yaml")]) == 2
+    err = capsys.readouterr().err
+    # the row as the file numbers it (header = line 1), the field and the value (reader or importer alike)
+    assert "phone call" in err and "kind" in err and " 7" in err and "Traceback" not in err
+    assert not (tmp_path / "b.yaml").exists()
+    assert main(["calibrate", "--out", str(tmp_path / "c.yaml")]) == 2
+    assert "HISTORY" in capsys.readouterr().err

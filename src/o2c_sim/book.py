@@ -14,14 +14,27 @@ NO_DISPUTE, DISPUTE_PENDING, DISPUTE_OPEN, DISPUTE_RESOLVED = 0, 1, 2, 3
 
 
 class InvoiceState:
-    """Per-invoice columns: who, when due, when the payer will pay, and what collection has done."""
+    """Per-invoice columns: who, when due, the payer's hazard state, and what collection has done.
+
+    ``key`` and ``generation`` name an invoice independently of policy (``key`` = the original
+    invoice's sequence number, ``generation`` = how many corrections separate it from the original), so
+    keyed random draws and invoice ids are the same in every scenario. ``notice_day[:, j]`` is the last
+    day a notice served by effect ``j`` of the segment's ``hazard.effects.notice`` was sent.
+    """
 
     SPEC = {
         "account": (np.int64, -1),
         "segment": (np.int16, -1),
         "issue_day": (np.int64, 0),
         "due_day": (np.int64, 0),
-        "pay_day": (np.float64, INF),  # the day the payer will pay (natural, or moved by an action)
+        "key": (np.int64, -1),  # sequence number of the original invoice (stable across policies)
+        "generation": (np.int8, 0),  # 0 = original, k = k-th corrected invoice (rebill)
+        "resistance": (np.float64, INF),  # Exp(1): pays when the cumulative hazard reaches it
+        "cum_hazard": (np.float64, 0.0),  # hazard accumulated since issue (or since the last partial payment)
+        "payments": (np.int8, 0),  # payments received so far (keys the draws of the next one)
+        "disputed_on_receipt": (np.bool_, False),
+        "disputes_raised": (np.int8, 0),
+        "promised_on": (np.float64, -INF),  # day of the promise covering this item (promise kept or broken)
         "partial": (np.bool_, False),  # the next payment covers only part of the invoice
         "level": (np.int8, 0),  # dunning steps sent
         "dispute": (np.int8, NO_DISPUTE),
@@ -33,10 +46,11 @@ class InvoiceState:
         "unapplied": (np.bool_, False),  # a payment is in suspense waiting to be matched
     }
 
-    def __init__(self, capacity: int = 1024):
+    def __init__(self, capacity: int = 1024, notice_effects: int = 1):
         self.n = 0
         for name, (dtype, fill) in self.SPEC.items():
             setattr(self, name, np.full(capacity, fill, dtype=dtype))
+        self.notice_day = np.full((capacity, notice_effects), -INF)
 
     def add(self, **columns) -> np.ndarray:
         k = len(next(iter(columns.values())))
@@ -46,6 +60,7 @@ class InvoiceState:
             for name, (dtype, fill) in self.SPEC.items():
                 arr = getattr(self, name)
                 setattr(self, name, np.concatenate([arr, np.full(new - cap, fill, dtype=dtype)]))
+            self.notice_day = np.concatenate([self.notice_day, np.full((new - cap, self.notice_day.shape[1]), -INF)])
         idx = np.arange(self.n, self.n + k)
         for name, values in columns.items():
             getattr(self, name)[idx] = values
@@ -59,8 +74,16 @@ class AccountState:
     def __init__(self, n: int):
         self.last_contact_busday = np.full(n, -(10**9), np.int64)  # last right-party contact
         self.last_attempt_busday = np.full(n, -(10**9), np.int64)  # last call attempt
-        self.ptp_day = np.full(n, -INF)  # promise-to-pay date (excluded from dunning/calls until then)
-        self.ptp_kept = np.zeros(n, bool)
+        self.ptp_day = np.full(n, -INF)  # promised date of the latest promise to pay
+        self.ptp_made = np.full(n, -INF)  # day the latest promise was made
+        self.prev_ptp_day = np.full(n, -INF)  # the promise before (its window may still be running)
+        self.prev_ptp_made = np.full(n, -INF)
+        self.ptp_open = np.zeros(n, bool)  # promise not yet judged kept/broken (no dunning or calls until then)
+        self.last_contact_day = np.full(n, -INF)  # calendar day of the last right-party contact
+        # counters that key the account's draws (call n's outcome, plan n's breaks, hand-over n's recovery)
+        self.attempts = np.zeros(n, np.int64)
+        self.plans = np.zeros(n, np.int64)
+        self.handovers = np.zeros(n, np.int64)
         self.broken = np.zeros(n, bool)  # broken promise/plan waiting for follow-up
         self.legal_pending = np.zeros(n, bool)  # pre-legal file queued for a collector
         self.episode = np.full(n, -1, np.int64)  # current past-due episode (coverage KPI)

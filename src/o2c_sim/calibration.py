@@ -10,12 +10,13 @@ Steps (DESIGN §6):
    toward the pooled mean a / (a + b) (Efron & Morris 1975; Robinson, *Introduction to Empirical Bayes*).
 3. **Segments.** Customers are clustered on the shrunk rate (1-D k-means) into lateness clusters;
    segments are cluster × billing channel, each invoice counted in the cell of its own channel.
-4. **Per segment:** the dispute rate and two :class:`~o2c_sim.scenario.PaymentDelay` models, one for
-   undisputed invoices (``delay``) and one for invoices disputed on receipt (``delay_disputed``). Each
-   holds the parametric summary (on-time share, exponential early days, 1 + Gamma late days) and the
-   empirical quantiles of days early / days late, which the simulator draws from by inverse-CDF
-   interpolation (see :mod:`o2c_sim.payers`). Cells with fewer than ``MIN_CELL`` values borrow the
-   pooled distribution of the same dispute state.
+4. **Hazard per segment** (:mod:`o2c_sim.hazard_fit`). The invoice table becomes an activity log
+   (``issued``, ``payment``; a disputed invoice is marked as disputed on receipt) and the discrete-time
+   hazard regression fits each segment's baseline daily intensity by days-past-due band
+   (:data:`INVOICE_BANDS`, fine enough that the days-late distribution is reproduced), the account
+   frailty variance within segments and the disputed-on-receipt multiplier — each with its interval,
+   written into the scenario's ``provenance``. The table records no collection actions, so the action
+   effects keep their documented defaults and collection is switched off (step 6).
 5. **Survival.** Kaplan–Meier (statsmodels ``SurvfuncRight``) time-to-pay from the invoice date, open
    invoices censored at the as-of date; Cox proportional hazards (``PHReg``, Efron ties) with
    covariates disputed and paper billing. Hazard ratio < 1 = slower payment.
@@ -40,13 +41,15 @@ import yaml
 from scipy import optimize, stats
 
 from .errors import UserError
+from .hazard_fit import FitOptions, HazardFit, fit_hazard, hazard_block, person_period, provenance
 from .rundir import atomic_dir, atomic_write_text, write_json
-from .scenario import PaymentDelay, Scenario, from_dict
+from .scenario import Hazard, Scenario, apply_overrides, from_dict
 
 CLUSTER_NAMES = {1: ("all",), 2: ("prompt", "late"), 3: ("prompt", "average", "late"), 4: ("prompt", "average", "slow", "late")}
 TERMS = (7, 14, 30, 45, 60)  # the terms the scenario schema accepts
-N_QUANTILES = 51  # evenly spaced probabilities 0, 0.02, …, 1
-MIN_CELL = 10  # fewer early (or late) values than this: use the pooled distribution
+#: days-past-due band edges of an invoice-only calibration: fine around the due date and in the first
+#: weeks late, where most payments fall, so that the days-late distribution is reproduced
+INVOICE_BANDS = (-30, -20, -10, -5, -2, 0, 1, 2, 4, 7, 10, 14, 18, 23, 30, 40, 55, 75)
 MIN_HISTORY = 30  # settled invoices needed to calibrate at all
 DAYS_PER_MONTH = 365.25 / 12
 CAVEATS = (
@@ -55,7 +58,9 @@ CAVEATS = (
     "simulated collection off (dunning.enabled false, team.collectors 0) so that it reproduces the history; "
     "switching it back on adds the effect of collection on top of that, which double-counts part of it.",
     "Disputes are resolved immediately and rejected (no credit notes) so that they do not bind: the "
-    "history's dispute handling is already inside the disputed invoices' delays.",
+    "history's dispute handling is already inside the disputed invoices' hazard (disputed_multiplier).",
+    "The invoice table records no collection actions, so the action effects are the documented defaults, "
+    "not estimates; calibrating from an activity log (--activities) estimates them.",
     "Silent payers, partial payments, unapplied cash and insolvencies are set to zero: the invoice table "
     "does not record them.",
 )
@@ -135,50 +140,35 @@ def cluster_names(k: int) -> tuple[str, ...]:
     return CLUSTER_NAMES.get(k) or tuple(f"lateness_{j + 1}" for j in range(k))
 
 
-# -------------------------------------------------------------------------------------- delay model
+# ---------------------------------------------------------------------------------------- hazard
 
 
-def floor_quantiles(values: np.ndarray, n: int = N_QUANTILES) -> list[float]:
-    """Quantiles at ``n`` evenly spaced probabilities of whole-day values, each day k spread over [k, k+1).
+def invoice_activities(history: pd.DataFrame) -> pd.DataFrame:
+    """The activity log an invoice table implies: ``issued`` (amount, due date), ``payment`` on the paid
+    date, and for a disputed invoice a dispute opened and closed on its invoice date (so the fit treats it
+    as disputed on receipt without blocking days the history does not date)."""
+    issued = pd.DataFrame({"item_id": history["invoice_id"], "customer_id": history["customer_id"],
+                           "date": history["invoice_date"], "kind": "issued", "amount": history["amount"],
+                           "due_date": history["due_date"]})
+    paid = history[history["paid_date"].notna()]
+    payments = pd.DataFrame({"item_id": paid["invoice_id"], "customer_id": paid["customer_id"], "date": paid["paid_date"],
+                             "kind": "payment", "amount": paid["amount"]})
+    disp = history[history["disputed"]] if "disputed" in history else history.iloc[:0]
+    frames = [issued, payments]
+    for kind in ("dispute_opened", "dispute_closed"):
+        frames.append(pd.DataFrame({"item_id": disp["invoice_id"], "customer_id": disp["customer_id"],
+                                    "date": disp["invoice_date"], "kind": kind}))
+    return pd.concat(frames, ignore_index=True)
 
-    The simulator floors its inverse-CDF draw (:func:`o2c_sim.payers.sample_delay`), so spreading each
-    day uniformly over [k, k+1) makes the drawn whole days reproduce the observed frequencies — exactly
-    where the observed days are contiguous; next to a gap (e.g. 37 → 45 in a tail) linear interpolation
-    between two quantiles moves at most one probability step, 1/(n − 1), into the gap.
-    """
-    days, counts = np.unique(np.asarray(values, dtype=np.int64), return_counts=True)
-    cdf_hi = np.cumsum(counts) / counts.sum()
-    cdf_lo = cdf_hi - counts / counts.sum()
-    xp = np.column_stack([cdf_lo, cdf_hi]).ravel()
-    fp = np.column_stack([days, days + 1]).ravel().astype(float)
-    return [round(float(q), 3) for q in np.interp(np.linspace(0.0, 1.0, n), xp, fp)]
 
-
-def fit_delay(delays: np.ndarray, pooled: np.ndarray | None = None) -> PaymentDelay:
-    """A :class:`PaymentDelay` from whole-day delays relative to due (negative = early).
-
-    on_time_share = P(delay ≤ 0); early_days_mean = mean(−delay | delay ≤ 0);
-    late_days_mean = mean(delay | delay ≥ 1) and late_days_cv = sd / (mean − 1) of the same (the
-    simulator's 1 + Gamma parametrisation); plus empirical quantiles. With fewer than ``MIN_CELL`` early
-    (late) values the quantiles, means and cv of that side come from ``pooled``.
-    """
-    delays = np.asarray(delays, dtype=np.int64)
-    pooled = delays if pooled is None else np.asarray(pooled, dtype=np.int64)
-    early, late = -delays[delays <= 0], delays[delays >= 1]
-    if len(early) < MIN_CELL:
-        early = -pooled[pooled <= 0]
-    if len(late) < MIN_CELL:
-        late = pooled[pooled >= 1]
-    out: dict[str, Any] = {"on_time_share": round(float((delays <= 0).mean()), 4) if len(delays) else 1.0}
-    if len(early):
-        out["early_days_mean"] = round(float(early.mean()), 3)
-        out["early_days_quantiles"] = floor_quantiles(early)
-    if len(late):
-        mean = float(late.mean())
-        out["late_days_mean"] = round(mean, 3)
-        out["late_days_cv"] = round(max(float(late.std()) / (mean - 1.0), 0.05) if mean > 1.0 else 0.05, 3)
-        out["late_days_quantiles"] = floor_quantiles(late)
-    return PaymentDelay(**out)
+def fit_invoice_hazard(history: pd.DataFrame, *, weekmask: str) -> HazardFit:
+    """The hazard regression of :mod:`o2c_sim.hazard_fit` on an invoice-only history (segments as given in
+    ``history["segment"]``; no targeting controls, as there are no actions to target)."""
+    options = FitOptions(bands=INVOICE_BANDS, weekmask=weekmask, targeting_controls=False, frailty=False,
+                         disputed_by_segment=True)
+    invoices = history[["invoice_id", "customer_id", "invoice_date", "due_date", "amount", "segment"]]
+    table = person_period(invoice_activities(history), invoices, options)
+    return fit_hazard(table, options)
 
 
 # -------------------------------------------------------------------------------------------- survival
@@ -246,6 +236,8 @@ class Calibration:
     segments: pd.DataFrame  # per segment: cluster, channel, invoices, share, dispute_rate, late rates
     prior: tuple[float, float]  # beta-binomial (a, b) of customer late rates
     survival: dict[str, Any]
+    hazard: HazardFit | None = None  # the hazard regression behind the segments' behaviour.hazard
+    provenance: dict[str, Any] = field(default_factory=dict)  # scenario path -> {estimate, se, ci95, source}
     notes: list[str] = field(default_factory=list)
 
 
@@ -279,19 +271,21 @@ def calibrate(table: pd.DataFrame, *, name: str = "calibrated", clusters: int = 
     span_days = max((table["invoice_date"].max() - table["invoice_date"].min()).days, 1)
     per_month = len(table) / table["customer_id"].nunique() / (span_days / DAYS_PER_MONTH)
     terms = nearest_terms(float((history["due_date"] - history["invoice_date"]).dt.days.median()))
-    pooled = {d: history.loc[history["disputed"] == d, "delay"].to_numpy() for d in (False, True)}
+    weekend = history["paid_date"].dt.day_of_week.ge(5).any() or history["invoice_date"].dt.day_of_week.ge(5).any()
+    weekmask = "Mon Tue Wed Thu Fri Sat Sun" if weekend else "Mon Tue Wed Thu Fri"
+    fit_table = _with_segments(table, history)
+    hazard = fit_invoice_hazard(fit_table, weekmask=weekmask)
+    defaults = Hazard().model_dump(mode="json")
 
     segments, rows = [], []
     for _, cell in history.groupby([history["customer_id"].map(labels), "channel"]):  # prompt clusters first
         seg_name = cell["segment"].iloc[0]
-        undisputed, disputed = cell.loc[~cell["disputed"], "delay"], cell.loc[cell["disputed"], "delay"]
+        disputed = cell.loc[cell["disputed"], "delay"]
         behaviour: dict[str, Any] = {
-            "delay": fit_delay(undisputed.to_numpy(), pooled[False]).model_dump(exclude_none=True),
+            "hazard": hazard_block(hazard, seg_name, defaults),
             "dispute_rate": round(float(cell["disputed"].mean()), 4),
             "silent_share": 0.0, "partial_payment_rate": 0.0, "unapplied_rate": 0.0, "insolvency_rate_annual": 0.0,
         }
-        if len(disputed):
-            behaviour["delay_disputed"] = fit_delay(disputed.to_numpy(), pooled[True]).model_dump(exclude_none=True)
         segments.append({
             "name": seg_name, "share": len(cell) / len(history), "terms_days": terms,
             "channel": cell["channel"].iloc[0], "invoices_per_month": round(per_month, 3), "recurring_share": 0.0,
@@ -304,8 +298,8 @@ def calibrate(table: pd.DataFrame, *, name: str = "calibrated", clusters: int = 
                      "late_rate_disputed": cell.loc[cell["disputed"], "late"].mean() if len(disputed) else None,
                      "mean_days_late": cell["days_late"].mean()})
     _fix_shares(segments)
+    prov = provenance(hazard, [s["name"] for s in segments], "invoice history")
 
-    weekend = history["paid_date"].dt.day_of_week.ge(5).any() or history["invoice_date"].dt.day_of_week.ge(5).any()
     max_delay = int(history["delay"].max())
     warmup = min(terms + max(max_delay, 0) + 30, 1830)
     start = table["invoice_date"].min().date()
@@ -316,7 +310,7 @@ def calibrate(table: pd.DataFrame, *, name: str = "calibrated", clusters: int = 
                         "so that a simulation reproduces the history."),
         "seed": seed, "start_date": start.isoformat(), "horizon_days": max(30, min(span_days, 3660)),
         "warmup_days": warmup, "replications": 5,
-        "calendar": {"weekmask": "Mon Tue Wed Thu Fri Sat Sun" if weekend else "Mon Tue Wed Thu Fri"},
+        "calendar": {"weekmask": weekmask},
         "portfolio": {"accounts": int(customers.shape[0]), "segments": segments},
         "dunning": {"enabled": False},
         "team": {"collectors": 0, "dispute_analysts": 10, "cash_app_clerks": 1},
@@ -324,13 +318,26 @@ def calibrate(table: pd.DataFrame, *, name: str = "calibrated", clusters: int = 
         "disputes": {"enabled": True, "info_wait_days": 0.0, "outcomes": {"credit_rebill": 0.0, "partial_credit": 0.0, "rejected": 1.0}},
         "payment_plans": {"enabled": False},
         "inbound": {"enabled": False},
+        "provenance": prov,
     }, source="calibrated scenario")
     segment_table = pd.DataFrame(rows).set_index("segment").loc[[s.name for s in scenario.portfolio.segments]]
     segment_table["share"] = [s.share for s in scenario.portfolio.segments]
     notes = [f"{int(table['paid_date'].isna().sum()):,} open invoices were left out of the delay fit "
              "(they are censored in the survival analysis)."] if table["paid_date"].isna().any() else []
     return Calibration(scenario=scenario, history=history, customers=customers, segments=segment_table,
-                       prior=prior, survival=fit_survival(table[table["amount"] > 0]), notes=notes)
+                       prior=prior, survival=fit_survival(table[table["amount"] > 0]), hazard=hazard, provenance=prov, notes=notes)
+
+
+def _with_segments(table: pd.DataFrame, history: pd.DataFrame) -> pd.DataFrame:
+    """Every invoice of a customer with settled history (open ones too: censored), with its segment
+    (the customer's lateness cluster × the invoice's channel, as :func:`calibrate` names them)."""
+    cluster = history.drop_duplicates("customer_id").set_index("customer_id")["cluster"]
+    out = table[table["customer_id"].isin(cluster.index) & (table["amount"] > 0)].copy()  # credit notes: no payer
+    channel = (out["channel"].replace("", "unknown") if "channel" in out else pd.Series("electronic", index=out.index))
+    channels = history["channel"].unique()
+    out["segment"] = out["customer_id"].map(cluster) + ("_" + channel if len(channels) > 1 else "")
+    out["disputed"] = out["disputed"].astype(bool) if "disputed" in out else False
+    return out
 
 
 def _fix_shares(segments: list[dict[str, Any]]) -> None:
@@ -427,13 +434,13 @@ def simulated_history(scenario: Scenario, *, replications: int | None = None, ac
 
 
 def _max_late_days(scenario: Scenario) -> int:
-    """Largest natural days late any segment can draw (the upper quantile, or 10 × the parametric mean)."""
+    """Days past due by which all but 1 % of the items still open at the last band's edge have paid, in
+    the slowest segment: last edge + ln(100) / h0(last band) (capped at a year)."""
     out = 0.0
     for seg in scenario.portfolio.segments:
-        for d in (seg.behaviour.delay, seg.behaviour.delay_disputed):
-            if d is not None:
-                out = max(out, d.late_days_quantiles[-1] if d.late_days_quantiles else 10 * d.late_days_mean)
-    return int(math.ceil(out))
+        h = seg.behaviour.hazard
+        out = max(out, h.bands[-1] + math.log(100.0) / min(h.daily[-1], h.daily[-1] * h.disputed_multiplier))
+    return int(min(math.ceil(out), 365))
 
 
 # --------------------------------------------------------------------------------------------- report
@@ -491,6 +498,8 @@ def report_data(calibration: Calibration, comparison: dict[str, Any] | None, *, 
                       "prior_a": a, "prior_b": b, "prior_mean": a / (a + b), "prior_strength_invoices": a + b},
         "segments": json.loads(seg.to_json(orient="records")),
         "survival": calibration.survival,
+        "hazard": calibration.hazard.to_json() if calibration.hazard is not None else None,
+        "provenance": calibration.provenance,
         "comparison": comparison,
         "simulation": simulation,
         "notes": calibration.notes,
@@ -524,3 +533,169 @@ def write_scenario(path: str | os.PathLike, scenario: Scenario) -> Path:
         raise UserError("already exists; a scenario is never overwritten — choose another --out or remove it", source=str(path))
     header = "# Written by o2c-sim calibrate; its fit report shows how well a simulation reproduces the history.\n"
     return atomic_write_text(path, header + scenario_yaml(scenario))
+
+
+# ----------------------------------------------------------------------------- from an activity log
+
+
+class ActivityCalibration:
+    """A scenario calibrated from an activity log: the hazard fit, the process fit, their provenance."""
+
+    scenario: Scenario
+    hazard: HazardFit
+    process: Any  # o2c_sim.process_fit.ProcessFit
+    provenance: dict[str, Any]
+    items: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+
+    def report_data(self, comparison: dict[str, Any] | None = None) -> dict[str, Any]:
+        """fit.json: every estimate with its interval, the process figures, the observed vs simulated curves."""
+        return {"scenario": self.scenario.name, "hazard": self.hazard.to_json(), "process": self.process.report,
+                "provenance": self.provenance, "comparison": comparison, "notes": self.notes,
+                "identification": IDENTIFICATION}
+
+
+IDENTIFICATION = (
+    "Targeting is separated from effect by conditioning on what a worklist ranks by: days past due (the "
+    "baseline bands), the account's past-due balance (band controls), the account's persistent frailty "
+    "(integrated out, gamma), and having been selected for a call (a recent call attempt). A right-party "
+    "contact is compared with an attempt that did not reach anyone, which is chance. Effects of actions that "
+    "always happen at the same days past due (a cadence sent to everyone) are identified only through "
+    "exceptions (minimum amounts, disputes, promises, weekends) and carry wide intervals.",
+    "Windows (how long an action stays recent) are not estimated: they are the base scenario's.",
+)
+
+
+def calibrate_activities(activities: pd.DataFrame, invoices: pd.DataFrame | None = None, *, base: Scenario,
+                         name: str = "calibrated") -> ActivityCalibration:
+    """Fit the payer hazard (:mod:`o2c_sim.hazard_fit`) and the process (:mod:`o2c_sim.process_fit`) from an
+    activity log, and write them into ``base``: segments (from the invoice table's ``segment``, else one
+    segment ``all``) get volume, amounts, terms and ``behaviour.hazard``; the cadence, agency, call and
+    dispute settings become the log's. Everything the log cannot identify stays ``base``'s."""
+    from .hazard_fit import item_table, prepare_log
+    from .process_fit import fit_process
+
+    log = prepare_log(activities)
+    items = item_table(log, invoices)
+    ref = base.portfolio.segments[0].behaviour.hazard
+    options = FitOptions(bands=tuple(ref.bands), weekmask=base.calendar.weekmask,
+                         holidays=tuple(base.calendar.holidays),
+                         windows={"contact": ref.effects.contact.window_days, "promise": ref.effects.promise.window_days,
+                                  "fee": ref.effects.fee.window_days},
+                         notice_windows=tuple(e.window_days for e in ref.effects.notice))
+    hazard = fit_hazard(person_period(activities, invoices, options), options)
+    segment_of = items.drop_duplicates("customer_id").set_index("customer_id")["segment"]
+    team, work = base.team, base.work
+    process = fit_process(activities, items, segments=segment_of.to_dict(),
+                          analysis_days=work.dispute_analysis / 60.0 / team.hours_per_day,
+                          promise_grace_days=base.strategy.promise_grace_days,
+                          call_minutes=(work.call_attempt, work.conversation),
+                          productive_minutes=team.hours_per_day * 60 * (1 - team.shrinkage) * (1 - team.absence_rate))
+
+    data = base.model_dump(mode="json")
+    base_segments = {s["name"]: s for s in data["portfolio"]["segments"]}
+    span_months = max((items["issue_date"].max() - items["issue_date"].min()).days, 1) / DAYS_PER_MONTH
+    accounts = items.groupby("segment")["customer_id"].nunique()
+    segments = []
+    for seg in sorted(accounts.index):
+        mine = items[items["segment"] == seg]
+        spec = dict(base_segments.get(seg, data["portfolio"]["segments"][0]))
+        behaviour = dict(spec["behaviour"])
+        behaviour["hazard"] = hazard_block(hazard, seg, behaviour["hazard"])
+        spec.update(name=seg, share=float(accounts[seg] / accounts.sum()),
+                    terms_days=nearest_terms(float((mine["due_date"] - mine["issue_date"]).dt.days.median())),
+                    invoices_per_month=round(len(mine) / accounts[seg] / span_months, 3),
+                    amounts=_lognormal(mine["amount"].dropna()), behaviour=behaviour)
+        segments.append(spec)
+    _fix_shares(segments)
+    data.update(name=name, description=f"Calibrated from an activity log of {len(items):,} items and "
+                f"{int(accounts.sum()):,} customers; see provenance for every estimate.")
+    data["portfolio"] = {**data["portfolio"], "accounts": int(accounts.sum()), "segments": segments}
+    data = apply_overrides(data, {k: v for k, v in process.values.items() if _settable(data, k)})
+    prov = {**provenance(hazard, [s["name"] for s in segments], "activity log"), **process.provenance}
+    data["provenance"] = prov
+    scenario = from_dict(data, source="scenario calibrated from the activity log")
+    return ActivityCalibration(scenario=scenario, hazard=hazard, process=process, provenance=prov, items=items,
+                               notes=[f"not identified by the log (kept from the base scenario): "
+                                      f"{', '.join(hazard.summary['not_identified']) or 'none'}"])
+
+
+def _settable(data: dict[str, Any], path: str) -> bool:
+    """Whether a dotted path names something that exists in ``data`` (a dunning step the base has, a segment)."""
+    node: Any = data
+    for part in path.split("."):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        elif isinstance(node, list) and any(isinstance(x, dict) and x.get("name") == part for x in node):
+            node = next(x for x in node if isinstance(x, dict) and x.get("name") == part)
+        else:
+            return False
+    return True
+
+
+def payment_curves(activities: pd.DataFrame, invoices: pd.DataFrame | None = None, *, horizon: int = 90) -> pd.DataFrame:
+    """Share of items paid by each day past due (−30 … ``horizon``; items due at least ``horizon`` days
+    before the log ends), by the strongest action the item's account saw while it was open: ``none``, ``notice``, ``contact``, ``promise`` — the observed-vs-simulated
+    check of a calibration (the same function reads both logs)."""
+    from .hazard_fit import item_table, prepare_log
+
+    log = prepare_log(activities)
+    items = item_table(log, invoices).drop_duplicates("item_id").set_index("item_id")
+    items = items[items["due_date"] + pd.Timedelta(days=horizon) <= log["date"].max()]  # observed to the horizon
+    pay = log[log["kind"] == "payment"].groupby("item_id")["date"].min().reindex(items.index)
+    end = pay.fillna(log["date"].max())
+    dpd_paid = (pay - items["due_date"]).dt.days
+    group = pd.Series("none", index=items.index)
+    for kind, label in (("notice", "notice"), ("contact", "contact"), ("promise", "promise")):
+        acts = log[log["kind"] == kind]
+        by_item = acts[acts["item_id"] != ""][["item_id", "date"]]
+        by_acct = acts[acts["item_id"] == ""][["customer_id", "date"]].merge(
+            items.reset_index()[["item_id", "customer_id"]], on="customer_id")[["item_id", "date"]]
+        both = pd.concat([by_item, by_acct])
+        both = both[both["item_id"].isin(items.index)]
+        inside = both[(both["date"] >= both["item_id"].map(items["issue_date"])) & (both["date"] < both["item_id"].map(end))]
+        group[group.index.isin(inside["item_id"])] = label
+    days = np.arange(-30, horizon + 1)
+    rows = []
+    for label, ids in group.groupby(group).groups.items():
+        d = dpd_paid.reindex(ids).to_numpy(float)
+        rows += [{"group": label, "days_past_due": int(x), "share_paid": float(np.mean(d <= x)), "items": len(ids)}
+                 for x in days]
+    return pd.DataFrame(rows)
+
+
+def estimates_table(provenance: dict[str, Any], *, limit: int | None = None) -> str:
+    """The provenance as an aligned text table: path, estimate, 95 % interval."""
+    lines = [f"{'scenario value':<72}{'estimate':>10}  95 % interval"]
+    for path, p in list(provenance.items())[:limit]:
+        lo, hi = p["ci95"]
+        lines.append(f"{path:<72}{p['estimate']:>10.4g}  [{lo:.4g}, {hi:.4g}]")
+    return "\n".join(lines)
+
+
+def write_activity_report(out_dir: str | os.PathLike, calibration: ActivityCalibration, observed: pd.DataFrame,
+                          simulated: pd.DataFrame | None, *, simulation: dict[str, Any] | None = None) -> Path:
+    """``fit.json`` (every estimate with its interval, process figures, payment curves) and
+    ``payment_curves.html`` (observed vs simulated share paid by days past due, by action history), written
+    atomically into the new directory ``out_dir``."""
+    import plotly.graph_objects as go
+
+    data = calibration.report_data()
+    data["payment_curves"] = {"observed": json.loads(observed.to_json(orient="records")),
+                              "simulated": None if simulated is None else json.loads(simulated.to_json(orient="records"))}
+    data["simulation"] = simulation
+    fig = go.Figure()
+    for source, curves, dash in (("observed", observed, "solid"), ("simulated", simulated, "dash")):
+        if curves is None:
+            continue
+        for group, g in curves.groupby("group"):
+            fig.add_scatter(x=g["days_past_due"], y=g["share_paid"], mode="lines", line_dash=dash,
+                            name=f"{group} ({source}, {int(g['items'].iloc[0]):,} items)")
+    fig.update_layout(title="Share of items paid by days past due, by the strongest action their account saw",
+                      xaxis_title="days past due", yaxis_title="share paid")
+    with atomic_dir(out_dir) as tmp:
+        write_json(tmp / "fit.json", data)
+        fig.write_html(tmp / "payment_curves.html", include_plotlyjs="directory")
+    return Path(out_dir)

@@ -3,16 +3,20 @@ inbound queries.
 
 * **Worklist.** Each business day the accounts with an actionable past-due balance of at least
   ``strategy.min_past_due_amount`` whose oldest item is ``strategy.min_days_past_due`` past due, not
-  called in the last ``strategy.recontact_business_days`` business days and with no promise pending
-  are ranked by the strategy (:mod:`o2c_sim.strategies`). Collectors work down the list between
+  called in the last ``strategy.recontact_business_days`` business days and with no promise waiting to
+  be judged are ranked by the strategy (:mod:`o2c_sim.strategies`). Collectors work down the list between
   inbound queries and pre-legal files; what is not reached waits for tomorrow's list.
-* **Calls.** An attempt reaches the right party with the segment's ``rpc_rate`` and takes
+* **Calls.** The *n*-th attempt on an account draws its contact, outcome and minutes keyed by
+  (account, n), the same under every policy. An attempt reaches the right party with the segment's
+  ``rpc_rate`` and takes
   ``work.conversation`` minutes (else ``work.call_attempt``). A conversation ends, with
-  ``strategy.outcomes`` shares, in a promise to pay (date 1..``ptp_max_days`` ahead, kept with the
-  segment's ``ptp_keep_rate``; a confirmation e-mail takes ``work.email`` minutes), a dispute on the
-  oldest item, a payment-plan request, or a refusal.
-* **Promises.** A kept promise pays the account's past-due items on the promised day; a broken one
-  flags the account (``broken_promises_first`` calls it first).
+  ``strategy.outcomes`` shares, in a promise to pay (date 1..``ptp_max_days`` ahead; a confirmation
+  e-mail takes ``work.email`` minutes), a dispute on the oldest item, a payment-plan request, or a
+  refusal. A right-party contact raises the hazard of the account's items for its window, a promise
+  that of the items past due when it was made around the promised date (:mod:`o2c_sim.payers`).
+* **Promises** are not kept by a coin flip: a promise is kept when every item it covered is paid (or
+  disputed) by the promised date + ``strategy.promise_grace_days``, else broken, which flags the
+  account (``broken_promises_first`` calls it first). The keep rate is an outcome of the hazard.
 * **Payment plans.** The account's past-due items are split into ``payment_plans.instalments`` equal
   instalments every ``interval_days`` (after ``approval_days`` when above ``approval_limit``); each
   instalment breaks with ``break_rate``, which ends the plan and flags the account. Set-up takes
@@ -26,7 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .book import INF
+from .book import DISPUTE_OPEN
 from .disputes import open_disputes
 from .workforce import poisson_arrivals
 
@@ -85,19 +89,19 @@ def build_worklist(sim, d: int) -> None:
     eligible = ((past_due > 0) & (past_due >= st.min_past_due_amount) & (oldest >= st.min_days_past_due)
                 & (busday - sim.acct.last_contact_busday >= st.recontact_business_days)
                 & (busday - sim.acct.last_attempt_busday >= st.retry_business_days)
-                & (sim.acct.ptp_day < d) & ~sim.acct.legal_pending & sim.acc.active)
+                & ~sim.acct.ptp_open & ~sim.acct.legal_pending & sim.acc.active)
     accounts = np.flatnonzero(eligible)
     order = rank(sim.strategy, features(sim, d, accounts, past_due, oldest, open_balance))
     accounts = accounts[order]
     n = len(accounts)
     seg = sim.acc.segment[accounts]
-    rng, work, out = sim.rng.calls, sim.scenario.work, st.outcomes
-    rpc = rng.random(n) < sim.seg_rpc[seg]
-    outcome = rng.choice(4, size=n, p=[out.promise_to_pay, out.dispute, out.payment_plan, out.refusal])
+    work, out, keyed = sim.scenario.work, st.outcomes, sim.keyed
+    nth = sim.acct.attempts[accounts]  # the n-th attempt on an account draws the same under every policy
+    rpc = keyed.uniform("rpc", accounts, nth) < sim.seg_rpc[seg]
+    outcome = keyed.choice("call_outcome", [out.promise_to_pay, out.dispute, out.payment_plan, out.refusal], accounts, nth)
     if not sim.scenario.payment_plans.enabled:
         outcome = np.where(outcome == PLAN, REFUSAL, outcome)
-    handling = sim.rng.work
-    minutes = np.where(rpc, handling.exponential(work.conversation, n), handling.exponential(work.call_attempt, n))
+    minutes = np.where(rpc, work.conversation, work.call_attempt) * keyed.exponential("call_minutes", accounts, nth)
     minutes += rpc * ((outcome == PTP) * work.email + (outcome == PLAN) * work.payment_plan_setup)
     sim.worklist.reset(accounts, minutes, rpc, outcome)
 
@@ -114,28 +118,30 @@ def apply_calls(sim, d: int) -> None:
     log, inv, ledger = sim.ledger.log, sim.inv, sim.ledger
     log.record(times, "call_attempt", -1, accounts)
     sim.acct.last_attempt_busday[accounts] = sim.cal.busday_index[d]
+    nth = sim.acct.attempts[accounts]
+    sim.acct.attempts[accounts] += 1
     sim.episodes.touch(sim.acct.episode[accounts], float(d))
     rpc = wl.rpc[pos]
     reached, outcome = accounts[rpc], wl.outcome[pos][rpc]
     sim.acct.last_contact_busday[reached] = sim.cal.busday_index[d]
+    sim.acct.last_contact_day[reached] = d
     log.record(times[rpc], "right_party_contact", -1, reached, 0, outcome)
     sim.acct.broken[reached] = False
     idx = sim.open_items()
     idx = idx[sim.actionable(idx, d) & (inv.due_day[idx] < d)]
-    # promises to pay
+    # promises to pay: cover the account's actionable past-due items
     ptp = reached[outcome == PTP]
     if len(ptp):
-        seg = sim.acc.segment[ptp]
-        days = sim.rng.calls.integers(1, sim.scenario.strategy.ptp_max_days + 1, len(ptp))
+        acct = sim.acct
+        days = sim.keyed.integers("promise_days", 1, sim.scenario.strategy.ptp_max_days + 1, ptp, nth[rpc][outcome == PTP])
         when = sim.cal.next_busday(d + days).astype(float)
-        kept = sim.rng.calls.random(len(ptp)) < sim.seg_keep[seg]
-        sim.acct.ptp_day[ptp], sim.acct.ptp_kept[ptp] = when, kept
-        by_account = np.full(len(sim.acc), INF)
-        by_account[ptp[kept]] = when[kept]
-        items = idx[np.isfinite(by_account[inv.account[idx]])]
+        acct.prev_ptp_day[ptp], acct.prev_ptp_made[ptp] = acct.ptp_day[ptp], acct.ptp_made[ptp]
+        acct.ptp_day[ptp], acct.ptp_made[ptp], acct.ptp_open[ptp] = when, d, True
+        promising = np.zeros(len(sim.acc), bool)
+        promising[ptp] = True
+        inv.promised_on[idx[promising[inv.account[idx]]]] = d
         log.record(d, "promise_to_pay", -1, ptp, sim.account_sum(idx, ledger.open[idx].astype(float))[ptp].astype(np.int64),
                    (when - d).astype(np.int64))  # detail: days until the promised date
-        inv.pay_day[items] = np.minimum(inv.pay_day[items], by_account[inv.account[items]])
     # disputes raised in the call: on the account's oldest actionable item
     disp = reached[outcome == DISPUTE]
     if len(disp) and sim.scenario.disputes.enabled:
@@ -143,23 +149,27 @@ def apply_calls(sim, d: int) -> None:
         order = np.lexsort((inv.due_day[mine], inv.account[mine]))
         mine = mine[order]
         first = mine[np.r_[True, inv.account[mine][1:] != inv.account[mine][:-1]]] if len(mine) else mine
-        open_disputes(sim, first, sim.env.now)
+        open_disputes(sim, first, sim.env.now, source="call")
     # payment plans
     for a in reached[outcome == PLAN].tolist():
         items = idx[inv.account[idx] == a]
         if len(items):
-            inv.in_plan[items] = True
-            inv.pay_day[items] = INF  # the plan replaces the payer's own timing; a broken plan needs chasing
+            inv.in_plan[items] = True  # the plan replaces the payer's own hazard until it ends or breaks
             sim.env.process(payment_plan(sim, a, items))
 
 
 def promises_due(sim, d: int) -> None:
-    """Morning: promises whose day has come are kept (the payment was scheduled) or broken."""
-    acct = sim.acct
-    due = np.flatnonzero((acct.ptp_day == d))
+    """Morning: judge the promises whose grace has run out — kept when none of the items they covered
+    is still open (an item disputed since counts as settled by the dispute), else broken."""
+    acct, inv = sim.acct, sim.inv
+    due = np.flatnonzero(acct.ptp_open & (acct.ptp_day + sim.scenario.strategy.promise_grace_days <= d))
     if len(due) == 0:
         return
-    kept = acct.ptp_kept[due]
+    idx = sim.open_items()
+    covered = idx[(inv.promised_on[idx] == acct.ptp_made[inv.account[idx]]) & (inv.dispute[idx] != DISPUTE_OPEN)]
+    unpaid = np.bincount(inv.account[covered], minlength=len(sim.acc)) > 0
+    kept = ~unpaid[due] & sim.acc.active[due]  # an insolvent account's write-offs do not keep it
+    acct.ptp_open[due] = False
     sim.ledger.log.record(d, "promise_kept", -1, due[kept])
     sim.ledger.log.record(d, "promise_broken", -1, due[~kept])
     acct.broken[due[~kept]] = True
@@ -172,11 +182,14 @@ def payment_plan(sim, account: int, items: np.ndarray):
     if total / 100.0 > cfg.approval_limit and cfg.approval_days:
         yield env.timeout(cfg.approval_days)
     slices = ledger.open[items] // cfg.instalments
+    plan_no = int(sim.acct.plans[account])
+    sim.acct.plans[account] += 1
+    breaks = sim.keyed.uniform("plan_break", account, plan_no, np.arange(cfg.instalments)) < cfg.break_rate
     for k in range(cfg.instalments):
         yield env.timeout(float(sim.cal.next_busday(int(env.now) + cfg.interval_days)) - env.now)
         if not sim.acc.active[account]:
             return
-        if sim.rng.plans.random() < cfg.break_rate:
+        if breaks[k]:
             ledger.log.record(env.now, "plan_broken", -1, account)
             sim.inv.in_plan[items] = False
             sim.acct.broken[account] = True

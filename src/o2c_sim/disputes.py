@@ -11,8 +11,11 @@ Outcomes, with ``disputes.outcomes`` shares:
 * ``partial_credit`` — credit note for ``partial_credit_share`` × the open amount;
 * ``rejected``       — the invoice stands.
 
-The payer then pays on its natural day, or the next business day if that has passed. Cycle time =
-close − open (days); SLA met when closed within ``sla_business_days`` business days.
+While the dispute is open the invoice accumulates no hazard; afterwards the payer's hazard resumes
+where it stopped. A dispute's reason, information wait, analysis time and outcome are keyed by the
+invoice, how it was raised (on receipt, in a call, carried in) and its dispute count, so the same
+dispute ends the same way under every policy. Cycle time = close − open (days); SLA met when closed
+within ``sla_business_days`` business days.
 """
 
 from __future__ import annotations
@@ -32,47 +35,48 @@ def open_due(sim, d: int) -> None:
     inv = sim.inv
     idx = sim.open_items()
     ready = idx[(inv.dispute[idx] == DISPUTE_PENDING) & (inv.dispute_open_day[idx] <= d) & ~inv.unapplied[idx]]
-    open_disputes(sim, ready, float(d))
+    open_disputes(sim, ready, float(d), source="receipt")
 
 
-def open_disputes(sim, idx: np.ndarray, now: float) -> None:
+def open_disputes(sim, idx: np.ndarray, now: float, *, source: str) -> None:
+    """Open disputes on invoices ``idx``, raised on ``source`` ("receipt", "call" or "carried")."""
     cfg = sim.scenario.disputes
     if len(idx) == 0 or not cfg.enabled:
         return
     inv = sim.inv
     names = list(cfg.reasons)
-    reasons = sim.rng.disputes.choice(len(names), size=len(idx), p=[cfg.reasons[r] for r in names])
+    inv.disputes_raised[idx] += 1
+    keys = (inv.key[idx], inv.generation[idx], inv.disputes_raised[idx])
+    reasons = sim.keyed.choice(f"dispute_reason_{source}", [cfg.reasons[r] for r in names], *keys)
     codes = np.array([DISPUTE_REASONS.index(r) for r in names])[reasons]
     inv.dispute[idx] = DISPUTE_OPEN
     inv.dispute_reason[idx] = codes
     inv.dispute_open_day[idx] = now
     sim.ledger.log.record(now, "dispute_open", idx, inv.account[idx], sim.ledger.open[idx], codes)
-    waits = sim.rng.disputes.exponential(cfg.info_wait_days, len(idx)) if cfg.info_wait_days > 0 else np.zeros(len(idx))
-    for i, w in zip(idx.tolist(), waits.tolist()):
-        sim.env.process(_lifecycle(sim, i, w))
+    waits = cfg.info_wait_days * sim.keyed.exponential(f"dispute_wait_{source}", *keys)
+    minutes = sim.scenario.work.dispute_analysis * sim.keyed.exponential(f"dispute_work_{source}", *keys)
+    outcomes = np.searchsorted(sim.dispute_outcome_cdf, sim.keyed.uniform(f"dispute_outcome_{source}", *keys), side="right")
+    for i, w, m, o in zip(idx.tolist(), waits.tolist(), minutes.tolist(), outcomes.tolist()):
+        sim.env.process(_lifecycle(sim, i, w, m, o))
 
 
-def _lifecycle(sim, invoice: int, wait: float):
+def _lifecycle(sim, invoice: int, wait: float, minutes: float, outcome: int):
     if wait > 0:
         yield sim.env.timeout(wait)
-    minutes = float(sim.rng.disputes.exponential(sim.scenario.work.dispute_analysis))
-    sim.dispute_q.put(sim.env.now, minutes, lambda now: resolve(sim, invoice, now))
+    sim.dispute_q.put(sim.env.now, minutes, lambda now: resolve(sim, invoice, now, outcome))
 
 
-def resolve(sim, i: int, now: float) -> None:
+def resolve(sim, i: int, now: float, outcome: int) -> None:
     cfg, inv, ledger = sim.scenario.disputes, sim.inv, sim.ledger
     a = int(inv.account[i])
-    outcome = int(np.searchsorted(sim.dispute_outcome_cdf, sim.rng.disputes.random(), side="right"))
     open_cents = int(ledger.open[i])
     if open_cents > 0 and OUTCOMES[outcome] == "credit_rebill":
         ledger.credit(now, i, open_cents, a, detail=outcome)
         rebill = round(float(ledger.amount[i]) * cfg.rebill_share / 100.0, 2)
         if rebill > 0:
-            sim.rebills.append((a, rebill))  # issued with the next billing run
+            sim.rebills.append((a, rebill, int(inv.key[i]), int(inv.generation[i]) + 1))  # with the next billing run
     elif open_cents > 0 and OUTCOMES[outcome] == "partial_credit":
         ledger.credit(now, i, int(open_cents * cfg.partial_credit_share), a, detail=outcome)
     inv.dispute[i] = DISPUTE_RESOLVED
     inv.dispute_close_day[i] = now
-    if np.isfinite(inv.pay_day[i]):
-        inv.pay_day[i] = max(inv.pay_day[i], float(sim.cal.next_busday(int(now) + 1)))
     ledger.log.record(now, "dispute_close", i, a, int(ledger.open[i]), outcome)

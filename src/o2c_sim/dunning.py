@@ -1,15 +1,15 @@
 """The daily dunning run (as SAP's F150), vectorised over all open items.
 
 Each business day, for every open item that collection may act on (no open dispute, not in a plan or
-with the agency, no promise to pay pending on the account):
+with the agency, no promise to pay on the account still waiting to be judged kept or broken):
 
 * the item's next step *k* is due when ``days past due ≥ steps[k].days_past_due`` (negative = a
   pre-due reminder); one level per run, never skipping a level;
 * items are grouped per account into one notice per step; an account is dunned only when its past-due
   balance reaches ``dunning.min_amount`` (pre-due reminders: the item's amount does);
-* an account's payer responds to a notice with probability ``response_rate × letter_sensitivity``:
-  it pays the items in the notice within ``response_window_days`` (uniform), or by the due date for a
-  pre-due reminder. Payers who never pay unless reached by a person (silent) ignore notices.
+* a notice draws no response of its own: it marks the item's notice of that level as recent, which
+  multiplies the payer's hazard by the level's ``hazard.effects.notice`` multiplier for its window
+  (:mod:`o2c_sim.payers`).
 
 A segment with ``dunning_steps`` uses its own cadence.
 """
@@ -28,20 +28,16 @@ def run(sim, d: int) -> None:
     cfg, inv, ledger = sim.scenario.dunning, sim.inv, sim.ledger
     idx = sim.open_items()
     idx = idx[sim.actionable(idx, d)]
-    acct = inv.account[idx]
-    idx = idx[sim.acct.ptp_day[acct] < d]
+    idx = idx[~sim.acct.ptp_open[inv.account[idx]]]
     if len(idx) == 0:
         return
     dpd = d - inv.due_day[idx]
     past_due_balance = sim.account_sum(idx[dpd > 0], ledger.open[idx[dpd > 0]].astype(float)) / 100.0
-    response_draw = sim.rng.dunning.random(len(sim.acc))  # one draw per account per run
-    window = sim.rng.dunning.integers(1, cfg.response_window_days + 1, len(sim.acc))
     for s in np.unique(inv.segment[idx]):
         steps = cadence(sim, int(s))
         if not steps:
             continue
         days = np.array([st.days_past_due for st in steps] + [10**9])
-        rates = np.array([st.response_rate for st in steps]) * sim.seg_letter[s]
         mine = inv.segment[idx] == s
         items, item_dpd = idx[mine], dpd[mine]
         level = inv.level[items].astype(np.int64)
@@ -53,10 +49,6 @@ def run(sim, d: int) -> None:
             continue
         step = inv.level[send].astype(np.int64)
         inv.level[send] += 1
-        acc_send = inv.account[send]
-        sim.ledger.log.record(d, "dunning", send, acc_send, ledger.open[send], step)
-        respond = (response_draw[acc_send] < rates[step]) & ~sim.acc.silent[acc_send]
-        r = send[respond]
-        pre_due = d - inv.due_day[r] <= 0
-        new_day = np.where(pre_due, inv.due_day[r], d + window[inv.account[r]])
-        inv.pay_day[r] = np.minimum(inv.pay_day[r], sim.cal.next_busday(new_day).astype(float))
+        sim.ledger.log.record(d, "dunning", send, inv.account[send], ledger.open[send], step)
+        column = sim.hazard.notice_column(np.full(len(send), s, np.int64), step + 1)
+        inv.notice_day[send, column] = d

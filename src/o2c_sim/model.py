@@ -22,10 +22,11 @@ import simpy
 
 from . import collection
 from . import disputes, dunning, settlement, uncertainty
-from .book import DISPUTE_OPEN, DISPUTE_PENDING, INF, AccountState, Episodes, InvoiceState
+from .book import DISPUTE_OPEN, DISPUTE_PENDING, AccountState, Episodes, InvoiceState
 from .business_calendar import BusinessCalendar
 from .ledger import EventLog, Ledger, to_cents
-from .payers import sample_delay
+from .keyed_random import KeyedRandom
+from .payers import HazardTables, frailty
 from .portfolio import Billing, make_accounts
 from .results import SimResult
 from .scenario import Scenario, from_dict, with_values
@@ -53,17 +54,21 @@ class Simulation:
         origin = sc.start_date.toordinal() - sc.warmup_days
         self.cal = BusinessCalendar(dt.date.fromordinal(origin), self.days, sc.calendar.weekmask, sc.calendar.holidays)
         self.rng = Streams(sc.seed if seed is None else seed, replication)
+        self.keyed = KeyedRandom(sc.seed if seed is None else seed, replication)
+        self.hazard = HazardTables.of(sc)
         self.env = simpy.Environment()
         self.log = EventLog()
         self.ledger = Ledger(self.log, capacity=max(1024, int(sc.portfolio.accounts * 3 * self.days / 30)))
-        self.inv = InvoiceState(capacity=len(self.ledger.amount))
+        self.inv = InvoiceState(capacity=len(self.ledger.amount), notice_effects=self.hazard.notice_mult.shape[1])
         self.acc = make_accounts(sc, self.rng.accounts, None if opening is None else opening.segment, self.cal.per_year)
+        self.frailty = frailty(sc, self.keyed, self.acc.segment, self.acc.silent)
         self.acct = AccountState(len(self.acc))
         self.episodes = Episodes()
         self.billing = Billing(sc, self.acc, self.rng.billing, self.rng.amounts)
         self.strategy = (strategy or REGISTRY[sc.strategy.prioritisation])()
         self.open_idx = np.array([], np.int64)  # candidates for open invoices (compacted daily)
-        self.rebills: list[tuple[int, float]] = []  # corrected invoices waiting for the billing run
+        self.rebills: list[tuple[int, float, int, int]] = []  # (account, amount, key, generation) for the next billing run
+        self.next_key = 0 if opening is None else len(opening.items)  # sequence number of the next original invoice
         self._segment_arrays()
         self._build_pools()
         self.snapshots = {k: np.zeros(self.days, np.int64) for k in BUCKETS}
@@ -84,8 +89,6 @@ class Simulation:
         self.seg_partial_rate = b(lambda s: s.behaviour.partial_payment_rate)
         self.seg_unapplied_rate = b(lambda s: s.behaviour.unapplied_rate)
         self.seg_rpc = b(lambda s: s.behaviour.rpc_rate)
-        self.seg_keep = b(lambda s: s.behaviour.ptp_keep_rate)
-        self.seg_letter = b(lambda s: s.behaviour.letter_sensitivity)
         risk_mean = b(lambda s: max(s.behaviour.risk_score_mean, 1e-3))
         annual = b(lambda s: s.behaviour.insolvency_rate_annual)
         # daily hazard per business day, scaled by the account's risk relative to its segment's mean
@@ -148,85 +151,79 @@ class Simulation:
 
     # ---------------------------------------------------------------------------------- billing
     def issue_invoices(self, d: int) -> np.ndarray:
-        """Issue today's billing and pending rebills, and draw each invoice's natural fate."""
+        """Issue today's billing and pending rebills; each invoice draws its keyed fate (resistance,
+        dispute on receipt, partial payment)."""
         accounts, amounts = self.billing.bill(int(self.cal.busday_of_month[d]))
+        keys = self.next_key + np.arange(len(accounts), dtype=np.int64)
+        self.next_key += len(accounts)
+        generation = np.zeros(len(accounts), np.int64)
         if self.rebills:
-            rebill_acc, rebill_amt = (np.array(x) for x in zip(*self.rebills))
+            rebill_acc, rebill_amt, rebill_key, rebill_gen = (np.array(x) for x in zip(*self.rebills))
             self.rebills = []
             live = self.acc.active[rebill_acc]
             accounts = np.concatenate([accounts, rebill_acc[live]])
             amounts = np.concatenate([amounts, rebill_amt[live]])
+            keys = np.concatenate([keys, rebill_key[live]])
+            generation = np.concatenate([generation, rebill_gen[live]])
         if len(accounts) == 0:
             return np.array([], np.int64)
         seg = self.acc.segment[accounts]
         due = d + self.seg_terms[seg]
         idx = self.ledger.issue(d, to_cents(amounts), accounts)
-        n = len(idx)
-        disputed = self.rng.disputes.random(n) < self.seg_dispute_rate[seg]
-        delay = self._natural_delay(seg, disputed)
-        pay_day = np.where(self.acc.silent[accounts], INF, self.cal.next_busday(due + delay).astype(float))
-        partial = self.rng.behaviour.random(n) < self.seg_partial_rate[seg]
-        self.inv.add(account=accounts, segment=seg, issue_day=np.full(n, d), due_day=due, pay_day=pay_day, partial=partial)
+        disputed = self.keyed.uniform("dispute_on_receipt", keys, generation) < self.seg_dispute_rate[seg]
+        partial = self.keyed.uniform("partial", keys, generation) < self.seg_partial_rate[seg]
+        self._book_items(idx, accounts=accounts, segment=seg, issue_day=np.full(len(idx), d), due_day=due, key=keys,
+                         generation=generation, partial=partial, disputed_on_receipt=disputed)
         if self.scenario.disputes.enabled:
             pending = idx[disputed]
             self.inv.dispute[pending] = DISPUTE_PENDING
-            self.inv.dispute_open_day[pending] = d + self.rng.disputes.integers(2, 11, len(pending))
-        self.open_idx = np.concatenate([self.open_idx, idx])
+            self.inv.dispute_open_day[pending] = d + self.keyed.integers("dispute_open_day", 2, 11, keys[disputed],
+                                                                         generation[disputed])
         return idx
 
+    def _book_items(self, idx: np.ndarray, *, accounts: np.ndarray, key: np.ndarray, generation: np.ndarray, **columns) -> None:
+        """Add ledger rows ``idx`` to the invoice state with their keyed resistance (Exp(1))."""
+        resistance = self.keyed.exponential("resistance", key, generation, 0)
+        added = self.inv.add(account=accounts, key=key, generation=generation, resistance=resistance, **columns)
+        assert np.array_equal(added, idx), "invoice state and ledger rows out of step"
+        self.open_idx = np.concatenate([self.open_idx, idx])
+
     def _carry_in(self, book: OpeningBook) -> None:
-        """Book the opening items of a warm start (see :mod:`o2c_sim.warmstart`)."""
+        """Book the opening items of a warm start (see :mod:`o2c_sim.warmstart`).
+
+        A carried-in item starts with no hazard accumulated and a fresh Exp(1) resistance: given that it
+        was not paid by the as-of date, the remaining resistance of an exponential is again Exp(1)."""
         items = book.items
         if items.empty:
             return
         accounts = items["account"].to_numpy()
         seg = self.acc.segment[accounts]
         due = items["due_day"].to_numpy()
-        disputed = items["disputed_open"].to_numpy()
-        pay_day = np.full(len(items), INF)
-        todo = np.ones(len(items), bool)
-        for _ in range(20):  # natural payment day, conditional on not paid by as-of (day -1)
-            draw = due[todo] + self._natural_delay(seg[todo], disputed[todo])
-            ok = draw >= 0
-            idx = np.flatnonzero(todo)
-            pay_day[idx[ok]] = draw[ok]
-            todo[idx[ok]] = False
-            if not todo.any():
-                break
-        pay_day[todo] = self.rng.delays.integers(1, 11, int(todo.sum()))
-        pay_day = np.where(self.acc.silent[accounts], INF, self.cal.next_busday(pay_day).astype(float))
+        disputed = items["disputed_open"].to_numpy().astype(bool)
         level = items["level"].to_numpy()
         steps_due = np.array([sum(st.days_past_due <= -1 - dd for st in dunning.cadence(self, s)) for dd, s in zip(due, seg)], dtype=np.int64)
         level = np.where(level >= 0, level, steps_due) if len(items) else level
         idx = self.ledger.issue(0.0, to_cents(items["open"].to_numpy()), accounts, kind="opening_balance")
-        self.inv.add(account=accounts, segment=seg, issue_day=items["invoice_day"].to_numpy(), due_day=due,
-                     pay_day=pay_day, level=level)
-        self.open_idx = np.concatenate([self.open_idx, idx])
-        disputes.open_disputes(self, idx[disputed], 0.0)
+        self._book_items(idx, accounts=accounts, segment=seg, issue_day=items["invoice_day"].to_numpy(), due_day=due,
+                         key=np.arange(len(items), dtype=np.int64), generation=np.zeros(len(items), np.int64),
+                         level=level, disputed_on_receipt=disputed)
+        disputes.open_disputes(self, idx[disputed], 0.0, source="carried")
 
     def invoice_ids(self) -> pa.Array:
-        """Every invoice's id, indexed by ledger row: the ledger's own for carried-in items,
-        ``INV0000123`` for simulated ones."""
-        carried = 0 if self.opening is None else len(self.opening.items)
-        simulated = pa.array([f"INV{i:07d}" for i in range(carried, self.ledger.n)], pa.string())
-        if not carried:
-            return simulated
-        return pa.concat_arrays([pa.array(self.opening.items["invoice_id"].astype(str).tolist(), pa.string()), simulated])
+        """Every invoice's id, indexed by ledger row, the same under every policy: the ledger's own for
+        carried-in items, ``INV0000123`` for simulated originals (numbered in billing order), and the
+        corrected invoice's id + ``-R1``, ``-R2`` … for rebills."""
+        n = self.ledger.n
+        key, gen = self.inv.key[:n], self.inv.generation[:n]
+        carried = [] if self.opening is None else self.opening.items["invoice_id"].astype(str).tolist()
+        base = [carried[k] if k < len(carried) else f"INV{k:07d}" for k in key.tolist()]
+        return pa.array([b if g == 0 else f"{b}-R{g}" for b, g in zip(base, gen.tolist())], pa.string())
 
     def customer_ids(self) -> pa.Array:
         """Every account's customer id, indexed by account."""
         if self.opening is not None:
             return pa.array([str(c) for c in self.opening.customers], pa.string())
         return pa.array([f"C{a:06d}" for a in range(len(self.acc))], pa.string())
-
-    def _natural_delay(self, seg: np.ndarray, disputed: np.ndarray) -> np.ndarray:
-        out = np.zeros(len(seg))
-        for s, spec in enumerate(self.scenario.portfolio.segments):
-            b = spec.behaviour
-            for mask, delay_spec in ((seg == s) & ~disputed, b.delay), ((seg == s) & disputed, b.delay_disputed or b.delay):
-                if mask.any():
-                    out[mask] = sample_delay(delay_spec, self.rng.delays, int(mask.sum()))
-        return out
 
     # --------------------------------------------------------------------------------- queries
     def open_items(self) -> np.ndarray:

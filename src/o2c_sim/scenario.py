@@ -31,6 +31,9 @@ MeanDays = Annotated[float, Field(ge=0.0, le=MAX_DAYS)]
 Minutes = Annotated[float, Field(gt=0.0, le=MAX_MINUTES)]
 Days = Annotated[int, Field(ge=1, le=MAX_DAYS)]
 DaysOrZero = Annotated[int, Field(ge=0, le=MAX_DAYS)]
+MAX_MULTIPLIER = 1000.0  # any hazard multiplier: 1000× already means "pays at once"
+Multiplier = Annotated[float, Field(gt=0.0, le=MAX_MULTIPLIER)]
+Intensity = Annotated[float, Field(gt=0.0, le=50.0)]  # daily hazard intensity: 1 − e^−50 is certainty
 
 STRATEGIES = ("oldest_first", "largest_balance", "risk_weighted", "broken_promises_first", "scored_rules")
 DISPUTE_REASONS = ("pricing", "quantity", "billing_error", "contract", "duplicate", "service")
@@ -93,46 +96,69 @@ class Amounts(Strict):
     minimum: _limit("minimum", float, ge=0.0) = 10.0
 
 
-class PaymentDelay(Strict):
-    """Natural payment day relative to the due date, before any collection action.
+class Effect(Strict):
+    """A collection action's effect on the payer: the hazard is multiplied by ``multiplier`` on every
+    day within ``window_days`` calendar days after the action (from the next day; 1 = no effect)."""
 
-    With probability ``on_time_share`` the payer pays on or before the due date, ``early_days_mean``
-    days early on average (exponential). Otherwise it pays ``1 + Gamma(k, θ)`` days late, with mean
-    ``late_days_mean`` and coefficient of variation ``late_days_cv`` of the gamma part
-    (k = 1/cv², θ = (mean − 1)·cv²). Defaults follow the shape of the IBM AR sample: about 62 % paid
-    by the due date, 9.7 mean days late when late (cv 0.74).
+    multiplier: Multiplier = 1.0
+    window_days: Days = 7
+
+
+class Effects(Strict):
+    """Hazard multipliers of recent actions (docs/model.md §2.2 gives the sources of the defaults)."""
+
+    #: per dunning level 1..n (1 = the first step of the cadence, a pre-due reminder included); the
+    #: last entry serves every higher level
+    notice: list[Effect] = Field(
+        default_factory=lambda: [Effect(multiplier=1.3, window_days=7), Effect(multiplier=1.5, window_days=10),
+                                 Effect(multiplier=1.8, window_days=10), Effect(multiplier=2.0, window_days=10)],
+        min_length=1)
+    contact: Effect = Effect(multiplier=2.5, window_days=7)  # a right-party contact with the account
+    promise: Effect = Effect(multiplier=8.0, window_days=3)  # the promised date is within [date, date + window)
+    fee: Effect = Effect(multiplier=1.0, window_days=10)  # a fee was added (no fee mechanism yet)
+    agency: Effect = Effect(multiplier=1.0, window_days=30)  # reserved: the agency has its own recovery
+
+
+class Hazard(Strict):
+    """Payer behaviour as a discrete-time hazard on business days (docs/model.md §2.2).
+
+    On business day t an open, unblocked item of account a pays with probability 1 − exp(−H), with
+    H = daily[band(days past due)] · z_a · ∏ multiplier_k^(action k recent). ``bands`` are the left
+    edges (days past due) of the bands of ``daily``; before the first edge the first band applies and
+    the last band is open-ended. z_a is the account's frailty: Gamma(mean 1, ``frailty_variance``), or
+    ``silent_frailty`` for the segment's ``silent_share`` of accounts; items disputed on receipt have
+    their frailty multiplied by ``disputed_multiplier``.
     """
 
-    on_time_share: Probability = 0.62
-    early_days_mean: MeanDays = 4.0
-    late_days_mean: Annotated[float, Field(gt=0.0, le=MAX_DAYS)] = 9.7
-    late_days_cv: Annotated[float, Field(gt=0.0, le=20.0)] = 0.75
-    #: optional empirical quantiles (at evenly spaced probabilities 0..1) replacing the parametric
-    #: draws by inverse-CDF interpolation; written by ``o2c-sim calibrate``
-    late_days_quantiles: list[Annotated[float, Field(ge=1.0, le=MAX_DAYS)]] | None = Field(default=None, max_length=1001)
-    early_days_quantiles: list[MeanDays] | None = Field(default=None, max_length=1001)
+    bands: list[Annotated[int, Field(ge=-MAX_DAYS, le=MAX_DAYS)]] = Field(
+        default_factory=lambda: [-30, -7, 0, 1, 8, 15, 31, 61, 91], min_length=1, max_length=400)
+    daily: list[Intensity] = Field(default_factory=lambda: [0.004, 0.06, 0.5, 0.12, 0.1, 0.08, 0.05, 0.03, 0.02],
+                                   min_length=1, max_length=400)
+    frailty_variance: Annotated[float, Field(ge=0.0, le=100.0)] = 0.4
+    silent_frailty: Annotated[float, Field(ge=0.0, le=MAX_MULTIPLIER)] = 0.05
+    disputed_multiplier: Multiplier = 0.5
+    effects: Effects = Effects()
 
-    @field_validator("late_days_quantiles", "early_days_quantiles")
-    @classmethod
-    def _increasing(cls, q: list[float] | None) -> list[float] | None:
-        if q is not None and (len(q) < 2 or any(b < a for a, b in zip(q, q[1:]))):
-            raise ValueError("quantiles must be at least two non-decreasing values")
-        return q
+    @model_validator(mode="after")
+    def _check_bands(self) -> "Hazard":
+        if any(b <= a for a, b in zip(self.bands, self.bands[1:])):
+            raise ValueError(f"hazard.bands must be strictly increasing days past due, got {self.bands}")
+        if len(self.daily) != len(self.bands):
+            raise ValueError(f"hazard.daily needs one intensity per band: {len(self.bands)} bands "
+                             f"{self.bands} but {len(self.daily)} values {self.daily}")
+        return self
 
 
 class Behaviour(Strict):
     """How the payers of a segment behave (probabilities per invoice unless stated)."""
 
-    delay: PaymentDelay = PaymentDelay()
-    delay_disputed: PaymentDelay | None = None  # natural delay of invoices disputed on receipt
-    silent_share: Probability = 0.03  # never pay unless a collector reaches them
+    hazard: Hazard = Hazard()
+    silent_share: Probability = 0.01  # accounts with frailty hazard.silent_frailty: barely pay unless chased
     dispute_rate: Probability = 0.05  # dispute raised on receipt of the invoice
     partial_payment_rate: Probability = 0.04  # a payment covers only part of the invoice
     partial_fraction: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.6
     unapplied_rate: Probability = 0.06  # payment arrives without remittance advice
-    letter_sensitivity: Annotated[float, Field(ge=0.0, le=100.0)] = 1.0  # multiplies every dunning step's response rate
     rpc_rate: Probability = 0.45  # right-party contact per call attempt
-    ptp_keep_rate: Probability = 0.75
     insolvency_rate_annual: Probability = 0.01  # per account per year
     risk_score_mean: Probability = 0.15  # mean probability-of-default style score, for risk_weighted
 
@@ -175,7 +201,6 @@ class DunningStep(Strict):
 
     days_past_due: int
     channel: Literal["email", "letter", "sms"] = "email"
-    response_rate: Probability = 0.2  # chance a non-silent payer pays within the response window
 
 
 class Legal(Strict):
@@ -190,14 +215,13 @@ class Dunning(Strict):
     enabled: bool = True
     steps: list[DunningStep] = Field(
         default_factory=lambda: [
-            DunningStep(days_past_due=-3, channel="email", response_rate=0.05),
-            DunningStep(days_past_due=10, channel="email", response_rate=0.20),
-            DunningStep(days_past_due=25, channel="letter", response_rate=0.25),
-            DunningStep(days_past_due=45, channel="letter", response_rate=0.30),
+            DunningStep(days_past_due=-3, channel="email"),
+            DunningStep(days_past_due=10, channel="email"),
+            DunningStep(days_past_due=25, channel="letter"),
+            DunningStep(days_past_due=45, channel="letter"),
         ]
     )
     min_amount: Money = 25.0  # account past-due balance below which no letter is sent
-    response_window_days: Days = 10
     pre_legal_days: Days | None = 90  # hand-over to legal, None = never
     legal: Legal = Legal()
     write_off_days: Days = 180
@@ -288,6 +312,8 @@ class Strategy(Strict):
     min_past_due_amount: Money = 0.0
     min_days_past_due: DaysOrZero = 1
     ptp_max_days: Days = 7
+    #: a promise counts as kept when the promised items are paid by the promised date + this many days
+    promise_grace_days: DaysOrZero = 2
     outcomes: CallOutcomes = CallOutcomes()
     coverage_business_days: Days = 2  # coverage KPI: touched within this many business days
 
@@ -350,6 +376,17 @@ class Finance(Strict):
     cost_of_capital: Annotated[float, Field(ge=0, le=1)] = 0.08  # per year
 
 
+class Provenance(Strict):
+    """Where a calibrated value came from: the estimate, its standard error (log scale for multipliers
+    and daily rates; None where not defined), its 95 % interval and its source (written by ``o2c-sim
+    calibrate``; free for a team lead to add to)."""
+
+    estimate: float | int | None = None
+    se: float | None = None
+    ci95: list[float | None] | None = Field(default=None, min_length=2, max_length=2)
+    source: str = ""
+
+
 class Scenario(Strict):
     name: Annotated[str, Field(min_length=1, max_length=200)]
     description: str = ""
@@ -369,6 +406,8 @@ class Scenario(Strict):
     payment_plans: PaymentPlans = PaymentPlans()
     inbound: Inbound = Inbound()
     finance: Finance = Finance()
+    #: dotted scenario path -> where its value came from (a calibration writes one entry per estimate)
+    provenance: dict[str, Provenance] = Field(default_factory=dict)
     #: dotted path → distribution spec of every uncertain value (see :mod:`o2c_sim.uncertainty`)
     uncertain: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
@@ -413,12 +452,26 @@ Segment.model_rebuild()
 # --------------------------------------------------------------------------------------------- loading
 
 
+#: keys of the natural-payment-day model that the hazard model replaced, and what replaces them
+REPLACED_KEYS = {
+    "delay": "behaviour.hazard (bands and daily: the chance to pay by days past due; frailty_variance)",
+    "delay_disputed": "behaviour.hazard.disputed_multiplier",
+    "letter_sensitivity": "behaviour.hazard.effects.notice (one multiplier and window per dunning level)",
+    "response_rate": "behaviour.hazard.effects.notice of each segment (one multiplier and window per level)",
+    "response_window_days": "behaviour.hazard.effects.notice[k].window_days",
+    "ptp_keep_rate": "behaviour.hazard.effects.promise (the keep rate is now an outcome, see strategy.promise_grace_days)",
+}
+
+
 def _format_validation_error(err: ValidationError) -> str:
     parts = []
     for e in err.errors():
         loc = ".".join(str(x) for x in e["loc"]) or "(top level)"
         msg = e["msg"].removeprefix("Value error, ")
-        if e["type"] == "extra_forbidden":
+        if e["type"] == "extra_forbidden" and str(e["loc"][-1]) in REPLACED_KEYS:
+            msg = (f"this key belongs to the former payment-delay model and was replaced by "
+                   f"{REPLACED_KEYS[str(e['loc'][-1])]}; see docs/model.md §2.2")
+        elif e["type"] == "extra_forbidden":
             msg = "unknown key (check spelling; see docs/model.md for the keys)"
         elif e["type"] == "missing":
             msg = "required key is missing"

@@ -1,10 +1,12 @@
 """How items leave the book: payments (full, partial, without remittance), pre-legal hand-over,
 write-off and insolvency.
 
-* **Payments.** An item is paid on its ``pay_day`` (the natural day, or earlier if a letter, promise
-  or plan moved it) unless a dispute is open, it sits in a plan or with the agency, or cash for it is
-  already in suspense. With the segment's ``partial_payment_rate`` the first payment covers only
-  ``partial_fraction`` of the open amount; the rest follows after a fresh draw of days late. With the
+* **Payments.** Each business day every item at risk (open, no open dispute, not in a plan or with the
+  agency, no cash for it in suspense) adds its hazard of the day (:func:`o2c_sim.payers.intensity`) to
+  its cumulative hazard and is paid when that reaches its resistance. With the segment's
+  ``partial_payment_rate`` the first payment covers only ``partial_fraction`` of the open amount; the
+  rest follows the same hazard with a fresh keyed resistance. Whether a payment is partial or comes
+  without remittance is keyed by the item and its payment number (the same under every policy). With the
   segment's ``unapplied_rate`` a payment comes without remittance advice: the cash waits in suspense
   until a cash-application clerk matches it (``work.cash_match`` minutes).
 * **Pre-legal.** When an account's oldest actionable item is ``dunning.pre_legal_days`` past due, a
@@ -22,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from .book import DISPUTE_PENDING, INF, NO_DISPUTE
-from .payers import sample_delay
+from .payers import intensity
 
 WRITE_OFF_AGED, WRITE_OFF_INSOLVENCY, WRITE_OFF_LEGAL = 1, 2, 3
 
@@ -30,7 +32,9 @@ WRITE_OFF_AGED, WRITE_OFF_INSOLVENCY, WRITE_OFF_LEGAL = 1, 2, 3
 def payments(sim, d: int) -> None:
     inv, ledger = sim.inv, sim.ledger
     idx = sim.open_items()
-    due = idx[(inv.pay_day[idx] <= d) & sim.actionable(idx, d)]
+    at_risk = idx[sim.actionable(idx, d)]
+    inv.cum_hazard[at_risk] += intensity(sim, at_risk, d)
+    due = at_risk[inv.cum_hazard[at_risk] >= inv.resistance[at_risk]]
     if len(due) == 0:
         return
     # a payer who pays before raising a dispute no longer raises it
@@ -39,17 +43,19 @@ def payments(sim, d: int) -> None:
     inv.dispute_open_day[pending] = INF
     acct = inv.account[due]
     seg = inv.segment[due]
-    unapplied = sim.rng.payments.random(len(due)) < sim.seg_unapplied_rate[seg]
+    key, gen, nth = inv.key[due], inv.generation[due], inv.payments[due]
+    unapplied = sim.keyed.uniform("unapplied", key, gen, nth) < sim.seg_unapplied_rate[seg]
     partial = inv.partial[due]
     open_cents = ledger.open[due]
     cents = np.where(partial, np.floor(open_cents * _partial_fraction(sim, seg)).astype(np.int64), open_cents)
     cents = np.maximum(cents, 1)
-    # the rest of a partial payment follows after another draw of days late
+    inv.payments[due] += 1
+    # the rest of a partial payment follows the same hazard with a fresh resistance
     if partial.any():
         p = due[partial]
         inv.partial[p] = False
-        inv.pay_day[p] = sim.cal.next_busday(d + _days_late(sim, inv.segment[p])).astype(float)
-    inv.pay_day[due[~partial]] = INF
+        inv.cum_hazard[p] = 0.0
+        inv.resistance[p] = sim.keyed.exponential("resistance", inv.key[p], inv.generation[p], inv.payments[p])
     direct = ~unapplied
     full = direct & ~partial
     ledger.pay(d, due[full], cents[full], acct[full])
@@ -63,16 +69,6 @@ def payments(sim, d: int) -> None:
 
 def _partial_fraction(sim, seg: np.ndarray) -> np.ndarray:
     return np.array([s.behaviour.partial_fraction for s in sim.scenario.portfolio.segments])[seg]
-
-
-def _days_late(sim, seg: np.ndarray) -> np.ndarray:
-    out = np.ones(len(seg))
-    for s, spec in enumerate(sim.scenario.portfolio.segments):
-        m = seg == s
-        if m.any():
-            d = sample_delay(spec.behaviour.delay, sim.rng.delays, int(m.sum()))
-            out[m] = np.maximum(d, 1)
-    return out
 
 
 def _matcher(sim, invoice: int, cents: int, account: int):
@@ -89,7 +85,6 @@ def legal_and_write_off(sim, d: int) -> None:
     aged = idx[(dpd >= dn.write_off_days) & ~inv.in_legal[idx]]
     if len(aged):
         sim.ledger.write_off_open(d, aged, inv.account[aged], WRITE_OFF_AGED)
-        inv.pay_day[aged] = INF
     if dn.pre_legal_days is None:
         return
     act = sim.actionable(idx, d) & (dpd >= dn.pre_legal_days)
@@ -109,20 +104,21 @@ def _handover(sim, account: int):
         if len(mine) == 0:
             return
         inv.in_legal[mine] = True
-        inv.pay_day[mine] = INF
         sim.ledger.log.record(now, "legal_handover", mine, account, sim.ledger.open[mine])
-        sim.env.process(_recovery(sim, account, mine))
+        recovered = sim.keyed.uniform("legal_recovery", account, sim.acct.handovers[account])[()] < sim.scenario.dunning.legal.recovery_rate
+        sim.acct.handovers[account] += 1
+        sim.env.process(_recovery(sim, account, mine, recovered))
     return done
 
 
-def _recovery(sim, account: int, items: np.ndarray):
+def _recovery(sim, account: int, items: np.ndarray, recovered: bool):
     legal = sim.scenario.dunning.legal
     yield sim.env.timeout(legal.days_to_recover)
     now = sim.env.now
     items = items[sim.ledger.open[items] > 0]
     if len(items) == 0:
         return
-    if sim.rng.legal.random() < legal.recovery_rate:
+    if recovered:
         sim.ledger.pay(now, items, sim.ledger.open[items], account, kind="legal_recovery")
     else:
         sim.ledger.write_off_open(now, items, account, WRITE_OFF_LEGAL)
@@ -141,5 +137,4 @@ def insolvencies(sim, d: int) -> None:
     inv = sim.inv
     mine = idx[hit[inv.account[idx]] & ~inv.unapplied[idx]]
     sim.ledger.write_off_open(d, mine, inv.account[mine], WRITE_OFF_INSOLVENCY)
-    inv.pay_day[mine] = INF
     inv.in_plan[mine] = False

@@ -10,8 +10,9 @@ open on ``as_of`` — issued by then and not settled by then — is carried in w
 * its invoice and due dates (ages), its dunning level from a ``dunning_level`` column if the ledger
   has one, otherwise the number of the cadence's steps already due on ``as_of``;
 * an open dispute if it is disputed and the dispute was not resolved by ``as_of``;
-* a natural payment day drawn from its segment's delay distribution *conditional on not having been
-  paid by* ``as_of`` (redrawn until later; after 20 tries, 1–10 days after ``as_of``).
+* a fresh Exp(1) resistance and no hazard accumulated (:mod:`o2c_sim.payers`): given that it was not
+  paid by ``as_of``, an exponential resistance's remainder is again Exp(1), so this is the correct
+  conditional start; no past notice counts as recent (their dates are not known).
 
 Open credits (credit notes with a negative open amount on ``as_of``) are carried in by applying them,
 as an ERP's clearing run would, to the same customer's open invoices: first the invoice a credit note
