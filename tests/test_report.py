@@ -61,8 +61,8 @@ def test_report_xlsx_has_the_tables(scenario_report):
     wb = openpyxl.load_workbook(scenario_report / "run_scenario.xlsx")
     assert wb.sheetnames == ["KPIs", "Monthly KPIs", "Weekly cash"]
     header = [c.value for c in wb["KPIs"][1]]
-    assert header == ["kpi", "unit", "mean", "ci95_lo", "ci95_hi"]
-    assert wb["KPIs"]["A2"].value == "dso" and isinstance(wb["KPIs"]["C2"].value, float)
+    assert header == ["kpi", "label", "unit", "mean", "ci95_lo", "ci95_hi", "meaning"]
+    assert wb["KPIs"]["A2"].value == "dso" and wb["KPIs"]["B2"].value == "DSO" and isinstance(wb["KPIs"]["D2"].value, float)
 
 
 @pytest.mark.browser

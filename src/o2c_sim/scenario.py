@@ -33,7 +33,7 @@ Days = Annotated[int, Field(ge=1, le=MAX_DAYS)]
 DaysOrZero = Annotated[int, Field(ge=0, le=MAX_DAYS)]
 MAX_MULTIPLIER = 1000.0  # any hazard multiplier: 1000× already means "pays at once"
 Multiplier = Annotated[float, Field(gt=0.0, le=MAX_MULTIPLIER)]
-Intensity = Annotated[float, Field(gt=0.0, le=50.0)]  # daily hazard intensity: 1 − e^−50 is certainty
+Intensity = Annotated[float, Field(gt=0.0, le=1e4)]  # daily hazard intensity (above ~20, paying that day is certain)
 
 STRATEGIES = ("oldest_first", "largest_balance", "risk_weighted", "broken_promises_first", "scored_rules")
 DISPUTE_REASONS = ("pricing", "quantity", "billing_error", "contract", "duplicate", "service")
