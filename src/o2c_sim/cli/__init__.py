@@ -13,7 +13,7 @@ import sys
 from ..errors import UserError
 
 #: subcommand modules, in the order ``o2c-sim --help`` lists them
-COMMANDS = ("run", "validate", "calibrate", "forecast", "gap", "sweep", "recommend", "report", "dashboard")
+COMMANDS = ("run", "validate", "calibrate", "forecast", "gap", "position", "sweep", "recommend", "report", "dashboard")
 
 
 class _Parser(argparse.ArgumentParser):
