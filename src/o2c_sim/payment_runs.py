@@ -1,0 +1,68 @@
+"""Payment-run days: payers who pay only on their own run days (docs/model.md §2.8).
+
+Many companies pay suppliers in batches: every Friday, on the 15th and at month-end, or once a month.
+An account that follows a :class:`~o2c_sim.scenario.PaymentRunRule` accumulates its items' hazard as
+usual (:mod:`o2c_sim.payers`) on every business day, but an item whose cumulative hazard has reached its
+resistance pays on the first *run day* on or after that day (if nothing blocks it then: a dispute, a
+plan or the agency; until then it stays open and may still be dunned). The resistance is the same keyed
+Exp(1) draw as without runs, so common random numbers hold: an item no action touched pays on the next
+run day on or after the day it would otherwise have paid.
+
+Run days are business days: for ``weekday`` the business day on or after each such weekday (a holiday
+moves the run to the next business day); for ``days_of_month`` the first business day on or after each
+listed day of the month, or the month's last business day when none is left in the month (31 = month
+end); ``month_end`` is the last business day of each month. Which accounts follow a rule is keyed by
+account (``share`` of the rule's segments), so it is the same under every policy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .scenario import WEEKDAYS, PaymentRunRule
+
+
+def run_days(rule: PaymentRunRule, cal) -> np.ndarray:
+    """Boolean mask over the calendar's days (horizon + margin): the rule's run days."""
+    span = len(cal.is_busday)
+    dates = cal.origin + np.arange(span)
+    out = np.zeros(span, bool)
+    if rule.schedule == "weekday":
+        weekday = (dates.astype("datetime64[D]").view("int64") + 3) % 7  # 1970-01-01 was a Thursday (3)
+        candidates = np.flatnonzero(weekday == WEEKDAYS.index(rule.weekday))
+        runs = np.asarray(cal.next_busday(candidates), np.int64)
+        out[runs[runs < span]] = True
+        return out
+    listed = [31] if rule.schedule == "month_end" else rule.days_of_month
+    month = dates.astype("datetime64[M]")
+    busday = np.flatnonzero(cal.is_busday)
+    for m in np.unique(month):
+        first = int((m.astype("datetime64[D]") - cal.origin).astype(np.int64))
+        length = int(((m + 1).astype("datetime64[D]") - m.astype("datetime64[D]")).astype(np.int64))
+        mine = busday[month[busday] == m]
+        for k in listed:
+            target = first + min(k, length) - 1
+            if target >= span or len(mine) == 0:
+                continue
+            later = mine[mine >= target]
+            out[later[0] if len(later) else mine[-1]] = True
+    return out
+
+
+class PaymentRuns:
+    """Which accounts pay on run days, and each rule's run days."""
+
+    def __init__(self, scenario, cal, keyed, account_segment: np.ndarray):
+        rules = scenario.payment_runs.rules
+        names = [s.name for s in scenario.portfolio.segments]
+        self.days = np.array([run_days(r, cal) for r in rules])
+        self.rule = np.full(len(account_segment), -1, np.int64)
+        u = keyed.uniform("payment_run", np.arange(len(account_segment)))
+        for i, r in enumerate(rules):
+            segs = [names.index(s) for s in r.segments] if r.segments else list(range(len(names)))
+            self.rule[(self.rule < 0) & np.isin(account_segment, segs) & (u < r.share)] = i
+
+    def waiting(self, accounts: np.ndarray, d: int) -> np.ndarray:
+        """Mask over ``accounts``: they follow a rule and ``d`` is not one of its run days."""
+        rule = self.rule[accounts]
+        return (rule >= 0) & ~self.days[np.maximum(rule, 0), d]
