@@ -30,7 +30,7 @@ random_overrides = st.fixed_dictionaries({
         {"credit_rebill": 0.0, "partial_credit": 1.0, "rejected": 0.0},
         {"credit_rebill": 0.3, "partial_credit": 0.3, "rejected": 0.4},
     ]),
-    # fees, payment runs and credit holds (docs/model.md §2.7–2.9)
+    # fees, payment runs and credit holds (docs/model.md §2.16–2.18)
     "fees.enabled": st.booleans(),
     "fees.levels": st.sampled_from([
         [{"level": 2, "fixed": 40.0, "interest": True}, {"level": 4, "percent": 1.5, "interest": True}],

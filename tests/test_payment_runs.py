@@ -65,3 +65,18 @@ def test_a_share_of_one_segment_follows_the_rule_and_payments_only_wait():
 def test_bad_payment_run_blocks_are_user_errors(overrides, field):
     with pytest.raises(UserError, match=f"field '{field}'"):
         load_scenario("baseline", overrides)
+
+
+def test_run_day_evidence_finds_a_friday_run_and_none_in_the_ibm_sample(ibm_csv):
+    import pandas as pd
+
+    from o2c_sim.payment_runs import run_day_evidence
+
+    fridays = pd.date_range("2026-01-02", periods=60, freq="W-FRI").repeat(5)
+    found = run_day_evidence(fridays)
+    assert found["weekday"]["p"] < 1e-6 and found["weekday"]["top"] == "Fri"
+    ibm = pd.read_csv(ibm_csv, usecols=["SettledDate"])
+    seen = run_day_evidence(pd.to_datetime(ibm["SettledDate"], format="%m/%d/%Y"))
+    assert seen["weekday"]["df"] == 6  # IBM settlement dates fall on weekends too
+    assert seen["weekday"]["p"] > 0.05  # no weekday pattern
+    assert seen["day_of_month"]["top_ratio"] < 1.5  # no day carries a run (figures in docs/model.md §2.17)

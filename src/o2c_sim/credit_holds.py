@@ -1,5 +1,5 @@
 """Credit holds: billing of an account over its credit limit or with items too long past due is held
-(docs/model.md §2.9).
+(docs/model.md §2.18).
 
 Each business day before billing, an account of the rule's segments is *on hold* when its open balance
 exceeds its credit limit (``over_limit``; limit = ``credit_limit_months`` × expected monthly billing,

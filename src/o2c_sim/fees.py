@@ -1,4 +1,4 @@
-"""Dunning fees and statutory late-payment interest (docs/model.md §2.7).
+"""Dunning fees and statutory late-payment interest (docs/model.md §2.16).
 
 When the dunning run sends level k on an item and ``fees.levels`` has an entry for level k, the item is
 charged (one fee receivable, :class:`~o2c_sim.ledger.FeeBook`, linked to the item):

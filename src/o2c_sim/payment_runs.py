@@ -1,4 +1,4 @@
-"""Payment-run days: payers who pay only on their own run days (docs/model.md §2.8).
+"""Payment-run days: payers who pay only on their own run days (docs/model.md §2.17).
 
 Many companies pay suppliers in batches: every Friday, on the 15th and at month-end, or once a month.
 An account that follows a :class:`~o2c_sim.scenario.PaymentRunRule` accumulates its items' hazard as
@@ -66,3 +66,36 @@ class PaymentRuns:
         """Mask over ``accounts``: they follow a rule and ``d`` is not one of its run days."""
         rule = self.rule[accounts]
         return (rule >= 0) & ~self.days[np.maximum(rule, 0), d]
+
+
+def run_day_evidence(paid_dates) -> dict[str, dict[str, float]]:
+    """Do settlement dates bunch on weekdays or days of the month? Pearson chi-square tests against
+    the counts expected if payments fell on any day alike: for the weekday, 1/7 each (or 1/5 when no
+    payment falls on a weekend); for the day of the month, in proportion to how often each day occurs
+    between the first and the last date. Returns ``{"weekday": {...}, "day_of_month": {...}}`` with the
+    statistic, degrees of freedom, p-value and the most over-represented day and its observed/expected
+    ratio. (docs/model.md §2.17 reports the IBM sample: no pattern.)"""
+    from scipy import stats
+
+    import pandas as pd
+
+    d = pd.to_datetime(pd.Series(paid_dates)).dropna()
+    if len(d) < 30:
+        raise ValueError("need at least 30 settlement dates to test for payment-run days")
+    weekday = np.bincount(d.dt.day_of_week.to_numpy(), minlength=7)
+    if weekday[5:].sum() == 0:
+        weekday = weekday[:5]
+    span = pd.date_range(d.min(), d.max(), freq="D")
+    expected_dom = np.bincount(span.day, minlength=32)[1:].astype(float)
+    observed_dom = np.bincount(d.dt.day.to_numpy(), minlength=32)[1:]
+    expected_dom *= observed_dom.sum() / expected_dom.sum()
+    out = {}
+    for name, obs, exp, labels in (("weekday", weekday, np.full(len(weekday), weekday.sum() / len(weekday)), WEEKDAYS),
+                                   ("day_of_month", observed_dom, expected_dom, [str(i) for i in range(1, 32)])):
+        keep = exp > 0
+        test = stats.chisquare(obs[keep], exp[keep])
+        ratio = np.where(keep, obs / np.where(keep, exp, 1), 0)
+        top = int(np.argmax(ratio))
+        out[name] = {"chi2": float(test.statistic), "df": int(keep.sum() - 1), "p": float(test.pvalue),
+                     "top": labels[top], "top_ratio": float(ratio[top])}
+    return out

@@ -315,7 +315,7 @@ class FeeLevel(Strict):
 
 
 class Fees(Strict):
-    """Dunning fees and statutory late-payment interest as separate receivables (docs/model.md §2.7).
+    """Dunning fees and statutory late-payment interest as separate receivables (docs/model.md §2.16).
 
     Defaults where enabled follow the EU Late Payment Directive 2011/7/EU (Art. 6: a fixed
     compensation of 40 per invoice; Art. 2(6), 3(2): interest at the reference rate + 8 points a year);
@@ -344,7 +344,7 @@ WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
 class PaymentRunRule(Strict):
-    """Accounts that pay only on their payment-run days (docs/model.md §2.8): ``share`` of the accounts
+    """Accounts that pay only on their payment-run days (docs/model.md §2.17): ``share`` of the accounts
     of ``segments`` (all when empty), keyed by account. ``schedule``: ``weekday`` (every ``weekday``),
     ``days_of_month`` (e.g. [15, 31]: the first business day on or after each, within the month, else the
     month's last business day) or ``month_end`` (the last business day of the month)."""
@@ -369,7 +369,7 @@ class PaymentRuns(Strict):
 
 
 class CreditHolds(Strict):
-    """Credit holds (docs/model.md §2.9): an account of ``segments`` (all when empty) is put on hold when
+    """Credit holds (docs/model.md §2.18): an account of ``segments`` (all when empty) is put on hold when
     its open balance exceeds its credit limit (``over_limit``) or an item is ``max_days_past_due`` or
     more past due; its new billing is held until the condition clears, and its payment hazard is
     multiplied by ``hazard.effects.credit_hold`` while on hold."""
