@@ -88,5 +88,4 @@ class CreditHolds:
         return {
             "hold_wait_days": float(days.mean()) if len(days) else float("nan"),
             "hold_cost": float((money * days).sum() * cost_of_capital / 365.0),
-            "sales_held_open": float(sum(a for _, a, _, _ in self.held)),
         }

@@ -12,7 +12,7 @@ import pandas as pd
 
 from .kpis import mean_ci95
 from .model import simulate
-from .results import KPI_UNITS, SimResult
+from .results import ALL_KPI_UNITS, SimResult
 from .scenario import Scenario
 
 
@@ -35,7 +35,7 @@ class Replications:
 
 
 def summarise_kpis(rows: list[dict[str, float]]) -> dict:
-    keys = [k for k in KPI_UNITS if any(k in r for r in rows)]
+    keys = [k for k in ALL_KPI_UNITS if any(k in r for r in rows)]
     mean, ci = {}, {}
     for key in keys:
         m, lo, hi = mean_ci95([r.get(key) for r in rows])

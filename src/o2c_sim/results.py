@@ -27,10 +27,14 @@ KPI_UNITS = {
     "inbound_sla_pct": "%", "inbound_wait_minutes": "min", "unapplied_cash": "money",
     "unapplied_age_days": "days", "cash_collected": "money", "cash_per_week": "money",
     "write_offs": "money", "sales": "money", "ending_ar": "money", "invoices": "count",
+}
+#: KPIs of the optional levers, in kpis.json only when the lever is on (docs/model.md §4.3)
+OPERATIONS_KPI_UNITS = {
     "fees_charged": "money", "fees_collected": "money", "fees_waived": "money", "fees_written_off": "money",
     "sales_held": "money", "holds_placed": "count", "holds_released": "count", "hold_wait_days": "days",
     "hold_cost": "money",
 }
+ALL_KPI_UNITS = {**KPI_UNITS, **OPERATIONS_KPI_UNITS}
 
 
 @dataclass
@@ -253,15 +257,16 @@ def summarise(sim, window: pd.DataFrame, monthly: pd.DataFrame, events: pd.DataF
 
 def operations_kpis(sim, events: pd.DataFrame, w0: int, count: pd.Series) -> dict[str, float]:
     """Fees (charged, collected, waived, written off) and credit holds (sales held, holds placed and
-    released, mean wait of a released sale, its financing cost) over the measurement window; zero (and
-    NaN for the wait) when the feature is off."""
+    released, mean wait of a released sale, its financing cost) over the measurement window, for the
+    levers that are on (none when both are off, so the shipped scenarios' kpis.json is unchanged)."""
     later = events["time"].to_numpy() >= w0
     money = lambda kind: float(events["amount"].to_numpy()[later & (events["kind"] == kind).to_numpy()].sum())  # noqa: E731
-    holds = sim.credit_holds.summary(w0, sim.scenario.finance.cost_of_capital) if sim.credit_holds is not None \
-        else {"hold_wait_days": float("nan"), "hold_cost": 0.0}
-    return {
-        "fees_charged": money("fee_added"), "fees_collected": money("fee_paid"), "fees_waived": money("fee_waived"),
-        "fees_written_off": money("fee_written_off"), "sales_held": money("sales_held"),
-        "holds_placed": int(count.get("credit_hold", 0)), "holds_released": int(count.get("credit_release", 0)),
-        "hold_wait_days": holds["hold_wait_days"], "hold_cost": holds["hold_cost"],
-    }
+    out: dict[str, float] = {}
+    if sim.fees is not None:
+        out.update(fees_charged=money("fee_added"), fees_collected=money("fee_paid"), fees_waived=money("fee_waived"),
+                   fees_written_off=money("fee_written_off"))
+    if sim.credit_holds is not None:
+        out.update(sales_held=money("sales_held"), holds_placed=int(count.get("credit_hold", 0)),
+                   holds_released=int(count.get("credit_release", 0)),
+                   **sim.credit_holds.summary(w0, sim.scenario.finance.cost_of_capital))
+    return out

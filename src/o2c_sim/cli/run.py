@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 
 from ..errors import UserError
-from ..results import KPI_UNITS
+from ..results import ALL_KPI_UNITS
 
 
 def register(sub) -> None:
@@ -34,7 +34,7 @@ def add_override_args(p: argparse.ArgumentParser) -> None:
 def format_kpis(summary: dict) -> str:
     """A text table: KPI, unit, mean and 95 % CI."""
     lines = [f"{'KPI':<24}{'unit':>7}{'mean':>16}{'95% CI':>32}"]
-    for key, unit in KPI_UNITS.items():
+    for key, unit in ALL_KPI_UNITS.items():
         if key not in summary["mean"]:
             continue
         m = summary["mean"][key]
