@@ -48,7 +48,7 @@ def test_every_line_of_a_hand_built_ledger():
 
 def test_run_directory_matches_the_simulators_daily_book(tmp_path):
     sc = small_scenario(overrides={"portfolio.accounts": 150, "horizon_days": 90, "warmup_days": 60, "replications": 1,
-                                   "dunning.pre_legal_days": 20, "seed": 3})
+                                   "dunning.pre_legal_days": 20, "seed": 3, "fees.enabled": True})
     reps = run_replications(sc)
     r = reps.results[0]
     moves = movements_from_run(r.invoices, r.events)
@@ -64,13 +64,19 @@ def test_run_directory_matches_the_simulators_daily_book(tmp_path):
     window = daily.loc[start:end]
     assert lines["billing"] == round(window["sales"].sum() * 100)
     assert lines["written_off"] + lines["agency_written_off"] == round(window["write_offs"].sum() * 100)
+    # fee receivables roll forward too: to the last day they equal the fees still open
+    whole = roll_forward(moves, daily.index[0], daily.index[-1])["lines_cents"]
+    assert whole["fee_charged"] > 0 and whole["opening_fees"] == 0
+    assert whole["closing_fees"] == round(r.extra["fees"]["open"].sum() * 100)
+    assert whole["fee_collected"] == round(r.extra["fees"]["paid"].sum() * 100)
     # the CLI on the run directory writes the same roll-forward
     run_dir = write_run(tmp_path / "run", reps)
     out = tmp_path / "pos"
     assert main(["position", str(run_dir), "--period", f"{start.date()}..{end.date()}", "--target", "pct_over_90<5",
                  "--out", str(out)]) == 0
     written = pd.read_csv(out / "position.csv")
-    assert round(written["amount"].iloc[-1] * 100) == lines["closing_agency"]
+    assert round(written["amount"].iloc[11] * 100) == lines["closing_agency"]
+    assert round(written["amount"].iloc[-1] * 100) == lines["closing_fees"]
     assert round(written["amount"].iloc[6] * 100) == lines["closing_ar"]
 
 

@@ -4,6 +4,7 @@
         = closing AR (in-house)
     opening with the agency + moved to the agency − recovered by the agency − written off there
         = closing with the agency
+    opening fees + fees charged − collected − waived − written off = closing fees   (§2.16 of docs/model.md)
 
 (the "movement schedule" of receivables of IFRS 9 / IFRS 7 §35H disclosures and of a collections
 team's month-end "gap analysis of the debt position"). Every line is a sum of dated *movements*, in
@@ -34,10 +35,11 @@ import pandas as pd
 from .errors import UserError
 from .kpis import dso_standard
 
-#: movement kinds: sign on the in-house AR, sign on the agency balance
+#: movement kinds: sign on the in-house AR, on the agency balance and on the fee receivables
 MOVEMENTS = {
-    "billing": (1, 0), "collected": (-1, 0), "credited": (-1, 0), "written_off": (-1, 0),
-    "to_agency": (-1, 1), "agency_collected": (0, -1), "agency_written_off": (0, -1),
+    "billing": (1, 0, 0), "collected": (-1, 0, 0), "credited": (-1, 0, 0), "written_off": (-1, 0, 0),
+    "to_agency": (-1, 1, 0), "agency_collected": (0, -1, 0), "agency_written_off": (0, -1, 0),
+    "fee_charged": (0, 0, 1), "fee_collected": (0, 0, -1), "fee_waived": (0, 0, -1), "fee_written_off": (0, 0, -1),
 }
 LINES = (
     ("opening_ar", "opening AR"), ("billing", "+ new billing"), ("collected", "− collected"),
@@ -46,12 +48,16 @@ LINES = (
     ("opening_agency", "opening with agency"), ("to_agency_in", "+ moved to agency"),
     ("agency_collected", "− recovered by agency"), ("agency_written_off", "− written off at agency"),
     ("closing_agency", "= closing with agency"),
+    ("opening_fees", "opening fees"), ("fee_charged", "+ fees charged"), ("fee_collected", "− fees collected"),
+    ("fee_waived", "− fees waived"), ("fee_written_off", "− fees written off"), ("closing_fees", "= closing fees"),
 )
 BUCKETS = ("current", "1_30", "31_60", "61_90", "over_90")
 _EVENT_MOVEMENT = {
     "issue": "billing", "opening_balance": "billing", "payment": "collected", "partial_payment": "collected",
     "cash_applied": "collected", "plan_instalment": "collected", "legal_recovery": "collected",
     "credit_note": "credited", "write_off": "written_off", "legal_handover": "to_agency",
+    "fee_added": "fee_charged", "fee_paid": "fee_collected", "fee_waived": "fee_waived",
+    "fee_written_off": "fee_written_off",
 }
 
 
@@ -131,6 +137,7 @@ def roll_forward(movements: pd.DataFrame, start, end, target: Target | None = No
     before, within = date < start, (date >= start) & (date <= end)
     sign_ar = movements["kind"].map({k: v[0] for k, v in MOVEMENTS.items()}).to_numpy()
     sign_ag = movements["kind"].map({k: v[1] for k, v in MOVEMENTS.items()}).to_numpy()
+    sign_fee = movements["kind"].map({k: v[2] for k, v in MOVEMENTS.items()}).to_numpy()
     cents = movements["cents"].to_numpy(np.int64)
     flow = {k: int(cents[within.to_numpy() & (movements["kind"] == k).to_numpy()].sum()) for k in MOVEMENTS}
     lines = {
@@ -140,10 +147,14 @@ def roll_forward(movements: pd.DataFrame, start, end, target: Target | None = No
         "opening_agency": int((cents * sign_ag)[before.to_numpy()].sum()),
         "to_agency_in": flow["to_agency"], "agency_collected": flow["agency_collected"],
         "agency_written_off": flow["agency_written_off"],
+        "opening_fees": int((cents * sign_fee)[before.to_numpy()].sum()),
+        **{k: flow[k] for k in ("fee_charged", "fee_collected", "fee_waived", "fee_written_off")},
     }
     lines["closing_ar"] = (lines["opening_ar"] + lines["billing"] - lines["collected"] - lines["credited"]
                            - lines["written_off"] - lines["to_agency"])
     lines["closing_agency"] = lines["opening_agency"] + lines["to_agency_in"] - lines["agency_collected"] - lines["agency_written_off"]
+    lines["closing_fees"] = (lines["opening_fees"] + lines["fee_charged"] - lines["fee_collected"] - lines["fee_waived"]
+                             - lines["fee_written_off"])
     # closing AR item by item (an independent sum over invoices), aged at the period end
     upto = (date <= end).to_numpy()
     per_item = (pd.DataFrame({"invoice_id": movements["invoice_id"].to_numpy()[upto], "cents": (cents * sign_ar)[upto],
