@@ -46,6 +46,9 @@ random_overrides = st.fixed_dictionaries({
                                            [{"schedule": "days_of_month", "days_of_month": [10, 25]}]]),
     "credit_holds.enabled": st.booleans(),
     "credit_holds.max_days_past_due": st.one_of(st.none(), st.integers(0, 90)),
+    "seasonality.enabled": st.booleans(),
+    "seasonality.growth_annual": st.floats(-0.5, 2),
+    "seasonality.month_end_share": st.one_of(st.none(), st.floats(0, 1)),
 })
 
 

@@ -1,4 +1,4 @@
-"""Fees, payment runs and credit holds are off by default and then change nothing: the baseline's
+"""Fees, payment runs, credit holds and billing seasonality are off by default and then change nothing: the baseline's
 invoice table and KPIs equal those computed before the features existed, whether their blocks are
 absent or present but disabled."""
 
@@ -16,7 +16,8 @@ BEFORE = {"invoices_sha256": "1e8f0446c24481e0f9bb52a6dbd9648c04380f4afc85aae2d3
           "pct_over_90": 0.05999532312272267, "invoices": 1074}
 DISABLED = {"fees.enabled": False, "fees.levels": [{"level": 2, "fixed": 40.0, "interest": True}],
             "payment_runs.enabled": False, "payment_runs.rules": [{"schedule": "month_end"}],
-            "credit_holds.enabled": False, "credit_holds.max_days_past_due": 30}
+            "credit_holds.enabled": False, "credit_holds.max_days_past_due": 30,
+            "seasonality.enabled": False, "seasonality.growth_annual": 0.3, "seasonality.month_end_share": 0.5}
 
 
 def fingerprint(result) -> dict:

@@ -67,7 +67,7 @@ class Simulation:
         self.frailty = frailty(sc, self.keyed, self.acc.segment, self.acc.silent)
         self.acct = AccountState(len(self.acc))
         self.episodes = Episodes()
-        self.billing = Billing(sc, self.acc, self.rng.billing, self.rng.amounts)
+        self.billing = Billing(sc, self.acc, self.rng.billing, self.rng.amounts, self.cal)
         self.payment_runs = PaymentRuns(sc, self.cal, self.keyed, self.acc.segment) if sc.payment_runs.enabled else None
         self.credit_holds = CreditHolds(sc, self.acc) if sc.credit_holds.enabled else None
         self.fees = Fees(sc) if sc.fees.enabled else None
@@ -162,7 +162,7 @@ class Simulation:
     def issue_invoices(self, d: int) -> np.ndarray:
         """Issue today's billing and pending rebills; each invoice draws its keyed fate (resistance,
         dispute on receipt, partial payment)."""
-        accounts, amounts = self.billing.bill(int(self.cal.busday_of_month[d]))
+        accounts, amounts = self.billing.bill(int(self.cal.busday_of_month[d]), d)
         keys = self.next_key + np.arange(len(accounts), dtype=np.int64)
         self.next_key += len(accounts)
         if self.credit_holds is not None:

@@ -380,6 +380,22 @@ class CreditHolds(Strict):
     max_days_past_due: Annotated[int, Field(ge=0)] | None = 60
 
 
+class Seasonality(Strict):
+    """Billing seasonality and growth (docs/model.md §2.19), off by default.
+
+    One-off billing: a share ``month_end_share`` of each month's invoices falls in its last
+    ``month_end_business_days`` business days, and a quarter's last month bills
+    ``quarter_end_multiplier`` times the other two (a year's volume unchanged). All billing — one-off
+    rates and recurring contract amounts — grows by ``growth_annual`` a year (compound) from the
+    start date."""
+
+    enabled: bool = False
+    growth_annual: Annotated[float, Field(gt=-1.0, le=10.0)] = 0.0
+    month_end_share: Probability | None = None  # None = spread evenly over the month's business days
+    month_end_business_days: Annotated[int, Field(ge=1, le=15)] = 3
+    quarter_end_multiplier: Positive = 1.0
+
+
 class Finance(Strict):
     cost_of_capital: Annotated[float, Field(ge=0, le=1)] = 0.08  # per year
 
@@ -417,6 +433,7 @@ class Scenario(Strict):
     fees: Fees = Fees()
     payment_runs: PaymentRuns = PaymentRuns()
     credit_holds: CreditHolds = CreditHolds()
+    seasonality: Seasonality = Seasonality()
     #: dotted scenario path -> where its value came from (a calibration writes one entry per estimate)
     provenance: dict[str, Provenance] = Field(default_factory=dict)
 
