@@ -80,3 +80,28 @@ def test_run_day_evidence_finds_a_friday_run_and_none_in_the_ibm_sample(ibm_csv)
     assert seen["weekday"]["df"] == 6  # IBM settlement dates fall on weekends too
     assert seen["weekday"]["p"] > 0.05  # no weekday pattern
     assert seen["day_of_month"]["top_ratio"] < 1.5  # no day carries a run (figures in docs/model.md §2.17)
+
+
+def test_untouched_items_pay_on_the_next_run_day_after_their_own_day():
+    """Common random numbers: with no collection action at all, every item pays on the first run day
+    on or after the day it pays without payment runs."""
+    quiet = {**SMALL, "team.collectors": 0, "dunning.enabled": False, "disputes.enabled": False,
+             **{f"portfolio.segments.{s}.behaviour.{k}": 0.0 for s in ("key_accounts", "mid_market", "small_business")
+                for k in ("partial_payment_rate", "unapplied_rate", "insolvency_rate_annual")}}
+    off = simulate(load_scenario("baseline", quiet))
+    on = simulate(load_scenario("baseline", {**quiet, "payment_runs.enabled": True,
+                                             "payment_runs.rules": [{"schedule": "days_of_month", "days_of_month": [10, 25]}]}))
+    both = off.invoices.merge(on.invoices, on="invoice_id", suffixes=("_off", "_on")).dropna(subset=["paid_date_off"])
+    assert len(both) > 500 and (both["paid_amount_off"] == both["amount_off"]).all()
+    rule = PaymentRunRule(schedule="days_of_month", days_of_month=[10, 25])
+    sc = load_scenario("baseline", quiet)
+    cal = BusinessCalendar(sc.start_date - dt.timedelta(days=sc.warmup_days), sc.warmup_days + sc.horizon_days)
+    runs = (cal.origin + np.flatnonzero(run_days(rule, cal))).astype("datetime64[ns]")
+    nxt = np.searchsorted(runs, both["paid_date_off"].to_numpy())
+    paid_on = both["paid_date_on"].to_numpy()
+    due_in_run = nxt < len(runs)
+    expected = runs[np.minimum(nxt, len(runs) - 1)]
+    late = np.isnat(paid_on)  # still waiting for a run day after the horizon
+    assert (~late).sum() > 500
+    assert (paid_on[~late] == expected[~late]).all()
+    assert (expected[late] > np.datetime64(cal.origin + sc.warmup_days + sc.horizon_days - 1)).all() and due_in_run[~late].all()
