@@ -70,10 +70,11 @@ class Fees:
                 start = np.array([self.interest_from.get(i, due) for i, due in zip(mine.tolist(), inv.due_day[mine].tolist())])
                 days = np.maximum(d - start, 0)
                 amount = amount + open_money * rate * days / 365.0
-                for i in mine[ok].tolist():
-                    self.interest_from[i] = d
             cents = to_cents(amount)
             charge = ok & (cents > 0)
+            if spec.interest:  # interest below a cent keeps accruing to the next charge
+                for i in mine[charge].tolist():
+                    self.interest_from[i] = d
             if charge.any():
                 ledger.fees.add(d, mine[charge], accounts[charge], cents[charge], np.full(charge.sum(), lv))
                 inv.fee_day[mine[charge]] = d
