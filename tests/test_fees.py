@@ -7,6 +7,7 @@ import pytest
 
 from o2c_sim.cli import main
 from o2c_sim.errors import UserError
+from o2c_sim.fees import late_payment_interest
 from o2c_sim.model import simulate
 from o2c_sim.scenario import load_scenario
 
@@ -20,6 +21,14 @@ def fee_multiplier(m: float) -> dict:
 
 def run(**overrides):
     return simulate(load_scenario("baseline", {**SMALL, **overrides}), check_every_day=True)
+
+
+@pytest.mark.parametrize("overdue, rate, days, published", [
+    (1000.0, 0.04 + 0.08, 30, 9.86),  # Daniels Silverman, statutory-interest guide: £1,000, 4 % + 8 %, 30 days
+    (1000.0, 0.005 + 0.08, 365, 85.00),  # statutory-interest.pages.dev: £1,000 at 8.5 % = £85 a year
+])
+def test_interest_matches_published_worked_examples(overdue, rate, days, published):
+    assert round(float(late_payment_interest(overdue, rate, days)), 2) == published
 
 
 def test_charges_follow_the_late_payment_directive():

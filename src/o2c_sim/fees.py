@@ -34,6 +34,18 @@ import numpy as np
 from .ledger import to_cents
 
 
+def late_payment_interest(overdue, annual_rate, days):
+    """Simple interest on the overdue amount: overdue · annual_rate · days / 365 (the statutory
+    day count of the EU Directive as transposed, e.g. the UK Late Payment of Commercial Debts Act).
+
+    Worked example (Daniels Silverman's statutory-interest guide): 1,000 at 4 % + 8 % for 30 days.
+
+    >>> round(float(late_payment_interest(1000.0, 0.12, 30)), 2)
+    9.86
+    """
+    return np.asarray(overdue, float) * annual_rate * np.asarray(days, float) / 365.0
+
+
 class Fees:
     def __init__(self, scenario):
         self.cfg = cfg = scenario.fees
@@ -69,7 +81,7 @@ class Fees:
             if spec.interest:
                 start = np.array([self.interest_from.get(i, due) for i, due in zip(mine.tolist(), inv.due_day[mine].tolist())])
                 days = np.maximum(d - start, 0)
-                amount = amount + open_money * rate * days / 365.0
+                amount = amount + late_payment_interest(open_money, rate, days)
             cents = to_cents(amount)
             charge = ok & (cents > 0)
             if spec.interest:  # interest below a cent keeps accruing to the next charge
