@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .kpis import delay_cost
 from .ledger import to_cents
 
 
@@ -87,5 +88,5 @@ class CreditHolds:
         money = np.array([a for a, _ in waits], float)
         return {
             "hold_wait_days": float(days.mean()) if len(days) else float("nan"),
-            "hold_cost": float((money * days).sum() * cost_of_capital / 365.0),
+            "hold_cost": delay_cost(money, days, cost_of_capital),
         }

@@ -95,6 +95,16 @@ def ptp_kept_rate(kept: int, broken: int) -> float:
     return kept / (kept + broken) * 100 if kept + broken else float("nan")
 
 
+def delay_cost(amounts: Sequence[float], days: Sequence[float], cost_of_capital: float) -> float:
+    """Financing cost of money received (or billed) later: Σ amount × days × cost of capital / 365
+    (simple interest; used for the cost of sales held on credit hold).
+
+    >>> round(delay_cost([10_000, 5_000], [30, 10], 0.08), 2)
+    76.71
+    """
+    return float(np.sum(np.asarray(amounts, float) * np.asarray(days, float)) * cost_of_capital / 365.0)
+
+
 def mean_ci95(values: Sequence[float]) -> tuple[float, float, float]:
     """Mean and Student-t 95 % confidence interval over replications (NaNs ignored)."""
     from scipy import stats
