@@ -105,3 +105,23 @@ def test_untouched_items_pay_on_the_next_run_day_after_their_own_day():
     assert (~late).sum() > 500
     assert (paid_on[~late] == expected[~late]).all()
     assert (expected[late] > np.datetime64(cal.origin + sc.warmup_days + sc.horizon_days - 1)).all() and due_in_run[~late].all()
+
+
+def test_customers_on_runs_finds_friday_payers_and_none_in_the_ibm_sample(ibm_csv):
+    import pandas as pd
+
+    from o2c_sim.importer import load_ledger
+    from o2c_sim.payment_runs import customers_on_runs
+
+    rng = np.random.default_rng(0)
+    days = pd.bdate_range("2026-01-01", periods=250)
+    rows = []
+    for c in range(40):
+        friday_payer = c < 10
+        paid = rng.choice(days[days.day_of_week == 4] if friday_payer else days, 20)
+        rows += [{"customer_id": f"C{c}", "paid_date": d} for d in paid]
+    found = customers_on_runs(pd.DataFrame(rows))
+    assert set(found.loc[found["on_runs"], "customer_id"]) == {f"C{c}" for c in range(10)}
+    assert (found.loc[found["on_runs"], "weekday"] == "Fri").all()
+    ibm = customers_on_runs(load_ledger(ibm_csv, "ibm_ar"))
+    assert len(ibm) > 50 and not ibm["on_runs"].any()

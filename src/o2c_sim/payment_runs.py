@@ -99,3 +99,29 @@ def run_day_evidence(paid_dates) -> dict[str, dict[str, float]]:
         out[name] = {"chi2": float(test.statistic), "df": int(keep.sum() - 1), "p": float(test.pvalue),
                      "top": labels[top], "top_ratio": float(ratio[top])}
     return out
+
+
+def customers_on_runs(ledger, *, alpha: float = 0.01, min_settlements: int = 12):
+    """Which customers settle on one weekday: per customer with at least ``min_settlements`` settled
+    invoices, a chi-square test of its settlement weekdays against "any weekday alike" (the 5 working
+    days, or all 7 when the ledger settles on weekends), significant at ``alpha`` after a Bonferroni
+    correction over the customers tested. Returns one row per tested customer (``customer_id``, ``n``,
+    ``weekday`` = most frequent, ``share`` on it, ``p``, ``on_runs``) — the share of accounts and the
+    weekday a :class:`~o2c_sim.scenario.PaymentRunRule` would take."""
+    import pandas as pd
+    from scipy import stats
+
+    paid = ledger.dropna(subset=["paid_date"])
+    weekday = pd.to_datetime(paid["paid_date"]).dt.day_of_week
+    cells = 7 if (weekday >= 5).any() else 5
+    rows = []
+    for customer, days in weekday.groupby(paid["customer_id"]):
+        if len(days) < min_settlements:
+            continue
+        counts = np.bincount(days.to_numpy(), minlength=7)[:cells]
+        test = stats.chisquare(counts)
+        rows.append({"customer_id": customer, "n": len(days), "weekday": WEEKDAYS[int(np.argmax(counts))],
+                     "share": counts.max() / len(days), "p": float(test.pvalue)})
+    out = pd.DataFrame(rows, columns=["customer_id", "n", "weekday", "share", "p"])
+    out["on_runs"] = out["p"] < alpha / max(len(out), 1)
+    return out
