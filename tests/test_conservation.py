@@ -30,6 +30,25 @@ random_overrides = st.fixed_dictionaries({
         {"credit_rebill": 0.0, "partial_credit": 1.0, "rejected": 0.0},
         {"credit_rebill": 0.3, "partial_credit": 0.3, "rejected": 0.4},
     ]),
+    # fees, payment runs and credit holds (docs/model.md §2.16–2.18)
+    "fees.enabled": st.booleans(),
+    "fees.levels": st.sampled_from([
+        [{"level": 2, "fixed": 40.0, "interest": True}, {"level": 4, "percent": 1.5, "interest": True}],
+        [{"level": 1, "fixed": 0.07, "min_amount": 500.0}, {"level": 3, "fixed": 12.34, "min_percent": 50.0}],
+    ]),
+    "fees.reference_rate": st.floats(0, 0.2),
+    "fees.paid_with_invoice": st.floats(0, 1),
+    "fees.waive_on_contact": st.floats(0, 1),
+    "fees.write_off_days": st.integers(0, 60),
+    "portfolio.segments.mid_market.behaviour.hazard.effects.fee.multiplier": st.floats(0.5, 5),
+    "payment_runs.enabled": st.booleans(),
+    "payment_runs.rules": st.sampled_from([[{"schedule": "weekday", "weekday": "Tue", "share": 0.7}],
+                                           [{"schedule": "days_of_month", "days_of_month": [10, 25]}]]),
+    "credit_holds.enabled": st.booleans(),
+    "credit_holds.max_days_past_due": st.one_of(st.none(), st.integers(0, 90)),
+    "seasonality.enabled": st.booleans(),
+    "seasonality.growth_annual": st.floats(-0.5, 2),
+    "seasonality.month_end_share": st.one_of(st.none(), st.floats(0, 1)),
 })
 
 
@@ -51,3 +70,11 @@ def test_money_is_conserved_every_day(overrides):
     assert round((issued - applied - by_kind.get("credit_note", 0.0) - by_kind.get("write_off", 0.0)) * 100) == open_cents.sum()
     # closed invoices have a settlement date, open ones do not
     assert (inv["paid_date"].notna() == (open_cents == 0)).all()
+    # fees are receivables of their own: charged = collected + waived + written off + open, to the cent
+    if "fees" in result.extra:
+        fees = result.extra["fees"]
+        fee_cents = lambda col: int(np.round(fees[col].to_numpy() * 100).sum())  # noqa: E731
+        settled = {k: round(by_kind.get(k, 0.0) * 100) for k in ("fee_added", "fee_paid", "fee_waived", "fee_written_off")}
+        assert settled["fee_added"] == fee_cents("amount")
+        assert settled["fee_added"] - settled["fee_paid"] - settled["fee_waived"] - settled["fee_written_off"] == fee_cents("open")
+        assert settled["fee_paid"] == fee_cents("paid") and (fees["open"] >= 0).all()

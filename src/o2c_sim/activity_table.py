@@ -49,7 +49,7 @@ FROM_EVENT = {
     "partial_payment": "payment", "unapplied_received": "payment", "plan_instalment": "payment",
     "legal_recovery": "payment", "dispute_open": "dispute_opened", "dispute_close": "dispute_closed",
     "credit_note": "credit_note", "plan_start": "plan_agreed", "plan_broken": "plan_broken",
-    "legal_handover": "agency_handover", "write_off": "write_off",
+    "legal_handover": "agency_handover", "write_off": "write_off", "fee_added": "fee_added",
 }
 
 
@@ -105,7 +105,7 @@ def from_events(events: pd.DataFrame, invoices: pd.DataFrame, *, dispute_reasons
         "kind": kind.to_numpy(),
         "amount": np.where(np.isin(raw, ["call_attempt", "right_party_contact", "plan_broken"]), np.nan,
                            ev["amount"].to_numpy()),
-        "level": pd.array(np.where(raw == "dunning", detail + 1, -1), dtype="Int64"),
+        "level": pd.array(np.where(raw == "dunning", detail + 1, np.where(raw == "fee_added", detail, -1)), dtype="Int64"),
         "outcome": np.where(raw == "right_party_contact", contacts[clip(detail, contacts)],
                             where(["dispute_close"], outcomes[clip(detail, outcomes)], "")),
         "reason": where(["dispute_open"], reasons[clip(detail, reasons)], ""),

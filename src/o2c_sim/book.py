@@ -44,6 +44,7 @@ class InvoiceState:
         "in_plan": (np.bool_, False),
         "in_legal": (np.bool_, False),
         "unapplied": (np.bool_, False),  # a payment is in suspense waiting to be matched
+        "fee_day": (np.float64, -INF),  # last day a fee was added to the item (hazard.effects.fee)
     }
 
     def __init__(self, capacity: int = 1024, notice_effects: int = 1):

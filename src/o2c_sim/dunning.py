@@ -11,7 +11,8 @@ with the agency, no promise to pay on the account still waiting to be judged kep
   multiplies the payer's hazard by the level's ``hazard.effects.notice`` multiplier for its window
   (:mod:`o2c_sim.payers`).
 
-A segment with ``dunning_steps`` uses its own cadence.
+A segment with ``dunning_steps`` uses its own cadence. With ``fees.enabled`` a level may charge a fee
+and late-payment interest on each item it duns (:mod:`o2c_sim.fees`).
 """
 
 from __future__ import annotations
@@ -52,3 +53,5 @@ def run(sim, d: int) -> None:
         sim.ledger.log.record(d, "dunning", send, inv.account[send], ledger.open[send], step)
         column = sim.hazard.notice_column(np.full(len(send), s, np.int64), step + 1)
         inv.notice_day[send, column] = d
+        if sim.fees is not None:
+            sim.fees.charge(sim, d, send, step + 1)

@@ -96,6 +96,16 @@ def ptp_kept_rate(kept: int, broken: int) -> float:
     return kept / (kept + broken) * 100 if kept + broken else float("nan")
 
 
+def delay_cost(amounts: Sequence[float], days: Sequence[float], cost_of_capital: float) -> float:
+    """Financing cost of money received (or billed) later: Σ amount × days × cost of capital / 365
+    (simple interest; used for the cost of sales held on credit hold).
+
+    >>> round(delay_cost([10_000, 5_000], [30, 10], 0.08), 2)
+    76.71
+    """
+    return float(np.sum(np.asarray(amounts, float) * np.asarray(days, float)) * cost_of_capital / 365.0)
+
+
 def _finite(values: Sequence[float]) -> np.ndarray:
     return np.asarray([v for v in values if v is not None and np.isfinite(v)], dtype=float)
 
@@ -200,7 +210,7 @@ class Kpi:
 
 #: the groups of the KPI table, in display order, with their headings
 GROUPS = {"cash": "Cash and DSO", "aging": "Aging and bad debt", "team": "Team and coverage",
-          "disputes": "Disputes", "staffing": "Staffing and ROI"}
+          "disputes": "Disputes", "levers": "Fees and credit holds", "staffing": "Staffing and ROI"}
 
 _P = (0.0, 100.0)  # a percentage
 _NN = (0.0, None)  # cannot be negative
@@ -233,6 +243,16 @@ _ROWS = (
     ("inbound_wait_minutes", "Inbound wait", "min", "average wait of an inbound query", "team", -1, *_NN, 1),
     ("dispute_cycle_days", "Dispute cycle time", "days", "days from dispute opened to resolved", "disputes", -1, *_NN, 1),
     ("dispute_sla_pct", "Disputes within SLA", "%", "disputes resolved within the SLA's business days", "disputes", 1, *_P, 1),
+    # the optional levers' KPIs (docs/model.md §4.5): in kpis.json only when their lever is on
+    ("fees_charged", "Fees charged", "money", "dunning fees and late-payment interest charged", "levers", 0, *_NN, 0),
+    ("fees_collected", "Fees collected", "money", "fees paid by customers", "levers", 1, *_NN, 0),
+    ("fees_waived", "Fees waived", "money", "fees a collector waived in a conversation", "levers", 0, *_NN, 0),
+    ("fees_written_off", "Fees written off", "money", "fees written off with their invoices", "levers", -1, *_NN, 0),
+    ("sales_held", "Sales held", "money", "billing delayed by credit holds", "levers", 0, *_NN, 0),
+    ("holds_placed", "Credit holds placed", "count", "accounts put on credit hold", "levers", 0, *_NN, 0),
+    ("holds_released", "Credit holds released", "count", "holds lifted when the account came back within terms", "levers", 0, *_NN, 0),
+    ("hold_wait_days", "Held sales wait", "days", "average days a held sale waited to be billed", "levers", -1, *_NN, 1),
+    ("hold_cost", "Cost of holds", "money", "capital cost of the sales held (cost of capital × days)", "levers", -1, *_NN, 0),
     ("ar_average", "Average AR", "money", "mean evening AR over the measured period", "staffing", -1, *_NN, 0),
     ("window_days", "Measured days", "days", "length of the measured period (the horizon)", "staffing", 0, *_NN, 0),
     ("fte_cost", "FTE cost", "money", "collectors × cost per FTE, per year", "staffing", -1, *_NN, 0),

@@ -9,6 +9,10 @@ more than is open. Cash is conserved as well:
 
     cash_received = Σ paid + unapplied (suspense) + Σ credit balances + refunded
 
+Fees and late-payment interest (:mod:`o2c_sim.fees`) are receivables of their own, each linked to the
+invoice it was charged on, with the same invariant ``amount = paid + waived + written_off + open``; the
+cash paid for fees is part of ``cash_received``.
+
 A payment without remittance advice is received into *suspense* and applied to its invoice only when
 a cash-application clerk matches it; whatever no longer fits the invoice (it was credited or written
 off meanwhile) becomes the customer's credit balance and is refunded.
@@ -25,6 +29,8 @@ EVENT_KINDS = (
     "refund", "dunning", "call_attempt", "right_party_contact", "promise_to_pay", "promise_kept",
     "promise_broken", "dispute_open", "dispute_close", "plan_start", "plan_instalment", "plan_broken",
     "legal_handover", "legal_recovery", "insolvency", "inbound_query", "opening_balance",
+    "fee_added", "fee_paid", "fee_waived", "fee_written_off", "credit_hold", "credit_release", "sales_held",
+    "sales_released",
 )
 KIND = {k: i for i, k in enumerate(EVENT_KINDS)}
 _SCALARS = (int, float, np.int64, np.float64, np.int32, np.int16, np.int8, bool, np.bool_)
@@ -86,6 +92,55 @@ class EventLog:
         return pd.DataFrame(self.columns(), copy=False)
 
 
+class FeeBook:
+    """Fee receivables in cents, one row per fee charged; ``invoice`` and ``account`` link it."""
+
+    COLUMNS = ("amount", "paid", "waived", "written_off", "open", "invoice", "account")
+    SETTLE = {"paid": "fee_paid", "waived": "fee_waived", "written_off": "fee_written_off"}
+
+    def __init__(self, log: EventLog, capacity: int = 256):
+        self.log = log
+        self.n = 0
+        for name in self.COLUMNS:
+            setattr(self, name, np.zeros(capacity, np.int64))
+        self.day = np.zeros(capacity, float)  # day charged
+
+    def add(self, time: float, invoices: np.ndarray, accounts: np.ndarray, cents: np.ndarray, level: np.ndarray) -> np.ndarray:
+        cents = np.asarray(cents, np.int64)
+        if (cents <= 0).any():
+            raise ValueError("fees must be positive")
+        k = len(cents)
+        if self.n + k > len(self.amount):
+            new = max(self.n + k, 2 * len(self.amount))
+            for name in self.COLUMNS:
+                arr = getattr(self, name)
+                setattr(self, name, np.concatenate([arr, np.zeros(new - len(arr), np.int64)]))
+            self.day = np.concatenate([self.day, np.zeros(new - len(self.day))])
+        idx = np.arange(self.n, self.n + k)
+        self.amount[idx] = self.open[idx] = cents
+        self.invoice[idx], self.account[idx], self.day[idx] = invoices, accounts, time
+        self.n += k
+        self.log.record(time, "fee_added", invoices, accounts, cents, level)
+        return idx
+
+    def settle(self, time: float, idx: np.ndarray, how: str) -> int:
+        """Move the whole open amount of fees ``idx`` to ``how`` (paid, waived or written_off); the cents moved."""
+        idx = np.asarray(idx, np.int64)
+        idx = idx[self.open[idx] > 0]
+        cents = self.open[idx].copy()
+        getattr(self, how)[idx] += cents
+        self.open[idx] = 0
+        self.log.record(time, self.SETTLE[how], self.invoice[idx], self.account[idx], cents, idx)
+        return int(cents.sum())
+
+    def check(self) -> None:
+        s = slice(0, self.n)
+        total = self.paid[s] + self.waived[s] + self.written_off[s] + self.open[s]
+        bad = np.flatnonzero(total != self.amount[s])
+        assert bad.size == 0, f"fee {bad[0]} does not balance"
+        assert (self.open[s] >= 0).all(), "negative open fee"
+
+
 class Ledger:
     """Invoices' money in cents. Arrays grow as invoices are issued; indices are invoice numbers."""
 
@@ -102,6 +157,7 @@ class Ledger:
         self.suspense = 0
         self.refunded = 0
         self.credit_balance: dict[int, int] = {}
+        self.fees = FeeBook(log)
 
     # -------------------------------------------------------------------------------- issuing
     def _grow(self, need: int) -> None:
@@ -176,6 +232,10 @@ class Ledger:
         keep = self.open[idx] > 0
         self.write_off(time, idx[keep], self.open[idx[keep]], np.asarray(accounts)[keep] if np.ndim(accounts) else accounts, detail)
 
+    def pay_fees(self, time: float, idx) -> None:
+        """Cash received for fees ``idx`` (their whole open amounts)."""
+        self.cash_received += self.fees.settle(time, idx, "paid")
+
     # ------------------------------------------------------------------------- unapplied cash
     def receive_unapplied(self, time: float, invoice: int, cents: int, account: int) -> None:
         """Cash without remittance: held in suspense until a clerk matches it."""
@@ -211,7 +271,8 @@ class Ledger:
         bad = np.flatnonzero(total != self.amount[s])
         assert bad.size == 0, f"invoice {bad[0]} does not balance"
         assert (self.open[s] >= 0).all(), "negative open amount"
-        held = int(self.paid[s].sum()) + self.suspense + sum(self.credit_balance.values()) + self.refunded
+        self.fees.check()
+        held = int(self.paid[s].sum()) + int(self.fees.paid[: self.fees.n].sum()) + self.suspense + sum(self.credit_balance.values()) + self.refunded
         assert held == self.cash_received, f"cash not conserved: {held} != {self.cash_received}"
 
     @property

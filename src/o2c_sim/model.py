@@ -26,7 +26,10 @@ from .book import DISPUTE_OPEN, DISPUTE_PENDING, AccountState, Episodes, Invoice
 from .business_calendar import BusinessCalendar
 from .ledger import EventLog, Ledger, to_cents
 from .keyed_random import KeyedRandom
+from .credit_holds import CreditHolds
+from .fees import Fees
 from .payers import HazardTables, frailty
+from .payment_runs import PaymentRuns
 from .portfolio import Billing, make_accounts
 from .results import SimResult
 from .scenario import Scenario, from_dict, with_values
@@ -64,7 +67,10 @@ class Simulation:
         self.frailty = frailty(sc, self.keyed, self.acc.segment, self.acc.silent)
         self.acct = AccountState(len(self.acc))
         self.episodes = Episodes()
-        self.billing = Billing(sc, self.acc, self.rng.billing, self.rng.amounts)
+        self.billing = Billing(sc, self.acc, self.rng.billing, self.rng.amounts, self.cal)
+        self.payment_runs = PaymentRuns(sc, self.cal, self.keyed, self.acc.segment) if sc.payment_runs.enabled else None
+        self.credit_holds = CreditHolds(sc, self.acc) if sc.credit_holds.enabled else None
+        self.fees = Fees(sc) if sc.fees.enabled else None
         self.strategy = (strategy or REGISTRY[sc.strategy.prioritisation])()
         self.open_idx = np.array([], np.int64)  # candidates for open invoices (compacted daily)
         self.rebills: list[tuple[int, float, int, int]] = []  # (account, amount, key, generation) for the next billing run
@@ -136,6 +142,8 @@ class Simulation:
         self.issue_invoices(d)
         disputes.open_due(self, d)
         settlement.payments(self, d)
+        if self.fees is not None:
+            self.fees.settle(self, d)
         collection.promises_due(self, d)
         if self.scenario.dunning.enabled:
             dunning.run(self, d)
@@ -153,9 +161,11 @@ class Simulation:
     def issue_invoices(self, d: int) -> np.ndarray:
         """Issue today's billing and pending rebills; each invoice draws its keyed fate (resistance,
         dispute on receipt, partial payment)."""
-        accounts, amounts = self.billing.bill(int(self.cal.busday_of_month[d]))
+        accounts, amounts = self.billing.bill(int(self.cal.busday_of_month[d]), d)
         keys = self.next_key + np.arange(len(accounts), dtype=np.int64)
         self.next_key += len(accounts)
+        if self.credit_holds is not None:
+            accounts, amounts, keys = self.credit_holds.bill(self, d, accounts, amounts, keys)
         generation = np.zeros(len(accounts), np.int64)
         if self.rebills:
             rebill_acc, rebill_amt, rebill_key, rebill_gen = (np.array(x) for x in zip(*self.rebills))

@@ -11,8 +11,9 @@ payment plan, agency hand-over or cash in suspense) has the daily intensity
   ``silent_frailty`` for the segment's ``silent_share`` of accounts (Vaupel, Manton & Stallard 1979);
 * ``d_i`` — ``disputed_multiplier`` for an invoice disputed on receipt, from the day the dispute was
   raised (so in practice after it is decided: an open dispute blocks the item), else 1;
-* ``x_k,it`` — 1 while action k is recent: a notice of level k on the item, a right-party contact with
-  the account, or (for the items past due when the promise was made) a promised date with
+* ``x_k,it`` — 1 while action k is recent: a notice of level k on the item, a fee added to the item
+  (``effects.fee``, when fees are enabled), the account on credit hold (``effects.credit_hold``, while
+  the hold lasts), a right-party contact with the account, or (for the items past due when the promise was made) a promised date with
   t ∈ [promised, promised + window). An action is recent on days [day + 1, day + window] (an action
   today acts from tomorrow; windows in calendar days).
 
@@ -47,6 +48,9 @@ class HazardTables:
     promise_mult: np.ndarray
     promise_window: np.ndarray
     disputed_mult: np.ndarray
+    fee_mult: np.ndarray
+    fee_window: np.ndarray
+    hold_mult: np.ndarray
 
     @classmethod
     def of(cls, scenario: Scenario) -> "HazardTables":
@@ -62,6 +66,8 @@ class HazardTables:
             contact_mult=col(lambda h: h.effects.contact.multiplier), contact_window=col(lambda h: h.effects.contact.window_days),
             promise_mult=col(lambda h: h.effects.promise.multiplier), promise_window=col(lambda h: h.effects.promise.window_days),
             disputed_mult=col(lambda h: h.disputed_multiplier),
+            fee_mult=col(lambda h: h.effects.fee.multiplier), fee_window=col(lambda h: h.effects.fee.window_days),
+            hold_mult=col(lambda h: h.effects.credit_hold.multiplier),
         )
 
     def baseline(self, seg: np.ndarray, dpd: np.ndarray) -> np.ndarray:
@@ -116,4 +122,8 @@ def intensity(sim, items: np.ndarray, t: int) -> np.ndarray:
     log_m += promised * np.log(tab.promise_mult[seg])
     notice = _recent(inv.notice_day[items], tab.notice_window[seg], t)
     log_m += (notice * np.log(tab.notice_mult[seg])).sum(axis=1)
+    if sim.fees is not None:
+        log_m += _recent(inv.fee_day[items], tab.fee_window[seg], t) * np.log(tab.fee_mult[seg])
+    if sim.credit_holds is not None:
+        log_m += sim.credit_holds.on_hold[a] * np.log(tab.hold_mult[seg])
     return h * np.exp(log_m)

@@ -53,7 +53,12 @@ class SimResult:
         window = daily[daily["day"] >= sc.warmup_days]
         monthly = monthly_kpis(daily, first_day=sc.warmup_days)
         summary = summarise(sim, window, monthly, events)
-        return cls(sc, sim.replication, invoices, events, daily, monthly, summary)
+        extra = {}
+        if sim.fees is not None:
+            from .fees import fee_table
+
+            extra["fees"] = fee_table(sim, ids)
+        return cls(sc, sim.replication, invoices, events, daily, monthly, summary, extra)
 
 
 class Ids(NamedTuple):
@@ -231,5 +236,22 @@ def summarise(sim, window: pd.DataFrame, monthly: pd.DataFrame, events: pd.DataF
         "sales": float(sales),
         "ending_ar": float(window["ar_total"].iloc[-1]),
         "invoices": int(count.get("issue", 0)),
+        **operations_kpis(sim, events, w0, count),
     }
 
+
+def operations_kpis(sim, events: pd.DataFrame, w0: int, count: pd.Series) -> dict[str, float]:
+    """Fees (charged, collected, waived, written off) and credit holds (sales held, holds placed and
+    released, mean wait of a released sale, its financing cost) over the measurement window, for the
+    levers that are on (none when both are off, so the shipped scenarios' kpis.json is unchanged)."""
+    later = events["time"].to_numpy() >= w0
+    money = lambda kind: float(events["amount"].to_numpy()[later & (events["kind"] == kind).to_numpy()].sum())  # noqa: E731
+    out: dict[str, float] = {}
+    if sim.fees is not None:
+        out.update(fees_charged=money("fee_added"), fees_collected=money("fee_paid"), fees_waived=money("fee_waived"),
+                   fees_written_off=money("fee_written_off"))
+    if sim.credit_holds is not None:
+        out.update(sales_held=money("sales_held"), holds_placed=int(count.get("credit_hold", 0)),
+                   holds_released=int(count.get("credit_release", 0)),
+                   **sim.credit_holds.summary(w0, sim.scenario.finance.cost_of_capital))
+    return out

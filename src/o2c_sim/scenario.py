@@ -13,6 +13,7 @@ Units: days are calendar days unless named ``business_days``; handling times are
 from __future__ import annotations
 
 import copy
+import re
 import datetime as dt
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -115,8 +116,10 @@ class Effects(Strict):
         min_length=1)
     contact: Effect = Effect(multiplier=2.5, window_days=7)  # a right-party contact with the account
     promise: Effect = Effect(multiplier=8.0, window_days=3)  # the promised date is within [date, date + window)
-    fee: Effect = Effect(multiplier=1.0, window_days=10)  # a fee was added (no fee mechanism yet)
+    fee: Effect = Effect(multiplier=1.0, window_days=10)  # a fee was added to the item (fees: see Fees)
     agency: Effect = Effect(multiplier=1.0, window_days=30)  # reserved: the agency has its own recovery
+    #: while the account is on credit hold (credit_holds.enabled); its window is not used
+    credit_hold: Effect = Effect(multiplier=1.5, window_days=1)
 
 
 class Hazard(Strict):
@@ -372,6 +375,105 @@ class Inbound(Strict):
     sla_minutes: Annotated[float, Field(gt=0.0, le=MAX_DAYS * MAX_MINUTES)] = 240.0
 
 
+class FeeLevel(Strict):
+    """Fees charged with the dunning notices of one level (as SAP F150's dunning charges per level).
+
+    For each invoice dunned at ``level``: ``fixed`` (charged once per invoice when
+    ``fees.fixed_once_per_invoice``), plus ``percent`` % of the item's open amount, plus — with
+    ``interest`` — the late-payment interest accrued since the due date (or the last charge) on the open
+    amount. Charged only when the account's amount dunned at this level reaches ``min_amount`` and is at
+    least ``min_percent`` % of the account's open balance."""
+
+    level: Annotated[int, Field(ge=1, le=100)]  # 1-based dunning level (1 = the cadence's first step)
+    fixed: Money = 0.0
+    percent: Annotated[float, Field(ge=0.0, le=100.0)] = 0.0
+    interest: bool = False
+    min_amount: Money = 0.0
+    min_percent: Annotated[float, Field(ge=0.0, le=100.0)] = 0.0
+
+
+class Fees(Strict):
+    """Dunning fees and statutory late-payment interest as separate receivables (docs/model.md §2.17).
+
+    Defaults where enabled follow the EU Late Payment Directive 2011/7/EU (Art. 6: a fixed
+    compensation of 40 per invoice; Art. 2(6), 3(2): interest at the reference rate + 8 points a year);
+    ``reference_rate`` is the ECB main refinancing rate (2.15 % since June 2025)."""
+
+    enabled: bool = False
+    levels: list[FeeLevel] = Field(default_factory=lambda: [
+        FeeLevel(level=2, fixed=40.0, interest=True), FeeLevel(level=3, interest=True), FeeLevel(level=4, interest=True)])
+    fixed_once_per_invoice: bool = True  # the Directive's 40 is due once per invoice
+    reference_rate: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0215  # a year
+    interest_margin: Annotated[float, Field(ge=0.0, le=1.0)] = 0.08  # points above the reference rate, a year
+    paid_with_invoice: Probability = 0.5  # chance the payer pays an item's open fees when it settles the item
+    waive_on_contact: Probability = 0.3  # chance a collector waives an account's open fees at a right-party contact
+    write_off_days: DaysOrZero = 30  # fees still open this long after their item closed are written off
+
+    @field_validator("levels")
+    @classmethod
+    def _unique_levels(cls, levels: list[FeeLevel]) -> list[FeeLevel]:
+        seen = [f.level for f in levels]
+        if len(set(seen)) != len(seen):
+            raise ValueError(f"each dunning level may carry one fee entry, got levels {seen}")
+        return levels
+
+
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+class PaymentRunRule(Strict):
+    """Accounts that pay only on their payment-run days (docs/model.md §2.18): ``share`` of the accounts
+    of ``segments`` (all when empty), keyed by account. ``schedule``: ``weekday`` (every ``weekday``),
+    ``days_of_month`` (e.g. [15, 31]: the first business day on or after each, within the month, else the
+    month's last business day) or ``month_end`` (the last business day of the month)."""
+
+    segments: list[str] = Field(default_factory=list)
+    share: Probability = 1.0
+    schedule: Literal["weekday", "days_of_month", "month_end"] = "weekday"
+    weekday: str = "Fri"
+    days_of_month: list[Annotated[int, Field(ge=1, le=31)]] = Field(default_factory=lambda: [15, 31], min_length=1)
+
+    @field_validator("weekday")
+    @classmethod
+    def _weekday(cls, v: str) -> str:
+        if v not in WEEKDAYS:
+            raise ValueError(f"unknown weekday {v!r}; expected one of {', '.join(WEEKDAYS)}")
+        return v
+
+
+class PaymentRuns(Strict):
+    enabled: bool = False
+    rules: list[PaymentRunRule] = Field(default_factory=lambda: [PaymentRunRule()])  # an account follows its first matching rule
+
+
+class CreditHolds(Strict):
+    """Credit holds (docs/model.md §2.19): an account of ``segments`` (all when empty) is put on hold when
+    its open balance exceeds its credit limit (``over_limit``) or an item is ``max_days_past_due`` or
+    more past due; its new billing is held until the condition clears, and its payment hazard is
+    multiplied by ``hazard.effects.credit_hold`` while on hold."""
+
+    enabled: bool = False
+    segments: list[str] = Field(default_factory=list)
+    over_limit: bool = True
+    max_days_past_due: DaysOrZero | None = 60
+
+
+class Seasonality(Strict):
+    """Billing seasonality and growth (docs/model.md §2.20), off by default.
+
+    One-off billing: a share ``month_end_share`` of each month's invoices falls in its last
+    ``month_end_business_days`` business days, and a quarter's last month bills
+    ``quarter_end_multiplier`` times the other two (a year's volume unchanged). All billing — one-off
+    rates and recurring contract amounts — grows by ``growth_annual`` a year (compound) from the
+    start date."""
+
+    enabled: bool = False
+    growth_annual: Annotated[float, Field(gt=-1.0, le=10.0)] = 0.0
+    month_end_share: Probability | None = None  # None = spread evenly over the month's business days
+    month_end_business_days: Annotated[int, Field(ge=1, le=15)] = 3
+    quarter_end_multiplier: Annotated[float, Field(gt=0.0, le=12.0)] = 1.0
+
+
 class Finance(Strict):
     cost_of_capital: Annotated[float, Field(ge=0, le=1)] = 0.08  # per year
 
@@ -406,6 +508,10 @@ class Scenario(Strict):
     payment_plans: PaymentPlans = PaymentPlans()
     inbound: Inbound = Inbound()
     finance: Finance = Finance()
+    fees: Fees = Fees()
+    payment_runs: PaymentRuns = PaymentRuns()
+    credit_holds: CreditHolds = CreditHolds()
+    seasonality: Seasonality = Seasonality()
     #: dotted scenario path -> where its value came from (a calibration writes one entry per estimate)
     provenance: dict[str, Provenance] = Field(default_factory=dict)
     #: dotted path → distribution spec of every uncertain value (see :mod:`o2c_sim.uncertainty`)
@@ -433,6 +539,21 @@ class Scenario(Strict):
         if not v.strip() or any(not c.isprintable() for c in v):
             raise ValueError("expected a printable, non-blank name (it names the run directory)")
         return v
+
+    @model_validator(mode="after")
+    def _check_operations(self) -> "Scenario":
+        names = [s.name for s in self.portfolio.segments]
+        levels = max([len(self.dunning.steps)] + [len(s.dunning_steps) for s in self.portfolio.segments if s.dunning_steps])
+        for i, fee in enumerate(self.fees.levels):
+            if fee.level > levels:
+                raise ValueError(f"fees.levels.{i}.level: dunning level {fee.level} does not exist (the longest cadence "
+                                 f"has {levels} levels)")
+        blocks = [(f"payment_runs.rules.{i}.segments", r.segments) for i, r in enumerate(self.payment_runs.rules)]
+        for where, segments in blocks + [("credit_holds.segments", self.credit_holds.segments)]:
+            unknown = [s for s in segments if s not in names]
+            if unknown:
+                raise ValueError(f"{where}: unknown segment(s) {unknown}; expected some of {names}")
+        return self
 
     def to_yaml(self) -> str:
         """The resolved scenario as YAML (every default written out)."""
@@ -479,6 +600,10 @@ def _format_validation_error(err: ValidationError) -> str:
             msg += f" ({LIMITS[str(e['loc'][-1])][1]})"
         elif e["type"] == "finite_number":
             msg = "expected a finite number, not NaN or infinity"
+        field, sep, rest = msg.partition(": ")
+        if not e["loc"] and sep and re.fullmatch(r"[a-z_0-9.]+", field):  # a cross-field check names its field
+            parts.append(f"field '{field}': {rest}")
+            continue
         got = repr(e.get("input"))
         got = got if len(got) <= 80 else got[:77] + "..."
         parts.append(f"field '{loc}': {msg} (got {got})" if e["type"] != "missing" else f"field '{loc}': {msg}")

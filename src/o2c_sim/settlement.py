@@ -35,6 +35,8 @@ def payments(sim, d: int) -> None:
     at_risk = idx[sim.actionable(idx, d)]
     inv.cum_hazard[at_risk] += intensity(sim, at_risk, d)
     due = at_risk[inv.cum_hazard[at_risk] >= inv.resistance[at_risk]]
+    if sim.payment_runs is not None:  # ready to pay, but the payer pays on its next run day
+        due = due[~sim.payment_runs.waiting(inv.account[due], d)]
     if len(due) == 0:
         return
     # a payer who pays before raising a dispute no longer raises it

@@ -20,7 +20,8 @@ from pathlib import Path
 from ..errors import UserError
 
 #: subcommand modules, in the order ``o2c-sim --help`` lists them
-COMMANDS = ("run", "validate", "calibrate", "forecast", "gap", "sweep", "recommend", "sensitivity", "report", "dashboard", "export")
+COMMANDS = ("run", "validate", "calibrate", "forecast", "gap", "position", "sweep", "recommend", "sensitivity", "report",
+            "dashboard", "export")
 
 
 class _Parser(argparse.ArgumentParser):
