@@ -91,8 +91,14 @@ def build_worklist(sim, d: int) -> None:
                 & (busday - sim.acct.last_attempt_busday >= st.retry_business_days)
                 & ~sim.acct.ptp_open & ~sim.acct.legal_pending & sim.acc.active)
     accounts = np.flatnonzero(eligible)
-    order = rank(sim.strategy, features(sim, d, accounts, past_due, oldest, open_balance))
-    accounts = accounts[order]
+    if sim.teams is None:
+        accounts = accounts[rank(sim.strategy, features(sim, d, accounts, past_due, oldest, open_balance))]
+    else:  # each team ranks its own accounts with its own strategy; accounts no team serves are left to dunning
+        ranked = []
+        for t, strategy in enumerate(sim.team_strategies):
+            mine = accounts[sim.teams.desk[accounts] == t]
+            ranked.append(mine[rank(strategy, features(sim, d, mine, past_due, oldest, open_balance))])
+        accounts = np.concatenate(ranked) if ranked else accounts[:0]
     n = len(accounts)
     seg = sim.acc.segment[accounts]
     work, out, keyed = sim.scenario.work, st.outcomes, sim.keyed
@@ -104,6 +110,8 @@ def build_worklist(sim, d: int) -> None:
     minutes = np.where(rpc, work.conversation, work.call_attempt) * keyed.exponential("call_minutes", accounts, nth)
     minutes += rpc * ((outcome == PTP) * work.email + (outcome == PLAN) * work.payment_plan_setup)
     sim.worklist.reset(accounts, minutes, rpc, outcome)
+    if sim.owned is not None:
+        sim.owned.deal(int(busday))
 
 
 def apply_calls(sim, d: int) -> None:
@@ -114,6 +122,8 @@ def apply_calls(sim, d: int) -> None:
     pos = np.array(wl.day_attempts, np.int64)
     times = np.array(wl.day_times)
     wl.day_attempts, wl.day_times = [], []
+    if sim.owned is not None:
+        sim.owned.booked(wl.accounts[pos], times, wl.rpc[pos])
     accounts = wl.accounts[pos]
     log, inv, ledger = sim.ledger.log, sim.inv, sim.ledger
     log.record(times, "call_attempt", -1, accounts)

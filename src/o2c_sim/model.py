@@ -33,6 +33,7 @@ from .scenario import Scenario
 from .streams import Streams
 from .warmstart import OpeningBook, warm_scenario
 from .strategies import REGISTRY
+from .teams import OwnedWorklists, TeamLayout
 from .workforce import FifoQueue, WorkPool
 
 EVENING = 0.99  # time of day (fraction) of the evening book-keeping
@@ -66,6 +67,10 @@ class Simulation:
         self.episodes = Episodes()
         self.billing = Billing(sc, self.acc, self.rng.billing, self.rng.amounts)
         self.strategy = (strategy or REGISTRY[sc.strategy.prioritisation])()
+        self.teams = TeamLayout(sc, self.keyed, self.acc.segment, self.acc.credit_limit) if sc.teams.enabled else None
+        if self.teams is not None:  # each team ranks its own accounts; a custom strategy class serves them all
+            self.team_strategies = [REGISTRY[d.prioritisation]() if d.prioritisation and strategy is None else self.strategy
+                                    for d in sc.teams.desks]
         self.open_idx = np.array([], np.int64)  # candidates for open invoices (compacted daily)
         self.rebills: list[tuple[int, float, int, int]] = []  # (account, amount, key, generation) for the next billing run
         self.next_key = 0 if opening is None else len(opening.items)  # sequence number of the next original invoice
@@ -108,13 +113,23 @@ class Simulation:
         nb = len(shifts)
         rng = self.rng.staffing
 
-        def pool(name: str, size: int, queues: list) -> WorkPool:
+        def pool(name: str, size: int, queues: list, worker_queues=None) -> WorkPool:
             present = rng.random((nb, size)) >= t.absence_rate
-            return WorkPool(self.env, name, size, shifts, present, rng.random((nb, size)), t.shrinkage, queues)
+            if name == "collectors":
+                self.collector_presence = present
+            return WorkPool(self.env, name, size, shifts, present, rng.random((nb, size)), t.shrinkage, queues,
+                            worker_queues() if worker_queues else None)
 
         self.inbound_q, self.legal_q, self.dispute_q, self.cashapp_q = FifoQueue(), FifoQueue(), FifoQueue(), FifoQueue()
         self.worklist = collection.WorkList()
-        self.collectors = pool("collectors", t.collectors, [self.inbound_q, self.legal_q, self.worklist])
+        self.owned = None  # per-collector views of the worklist when teams own portfolios
+
+        def own_lists() -> list:
+            self.owned = OwnedWorklists(self.teams, self.worklist, self.collector_presence)
+            return [[self.inbound_q, self.legal_q, view] for view in self.owned.views]
+
+        self.collectors = pool("collectors", t.collectors, [self.inbound_q, self.legal_q, self.worklist],
+                               own_lists if self.teams is not None else None)
         self.analysts = pool("dispute_analysts", t.dispute_analysts, [self.dispute_q])
         self.clerks = pool("cash_app_clerks", t.cash_app_clerks, [self.cashapp_q])
         for q, pool in ((self.inbound_q, self.collectors), (self.legal_q, self.collectors),

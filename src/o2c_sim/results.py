@@ -61,7 +61,22 @@ class SimResult:
         window = daily[daily["day"] >= sc.warmup_days]
         monthly = monthly_kpis(daily, first_day=sc.warmup_days)
         summary = summarise(sim, window, monthly, events)
-        return cls(sc, sim.replication, invoices, events, daily, monthly, summary)
+        extra = {}
+        if sim.teams is not None:
+            from .teams import team_tables
+
+            extra["teams"], extra["collectors"] = team_tables(sim, events, *coverage_flags(sim))
+        return cls(sc, sim.replication, invoices, events, daily, monthly, summary, extra)
+
+    @property
+    def teams(self) -> pd.DataFrame:
+        """Per-team KPIs (empty unless ``teams.enabled``): see :func:`o2c_sim.teams.team_tables`."""
+        return self.extra.get("teams", pd.DataFrame())
+
+    @property
+    def collectors(self) -> pd.DataFrame:
+        """Per-collector KPIs of their owned portfolios (empty unless ``teams.enabled``)."""
+        return self.extra.get("collectors", pd.DataFrame())
 
 
 class Ids(NamedTuple):
@@ -187,6 +202,19 @@ def monthly_kpis(daily: pd.DataFrame, first_day: int = 0) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def coverage_flags(sim) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per past-due episode: (touched within ``strategy.coverage_business_days`` business days,
+    observable = started in the window and either touched or lasted that long, the account). Coverage
+    is the touched share of the observable episodes."""
+    sc, w0 = sim.scenario, sim.scenario.warmup_days
+    acc, start, touch, end = sim.episodes.arrays()
+    n_bd = sc.strategy.coverage_business_days
+    bd = lambda a, b: sim.cal.busdays_between(a, np.where(np.isfinite(b), b, sim.days - 1).astype(np.int64))  # noqa: E731
+    touched = np.isfinite(touch) & (bd(start, touch) <= n_bd)
+    lasted = ~np.isfinite(end) & (bd(start, np.full(len(start), np.inf)) >= n_bd) | np.isfinite(end) & (bd(start, end) > n_bd)
+    return touched, (start >= w0) & (touched | lasted), acc
+
+
 def summarise(sim, window: pd.DataFrame, monthly: pd.DataFrame, events: pd.DataFrame) -> dict[str, float]:
     """KPIs over the measurement window (days ≥ warm-up)."""
     sc = sim.scenario
@@ -201,14 +229,7 @@ def summarise(sim, window: pd.DataFrame, monthly: pd.DataFrame, events: pd.DataF
     closed = np.isfinite(close) & (close >= w0)
     cycle = close[closed] - opened[closed]
     within = sim.cal.busdays_between(np.floor(opened[closed]), np.floor(close[closed])) <= sc.disputes.sla_business_days
-    # coverage: of the past-due episodes (started in the window) still open N business days later or
-    # touched before then, the share a collector touched within those N business days
-    acc, start, touch, end = sim.episodes.arrays()
-    n_bd = sc.strategy.coverage_business_days
-    bd = lambda a, b: sim.cal.busdays_between(a, np.where(np.isfinite(b), b, sim.days - 1).astype(np.int64))  # noqa: E731
-    touched = np.isfinite(touch) & (bd(start, touch) <= n_bd)
-    lasted = ~np.isfinite(end) & (bd(start, np.full(len(start), np.inf)) >= n_bd) | np.isfinite(end) & (bd(start, end) > n_bd)
-    observable = (start >= w0) & (touched | lasted)
+    touched, observable, _ = coverage_flags(sim)
     first_bd = int(sim.cal.busday_index[w0]) if w0 < sim.days else 0
     in_window = lambda q: np.asarray(q.waits)[np.asarray(q.arrivals) >= w0]  # noqa: E731
     inbound_waits = in_window(sim.inbound_q) * 1440.0

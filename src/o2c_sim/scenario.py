@@ -294,6 +294,56 @@ class Inbound(Strict):
     sla_minutes: Positive = 240.0
 
 
+ASSIGNMENT_RULES = ("round_robin", "balance_band", "segment")
+
+
+class Collector(Strict):
+    """One collector of a team; ``languages`` defaults to the team's languages."""
+
+    languages: list[str] | None = None
+
+
+class Desk(Strict):
+    """A collections team (docs/model.md §2.16): its collectors, the account languages and segments it
+    serves, how accounts are assigned to an owner, and its own worklist ranking."""
+
+    name: str
+    #: a head count (each speaks the team's languages) or one entry per collector
+    collectors: Annotated[int, Field(ge=0)] | list[Collector] = 1
+    languages: list[str] = Field(min_length=1)  # account languages this team serves
+    segments: list[str] = Field(default_factory=list)  # segments served; empty = every segment
+    assignment: Literal["round_robin", "balance_band", "segment"] = "round_robin"
+    help_overflow: bool = True  # a collector whose own list is done calls teammates' waiting accounts
+    backup: Literal["none", "team"] = "none"  # an absent owner's list goes to the teammates, or waits
+    prioritisation: str | None = None  # the team's own strategy; None = strategy.prioritisation
+
+    @field_validator("prioritisation")
+    @classmethod
+    def _known(cls, v: str | None) -> str | None:
+        if v is not None and v not in STRATEGIES:
+            raise ValueError(f"unknown strategy {v!r}; expected one of {', '.join(STRATEGIES)}")
+        return v
+
+    def speakers(self) -> list[list[str]]:
+        """The languages of each collector, in order."""
+        if isinstance(self.collectors, int):
+            return [list(self.languages)] * self.collectors
+        return [list(c.languages if c.languages is not None else self.languages) for c in self.collectors]
+
+
+class Teams(Strict):
+    """Teams, owned portfolios and language skills (docs/model.md §2.16). Off by default: one pool of
+    ``team.collectors`` sharing one worklist."""
+
+    enabled: bool = False
+    #: segment name -> account language -> share of the segment's accounts (each sums to 1)
+    languages: dict[str, dict[str, Probability]] = Field(default_factory=dict)
+    desks: list[Desk] = Field(default_factory=list)
+
+    def headcount(self) -> int:
+        return sum(len(d.speakers()) for d in self.desks)
+
+
 class Finance(Strict):
     cost_of_capital: Annotated[float, Field(ge=0, le=1)] = 0.08  # per year
 
@@ -328,8 +378,17 @@ class Scenario(Strict):
     payment_plans: PaymentPlans = PaymentPlans()
     inbound: Inbound = Inbound()
     finance: Finance = Finance()
+    teams: Teams = Teams()
     #: dotted scenario path -> where its value came from (a calibration writes one entry per estimate)
     provenance: dict[str, Provenance] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check_teams(self) -> "Scenario":
+        if self.teams.enabled:
+            check_teams(self.teams, [s.name for s in self.portfolio.segments])
+            if self.team.collectors != self.teams.headcount():
+                self.team.collectors = self.teams.headcount()  # with teams on, the head count is the teams'
+        return self
 
     def to_yaml(self) -> str:
         """The resolved scenario as YAML (every default written out)."""
@@ -344,6 +403,49 @@ class Scenario(Strict):
 
 
 Segment.model_rebuild()
+
+
+def check_teams(teams: Teams, segments: list[str]) -> None:
+    """Reject a team set-up that cannot work, naming the field (raised as ValueError inside validation)."""
+    if not teams.desks:
+        raise ValueError("field 'teams.desks': teams.enabled is true but no team is defined")
+    names = [d.name for d in teams.desks]
+    if len(set(names)) != len(names):
+        raise ValueError(f"field 'teams.desks': team names must be unique, got {names}")
+    for seg in segments:
+        if seg not in teams.languages:
+            raise ValueError(f"field 'teams.languages': no language shares for segment {seg!r}; "
+                             f"expected a mapping like {seg}: {{en: 0.7, fr: 0.3}} for each of {segments}")
+    for seg, shares in teams.languages.items():
+        if seg not in segments:
+            raise ValueError(f"field 'teams.languages.{seg}': unknown segment; expected one of {segments}")
+        total = sum(shares.values())
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"field 'teams.languages.{seg}': language shares must sum to 1, got {total:g}")
+    spoken = {lang for d in teams.desks for person in d.speakers() for lang in person}
+    for d in teams.desks:
+        unknown = [s for s in d.segments if s not in segments]
+        if unknown:
+            raise ValueError(f"field 'teams.desks.{d.name}.segments': unknown segment(s) {unknown}; expected some of {segments}")
+    for seg, shares in teams.languages.items():
+        for lang, share in shares.items():
+            if share <= 0:
+                continue
+            desk = serving_desk(teams, seg, lang)
+            if desk is not None and not desk.speakers():
+                raise ValueError(f"field 'teams.desks.{desk.name}.collectors': the team has no collectors but is assigned "
+                                 f"the {lang!r} accounts of segment {seg!r}; give it collectors or serve them elsewhere")
+            if lang not in spoken:
+                raise ValueError(f"field 'teams.languages.{seg}.{lang}': no collector in any team speaks {lang!r} "
+                                 f"(spoken: {sorted(spoken)}); add a speaker or set the share to 0")
+
+
+def serving_desk(teams: Teams, segment: str, language: str) -> Desk | None:
+    """The first team that serves accounts of ``segment`` speaking ``language`` (None: left to dunning)."""
+    for d in teams.desks:
+        if (not d.segments or segment in d.segments) and language in d.languages:
+            return d
+    return None
 
 
 # --------------------------------------------------------------------------------------------- loading
@@ -372,6 +474,9 @@ def _format_validation_error(err: ValidationError) -> str:
             msg = "unknown key (check spelling; see docs/model.md for the keys)"
         elif e["type"] == "missing":
             msg = "required key is missing"
+        if not e["loc"] and msg.startswith("field '"):
+            parts.append(msg)  # a cross-section check names its own field
+            continue
         parts.append(f"field '{loc}': {msg} (got {e.get('input')!r})" if e["type"] != "missing" else f"field '{loc}': {msg}")
     return "; ".join(parts)
 
