@@ -142,16 +142,8 @@ def apply_calls(sim, d: int) -> None:
     # promises to pay: cover the account's actionable past-due items
     ptp = reached[outcome == PTP]
     if len(ptp):
-        acct = sim.acct
         days = sim.keyed.integers("promise_days", 1, sim.scenario.strategy.ptp_max_days + 1, ptp, nth[rpc][outcome == PTP])
-        when = sim.cal.next_busday(d + days).astype(float)
-        acct.prev_ptp_day[ptp], acct.prev_ptp_made[ptp] = acct.ptp_day[ptp], acct.ptp_made[ptp]
-        acct.ptp_day[ptp], acct.ptp_made[ptp], acct.ptp_open[ptp] = when, d, True
-        promising = np.zeros(len(sim.acc), bool)
-        promising[ptp] = True
-        inv.promised_on[idx[promising[inv.account[idx]]]] = d
-        log.record(d, "promise_to_pay", -1, ptp, sim.account_sum(idx, ledger.open[idx].astype(float))[ptp].astype(np.int64),
-                   (when - d).astype(np.int64))  # detail: days until the promised date
+        record_promises(sim, d, ptp, days, idx)
     # disputes raised in the call: on the account's oldest actionable item
     disp = reached[outcome == DISPUTE]
     if len(disp) and sim.scenario.disputes.enabled:
@@ -166,6 +158,20 @@ def apply_calls(sim, d: int) -> None:
         if len(items):
             inv.in_plan[items] = True  # the plan replaces the payer's own hazard until it ends or breaks
             sim.env.process(payment_plan(sim, a, items))
+
+
+def record_promises(sim, d: int, ptp: np.ndarray, days: np.ndarray, idx: np.ndarray) -> None:
+    """Accounts ``ptp`` promise on day ``d`` to pay their actionable past-due items ``idx`` (of all
+    accounts) ``days`` ahead (moved to the next business day)."""
+    acct, inv, ledger = sim.acct, sim.inv, sim.ledger
+    when = sim.cal.next_busday(d + days).astype(float)
+    acct.prev_ptp_day[ptp], acct.prev_ptp_made[ptp] = acct.ptp_day[ptp], acct.ptp_made[ptp]
+    acct.ptp_day[ptp], acct.ptp_made[ptp], acct.ptp_open[ptp] = when, d, True
+    promising = np.zeros(len(sim.acc), bool)
+    promising[ptp] = True
+    inv.promised_on[idx[promising[inv.account[idx]]]] = d
+    ledger.log.record(d, "promise_to_pay", -1, ptp, sim.account_sum(idx, ledger.open[idx].astype(float))[ptp].astype(np.int64),
+                      (when - d).astype(np.int64))  # detail: days until the promised date
 
 
 def promises_due(sim, d: int) -> None:

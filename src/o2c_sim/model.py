@@ -33,6 +33,7 @@ from .scenario import Scenario
 from .streams import Streams
 from .warmstart import OpeningBook, warm_scenario
 from .strategies import REGISTRY
+from .queries import QueryDesk
 from .teams import OwnedWorklists, TeamLayout
 from .workforce import FifoQueue, WorkPool
 
@@ -82,7 +83,9 @@ class Simulation:
         if opening is not None:
             self._carry_in(opening)
         self.env.process(self._days())
-        if sc.inbound.enabled and sc.team.collectors > 0:
+        if self.queries is not None:  # query management replaces the workload-only inbound stream
+            self.env.process(self.queries.arrivals())
+        elif sc.inbound.enabled and sc.team.collectors > 0:
             self.env.process(collection.inbound_arrivals(self))
 
     # ------------------------------------------------------------------------------------ set-up
@@ -123,15 +126,23 @@ class Simulation:
         self.inbound_q, self.legal_q, self.dispute_q, self.cashapp_q = FifoQueue(), FifoQueue(), FifoQueue(), FifoQueue()
         self.worklist = collection.WorkList()
         self.owned = None  # per-collector views of the worklist when teams own portfolios
+        self.queries = QueryDesk(self) if self.scenario.queries.enabled else None
+        first = [*(self.queries.queues if self.queries else []), self.inbound_q, self.legal_q]
 
         def own_lists() -> list:
             self.owned = OwnedWorklists(self.teams, self.worklist, self.collector_presence)
-            return [[self.inbound_q, self.legal_q, view] for view in self.owned.views]
+            return [[*first, view] for view in self.owned.views]
 
-        self.collectors = pool("collectors", t.collectors, [self.inbound_q, self.legal_q, self.worklist],
+        self.collectors = pool("collectors", t.collectors, [*first, self.worklist],
                                own_lists if self.teams is not None else None)
         self.analysts = pool("dispute_analysts", t.dispute_analysts, [self.dispute_q])
         self.clerks = pool("cash_app_clerks", t.cash_app_clerks, [self.cashapp_q])
+        if self.queries is not None:  # escalated queries: the team leads, drawn after the other pools
+            self.lead_q = FifoQueue()
+            self.team_leads = pool("team_leads", self.scenario.queries.escalation.team_leads, [self.lead_q])
+            self.lead_q.pool = self.team_leads
+            for q in self.queries.queues:
+                q.pool = self.collectors
         for q, pool in ((self.inbound_q, self.collectors), (self.legal_q, self.collectors),
                         (self.dispute_q, self.analysts), (self.cashapp_q, self.clerks)):
             q.pool = pool
@@ -250,7 +261,10 @@ class Simulation:
     def actionable(self, idx: np.ndarray, d: int) -> np.ndarray:
         """Mask over ``idx``: collection may act (not disputed-open, not in a plan or with legal, no cash in suspense)."""
         inv = self.inv
-        return (inv.dispute[idx] != DISPUTE_OPEN) & ~inv.in_plan[idx] & ~inv.in_legal[idx] & ~inv.unapplied[idx]
+        mask = (inv.dispute[idx] != DISPUTE_OPEN) & ~inv.in_plan[idx] & ~inv.in_legal[idx] & ~inv.unapplied[idx]
+        if self.queries is not None and self.queries.held:  # a payer holds an invoice back while its query is open
+            mask &= ~self.queries.held_mask(idx)
+        return mask
 
     def account_sum(self, idx: np.ndarray, values: np.ndarray) -> np.ndarray:
         return np.bincount(self.inv.account[idx], weights=values, minlength=len(self.acc))

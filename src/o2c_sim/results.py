@@ -66,12 +66,34 @@ class SimResult:
             from .teams import team_tables
 
             extra["teams"], extra["collectors"] = team_tables(sim, events, *coverage_flags(sim))
+        if sim.queries is not None:
+            from .queries import channel_report, reason_report
+
+            table = sim.queries.table()
+            extra["queries"] = table
+            extra["query_channels"] = channel_report(table, sc.warmup_days, sim.days)
+            extra["query_reasons"] = reason_report(table, sc.warmup_days)
         return cls(sc, sim.replication, invoices, events, daily, monthly, summary, extra)
 
     @property
     def teams(self) -> pd.DataFrame:
         """Per-team KPIs (empty unless ``teams.enabled``): see :func:`o2c_sim.teams.team_tables`."""
         return self.extra.get("teams", pd.DataFrame())
+
+    @property
+    def queries(self) -> pd.DataFrame:
+        """One row per inbound query (empty unless ``queries.enabled``), see :mod:`o2c_sim.queries`."""
+        return self.extra.get("queries", pd.DataFrame())
+
+    @property
+    def query_channels(self) -> pd.DataFrame:
+        """Backlog, SLA and escalations by channel (empty unless ``queries.enabled``)."""
+        return self.extra.get("query_channels", pd.DataFrame())
+
+    @property
+    def query_reasons(self) -> pd.DataFrame:
+        """Queries by reason, most frequent first, with amount held and outcomes (empty unless ``queries.enabled``)."""
+        return self.extra.get("query_reasons", pd.DataFrame())
 
     @property
     def collectors(self) -> pd.DataFrame:

@@ -123,5 +123,8 @@ def write_run(out: str | Path, reps) -> Path:
         if reps.scenario.teams.enabled:  # per-team and per-collector KPIs (docs/model.md §2.16)
             for name in ("teams", "collectors"):
                 reps.stacked(name).to_parquet(tmp / f"{name}.parquet", index=False)
+        if reps.scenario.queries.enabled:  # query management (docs/model.md §2.17)
+            for name in ("queries", "query_channels", "query_reasons"):
+                reps.stacked(name).to_parquet(tmp / f"{name}.parquet", index=False)
         write_json(tmp / "kpis.json", reps.summary())
     return out

@@ -295,6 +295,65 @@ class Inbound(Strict):
 
 
 ASSIGNMENT_RULES = ("round_robin", "balance_band", "segment")
+QUERY_REASONS = ("pricing", "quantity", "missing_po", "proof_of_delivery", "duplicate_billing", "contract_data",
+                 "payment_information")
+QUERY_OUTCOMES = ("dispute", "promise", "credit_note", "corrected_invoice", "nothing")
+
+
+class QueryChannel(Strict):
+    """One inbound channel: arrivals per business day per 1,000 accounts (Poisson, within opening hours),
+    mean handling minutes (exponential) and the SLA: picked up within ``sla_minutes`` of arrival, else
+    escalated to the team leads."""
+
+    name: str
+    per_1000_accounts_per_day: NonNegative
+    handling_minutes: Positive
+    sla_minutes: Positive
+
+
+class Escalation(Strict):
+    """The team-lead queue that takes queries past their SLA."""
+
+    team_leads: Annotated[int, Field(ge=0)] = 1
+    handling_minutes: Positive = 20.0
+
+
+def _default_query_outcomes() -> dict[str, dict[str, float]]:
+    rows = {  # dispute, promise, credit_note, corrected_invoice, nothing (assumptions)
+        "pricing": (0.25, 0.10, 0.25, 0.10, 0.30), "quantity": (0.20, 0.10, 0.30, 0.10, 0.30),
+        "missing_po": (0.0, 0.20, 0.0, 0.50, 0.30), "proof_of_delivery": (0.20, 0.40, 0.0, 0.0, 0.40),
+        "duplicate_billing": (0.0, 0.0, 0.80, 0.0, 0.20), "contract_data": (0.20, 0.0, 0.0, 0.40, 0.40),
+        "payment_information": (0.0, 0.50, 0.0, 0.0, 0.50),
+    }
+    return {r: dict(zip(QUERY_OUTCOMES, v)) for r, v in rows.items()}
+
+
+class Queries(Strict):
+    """Query management (docs/model.md §2.17): inbound queries by channel with a reason code and an
+    outcome. Off by default; when on it replaces the workload-only ``inbound`` stream."""
+
+    enabled: bool = False
+    channels: list[QueryChannel] = Field(default_factory=lambda: [
+        QueryChannel(name="phone", per_1000_accounts_per_day=8.0, handling_minutes=6.0, sla_minutes=240.0),
+        QueryChannel(name="mailbox", per_1000_accounts_per_day=8.0, handling_minutes=10.0, sla_minutes=1440.0),
+        QueryChannel(name="portal", per_1000_accounts_per_day=4.0, handling_minutes=12.0, sla_minutes=2880.0),
+    ], min_length=1)
+    #: reason mix of every segment, unless the segment has its own in ``segment_reasons``
+    reasons: dict[str, Probability] = Field(default_factory=lambda: {
+        "pricing": 0.20, "quantity": 0.10, "missing_po": 0.15, "proof_of_delivery": 0.10,
+        "duplicate_billing": 0.05, "contract_data": 0.15, "payment_information": 0.25})
+    segment_reasons: dict[str, dict[str, Probability]] = Field(default_factory=dict)
+    #: what-if: multiply a reason's arrival rate (0 removes the root cause)
+    reason_scale: dict[str, NonNegative] = Field(default_factory=dict)
+    outcomes: dict[str, dict[str, Probability]] = Field(default_factory=_default_query_outcomes)
+    #: mean days (exponential) from the answer to the outcome (information from billing, logistics, sales),
+    #: during which the payer still holds the invoice back
+    resolution_days: dict[str, NonNegative] = Field(default_factory=lambda: {
+        "pricing": 5.0, "quantity": 5.0, "missing_po": 3.0, "proof_of_delivery": 4.0, "duplicate_billing": 3.0,
+        "contract_data": 7.0, "payment_information": 1.0})
+    credit_share: Annotated[float, Field(gt=0, le=1)] = 0.3  # a credit note credits this share of the open amount
+    rebill_share: Annotated[float, Field(gt=0, le=1)] = 0.95  # corrected invoice as a share of the original
+    escalation: Escalation = Escalation()
 
 
 class Collector(Strict):
@@ -379,6 +438,7 @@ class Scenario(Strict):
     inbound: Inbound = Inbound()
     finance: Finance = Finance()
     teams: Teams = Teams()
+    queries: Queries = Queries()
     #: dotted scenario path -> where its value came from (a calibration writes one entry per estimate)
     provenance: dict[str, Provenance] = Field(default_factory=dict)
 
@@ -388,6 +448,8 @@ class Scenario(Strict):
             check_teams(self.teams, [s.name for s in self.portfolio.segments])
             if self.team.collectors != self.teams.headcount():
                 self.team.collectors = self.teams.headcount()  # with teams on, the head count is the teams'
+        if self.queries.enabled:
+            check_queries(self.queries, [s.name for s in self.portfolio.segments])
         return self
 
     def to_yaml(self) -> str:
@@ -438,6 +500,40 @@ def check_teams(teams: Teams, segments: list[str]) -> None:
             if lang not in spoken:
                 raise ValueError(f"field 'teams.languages.{seg}.{lang}': no collector in any team speaks {lang!r} "
                                  f"(spoken: {sorted(spoken)}); add a speaker or set the share to 0")
+
+
+def check_queries(q: Queries, segments: list[str]) -> None:
+    """Reject a query set-up that cannot work, naming the field (raised as ValueError inside validation)."""
+    def reasons_of(where: str, shares: dict[str, float]) -> None:
+        unknown = sorted(set(shares) - set(QUERY_REASONS))
+        if unknown:
+            raise ValueError(f"field '{where}': unknown query reason(s) {unknown}; expected some of {', '.join(QUERY_REASONS)}")
+        total = sum(shares.values())
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"field '{where}': reason shares must sum to 1, got {total:g}")
+
+    reasons_of("queries.reasons", q.reasons)
+    for seg, shares in q.segment_reasons.items():
+        if seg not in segments:
+            raise ValueError(f"field 'queries.segment_reasons.{seg}': unknown segment; expected one of {segments}")
+        reasons_of(f"queries.segment_reasons.{seg}", shares)
+    for name in ("reason_scale", "resolution_days"):
+        unknown = sorted(set(getattr(q, name)) - set(QUERY_REASONS))
+        if unknown:
+            raise ValueError(f"field 'queries.{name}': unknown query reason(s) {unknown}; expected some of {', '.join(QUERY_REASONS)}")
+    for reason in QUERY_REASONS:
+        mix = q.outcomes.get(reason)
+        if mix is None:
+            raise ValueError(f"field 'queries.outcomes': no outcome shares for reason {reason!r}")
+        bad = sorted(set(mix) - set(QUERY_OUTCOMES))
+        if bad:
+            raise ValueError(f"field 'queries.outcomes.{reason}': unknown outcome(s) {bad}; expected some of {', '.join(QUERY_OUTCOMES)}")
+        total = sum(mix.values())
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"field 'queries.outcomes.{reason}': outcome shares must sum to 1, got {total:g}")
+    names = [c.name for c in q.channels]
+    if len(set(names)) != len(names):
+        raise ValueError(f"field 'queries.channels': channel names must be unique, got {names}")
 
 
 def serving_desk(teams: Teams, segment: str, language: str) -> Desk | None:
