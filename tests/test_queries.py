@@ -4,13 +4,16 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from o2c_sim.cli import main
 from o2c_sim.errors import UserError
 from o2c_sim.model import Simulation, simulate
-from o2c_sim.scenario import load_scenario
+from o2c_sim.scenario import QUERY_REASONS, load_scenario
 from conftest import small_scenario
-from test_teams import BEFORE_TEAMS, _fingerprint
+import test_conservation
+from test_teams import BEFORE_TEAMS, LANGUAGES, _fingerprint
 
 BUSY = {"queries.enabled": True, "queries.channels.phone.per_1000_accounts_per_day": 30,
         "queries.channels.mailbox.per_1000_accounts_per_day": 30}
@@ -101,3 +104,25 @@ def test_run_directory_has_the_query_reports(tmp_path, capsys):
                  "--set", "horizon_days=60", "--set", "warmup_days=30", "-r", "1", "-q", "--out", str(out)])
     assert code == 0
     assert {"queries.parquet", "query_channels.parquet", "query_reasons.parquet"} <= {p.name for p in out.iterdir()}
+
+
+# money conservation with teams and queries on, over random scenarios: the checks of test_conservation
+TEAM_SETUPS = st.sampled_from([
+    {"teams.enabled": False},
+    {"teams.enabled": True, "teams.languages": LANGUAGES,
+     "teams.desks": [{"name": "a", "collectors": [{"languages": ["en", "fr"]}, {"languages": ["es"]}],
+                      "languages": ["en", "fr", "es"], "help_overflow": False}]},
+    {"teams.enabled": True, "teams.languages": LANGUAGES,
+     "teams.desks": [{"name": "k", "collectors": 1, "languages": ["en"], "segments": ["key_accounts"], "backup": "team"},
+                     {"name": "b", "collectors": 2, "languages": ["en", "fr", "es"], "assignment": "balance_band"}]},
+])
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(test_conservation.random_overrides, TEAM_SETUPS, st.floats(0, 60), st.sampled_from(QUERY_REASONS), st.floats(0, 3))
+def test_money_is_conserved_with_teams_and_queries(overrides, team_setup, rate, reason, scale):
+    over = {**overrides, **team_setup, "queries.enabled": True, "queries.channels.phone.per_1000_accounts_per_day": rate,
+            "queries.reason_scale": {reason: scale}, "queries.credit_share": 0.5}
+    if team_setup["teams.enabled"]:
+        over.pop("team.collectors")
+    test_conservation.test_money_is_conserved_every_day.hypothesis.inner_test(over)
