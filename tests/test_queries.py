@@ -126,3 +126,20 @@ def test_money_is_conserved_with_teams_and_queries(overrides, team_setup, rate, 
     if team_setup["teams.enabled"]:
         over.pop("team.collectors")
     test_conservation.test_money_is_conserved_every_day.hypothesis.inner_test(over)
+
+
+def test_backlog_and_sla_by_channel_agree_with_the_query_table():
+    over = {**BUSY, "team.collectors": 1, "queries.channels.phone.per_1000_accounts_per_day": 100,
+            "queries.channels.phone.sla_minutes": 30}
+    r = simulate(small_scenario("baseline", over))
+    q, ch = r.queries, r.query_channels
+    w0, days = r.scenario.warmup_days, r.scenario.warmup_days + r.scenario.horizon_days
+    assert list(ch["channel"]) == ["phone", "mailbox", "portal"]
+    for _, row in ch.iterrows():  # the backlog counted query by query, evening by evening
+        g = q[q["channel"] == row["channel"]]
+        left = np.where(g["escalated"], g["arrived"] + g["wait_minutes"] / 1440, g["picked"].fillna(np.inf))
+        counts = [((g["arrived"] <= e) & (left > e)).sum() for e in np.arange(w0, days) + 0.99]
+        assert row["mean_backlog"] == pytest.approx(np.mean(counts))
+    window = q[q["arrived"] >= w0]
+    assert r.kpis["inbound_sla_pct"] == pytest.approx(window["sla_met"].mean() * 100)
+    assert ch["arrived"].sum() == len(window)

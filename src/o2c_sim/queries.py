@@ -197,7 +197,8 @@ class QueryDesk:
         rec, cfg = self.records, self.cfg
         if not rec:
             return pd.DataFrame(columns=["channel", "reason", "segment", "account", "amount_held", "arrived", "picked",
-                                         "done", "escalated", "outcome", "wait_minutes", "sla_met"])
+                                         "done", "resolved", "escalated", "outcome", "wait_minutes", "sla_minutes",
+                                         "sla_met"])
         col = lambda name: [getattr(q, name) for q in rec]  # noqa: E731
         segs = [s.name for s in self.sim.scenario.portfolio.segments]
         df = pd.DataFrame({
@@ -216,24 +217,28 @@ class QueryDesk:
         sla = np.array([cfg.channels[c].sla_minutes for c in col("channel")])
         waited = np.where(df["escalated"], sla / 1440.0, df["picked"] - df["arrived"])
         df["wait_minutes"] = waited * 1440.0
+        df["sla_minutes"] = sla
         df["sla_met"] = ~df["escalated"].to_numpy() & (df["wait_minutes"].to_numpy() <= sla)
         return df
 
 
-def channel_report(queries: pd.DataFrame, first_day: float, days: int) -> pd.DataFrame:
-    """By channel over the window: arrived, escalated, SLA met (%), mean wait (minutes), mean backlog
-    (queries waiting for a collector each evening)."""
+def channel_report(queries: pd.DataFrame, channels: list[str], first_day: float, days: int) -> pd.DataFrame:
+    """By channel (in the order of ``channels``) over the window: arrived, escalated, SLA met (%), mean
+    wait (minutes) and mean backlog = queries waiting for a collector at each evening
+    = #(arrived by then) − #(picked up or escalated by then)."""
     q = queries[queries["arrived"] >= first_day]
     evenings = np.arange(int(first_day), days) + 0.99
     rows = []
-    for name, g in queries.groupby("channel", sort=False):
+    for name in channels:
+        g = queries[queries["channel"] == name]
         left = np.where(g["escalated"], g["arrived"] + g["wait_minutes"] / 1440.0, g["picked"].fillna(np.inf))
-        waiting = (g["arrived"].to_numpy()[None, :] <= evenings[:, None]) & (left[None, :] > evenings[:, None])
+        backlog = (np.searchsorted(np.sort(g["arrived"].to_numpy()), evenings, side="right")
+                   - np.searchsorted(np.sort(left), evenings, side="right"))
         w = q[q["channel"] == name]
         rows.append({"channel": name, "arrived": len(w), "escalated": int(w["escalated"].sum()),
                      "sla_pct": float(w["sla_met"].mean() * 100) if len(w) else float("nan"),
                      "wait_minutes": float(w["wait_minutes"].mean()) if len(w) else float("nan"),
-                     "mean_backlog": float(waiting.sum(axis=1).mean()) if len(evenings) else float("nan")})
+                     "mean_backlog": float(backlog.mean()) if len(evenings) else float("nan")})
     return pd.DataFrame(rows)
 
 
