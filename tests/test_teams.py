@@ -165,3 +165,18 @@ def test_enterprise_is_a_three_desk_three_language_example():
     assert sc.teams.enabled and len(sc.teams.desks) == 3
     assert {lang for shares in sc.teams.languages.values() for lang in shares} == {"en", "fr", "es"}
     assert sc.team.collectors == sc.teams.headcount()
+
+
+def test_one_more_spanish_speaker_covers_spanish_accounts_better_than_one_more_generalist():
+    """A Spanish desk of one, with backup: when its speaker is away nobody may call its accounts. A
+    second Spanish speaker covers them; an extra English generalist cannot."""
+    def desks(es: int, en: int):
+        return teams([{"name": "en_desk", "collectors": en, "languages": ["en", "fr"], "backup": "team"},
+                      {"name": "es_desk", "collectors": es, "languages": ["es"], "backup": "team"}])
+
+    for rep in range(2):
+        cover = {label: simulate(small_scenario("baseline", {"team.absence_rate": 0.3, "strategy.coverage_business_days": 1,
+                                                              **desks(*size)}), rep)
+                 .teams.set_index("team").loc["es_desk", "coverage_pct"]
+                 for label, size in {"speaker": (2, 3), "generalist": (1, 4)}.items()}
+        assert cover["speaker"] > cover["generalist"] + 5, cover
