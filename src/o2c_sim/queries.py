@@ -13,14 +13,15 @@ payer holds that invoice back until the query is answered (no hazard, off the wo
 dispute), and the amount *held* is its open amount. Collectors take queries before pre-legal files and the
 worklist, channels in the order listed. A query not picked up within its channel's ``sla_minutes``
 leaves the collectors' queue for the team leads' (``escalation.team_leads`` people, each query
-``escalation.handling_minutes``). When handled, its outcome (keyed, with the reason's ``outcomes``
-shares) takes effect: a dispute on the invoice, a promise to pay by the account, a credit note of
+``escalation.handling_minutes``). After the answer and the reason's ``resolution_days`` (moved into
+working hours), its outcome (keyed, with the reason's ``outcomes`` shares) takes effect: a dispute on the invoice, a promise to pay by the account, a credit note of
 ``credit_share`` × the open amount, a corrected invoice (credit the open amount, rebill
 ``rebill_share`` × the original), or nothing.
 """
 
 from __future__ import annotations
 
+import bisect
 from collections import deque
 
 import numpy as np
@@ -96,6 +97,7 @@ class QueryDesk:
         #: mean arrivals per business day, by (channel, segment, reason)
         self.rate = per_channel[:, None, None] * (n_seg / 1000.0)[None, :, None] * (mix * scale)[None, :, :]
         self.members = [np.flatnonzero(sim.acc.segment == s) for s in range(len(segs))]
+        self.shift_starts = [start for start, _ in sim.shifts]
         self.outcome_cdf = np.array([np.cumsum([cfg.outcomes[r].get(o, 0.0) for o in QUERY_OUTCOMES])
                                      for r in QUERY_REASONS])
 
@@ -156,10 +158,19 @@ class QueryDesk:
         q.done = now
         wait = self.cfg.resolution_days.get(QUERY_REASONS[q.reason], 0.0) * float(
             self.sim.keyed.exponential("query_resolution", q.account, q.key))
-        if wait > 0:
-            self.sim.env.timeout(wait).callbacks.append(lambda _, q=q: self.resolve(q, self.sim.env.now))
+        if wait > 0:  # the outcome lands within working hours: at now + wait, or the next shift's start
+            when = self.working_time(now + wait)
+            if np.isfinite(when):  # else after the horizon: the invoice stays held
+                self.sim.env.timeout(when - now).callbacks.append(lambda _, q=q: self.resolve(q, self.sim.env.now))
         else:
             self.resolve(q, now)
+
+    def working_time(self, t: float) -> float:
+        """``t`` if it falls within a shift, else the start of the next shift (inf after the last)."""
+        k = bisect.bisect_right(self.shift_starts, t) - 1
+        if k >= 0 and t < self.sim.shifts[k][1]:
+            return t
+        return self.shift_starts[k + 1] if k + 1 < len(self.shift_starts) else np.inf
 
     def resolve(self, q: Query, now: float) -> None:
         """The query's outcome takes effect and the invoice is released."""
