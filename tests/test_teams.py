@@ -180,12 +180,3 @@ def test_one_more_spanish_speaker_covers_spanish_accounts_better_than_one_more_g
                  .teams.set_index("team").loc["es_desk", "coverage_pct"]
                  for label, size in {"speaker": (2, 3), "generalist": (1, 4)}.items()}
         assert cover["speaker"] > cover["generalist"] + 5, cover
-
-
-def test_a_headcount_override_with_teams_on_is_an_error_not_a_silent_no_op():
-    with pytest.raises(UserError, match="override 'team.collectors'.*teams.desks.us_key_accounts.collectors"):
-        load_scenario("enterprise", {"team.collectors": 30})
-    with pytest.raises(UserError, match="override 'team.collectors'"):
-        load_scenario("enterprise").with_overrides({"team.collectors": "+1"})
-    assert load_scenario("enterprise", {"teams.enabled": False, "team.collectors": 30}).team.collectors == 30
-    assert load_scenario("enterprise", {"teams.desks.es_desk.collectors": "+1"}).team.collectors == 26

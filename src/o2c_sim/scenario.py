@@ -461,8 +461,7 @@ class Scenario(Strict):
         if not overrides:
             return self
         data = apply_overrides(self.model_dump(mode="json"), overrides)
-        source = f"scenario {self.name!r} with overrides {_normalise(overrides)}"
-        return _headcount_followed(from_dict(data, source=source), overrides, source)
+        return from_dict(data, source=f"scenario {self.name!r} with overrides {_normalise(overrides)}")
 
 
 Segment.model_rebuild()
@@ -645,20 +644,7 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | list[str] | None
     if not overrides:
         return scenario
     resolved_data = apply_overrides(scenario.model_dump(mode="json"), overrides, source=str(resolved))
-    source = f"{resolved} (with overrides {_normalise(overrides)})"
-    return _headcount_followed(from_dict(resolved_data, source=source), overrides, source)
-
-
-def _headcount_followed(scenario: Scenario, overrides, source: str) -> Scenario:
-    """With teams on, the head count is the sum of the teams' collectors: an override of
-    ``team.collectors`` would be silently undone, so it is an error (a sweep over it would compare
-    identical runs)."""
-    if scenario.teams.enabled and "team.collectors" in _normalise(overrides):
-        raise UserError(f"override 'team.collectors': with teams.enabled the head count is the sum of the teams' "
-                        f"collectors ({scenario.teams.headcount()}); change teams.desks.<name>.collectors "
-                        f"(e.g. teams.desks.{scenario.teams.desks[0].name}.collectors=+1) or set teams.enabled=false",
-                        source=source)
-    return scenario
+    return from_dict(resolved_data, source=f"{resolved} (with overrides {_normalise(overrides)})")
 
 
 # ------------------------------------------------------------------------------------------- overrides
