@@ -50,6 +50,8 @@ def main() -> None:
         "team.collectors": max(1, round(team.collectors * scale)),
         "team.dispute_analysts": max(1, round(team.dispute_analysts * scale)),
         "team.cash_app_clerks": max(1, round(team.cash_app_clerks * scale)),
+        # one pool: with teams on, the head count is the desks' and would not follow team.collectors
+        "teams.enabled": False,
     }
     scenario = base.with_overrides(overrides)
     print(f"python {platform.python_version()}, {platform.machine()}")

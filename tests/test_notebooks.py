@@ -21,7 +21,7 @@ from o2c_sim.report import NOTEBOOKS_DIR, count_figures
 
 SMALL = {"portfolio.accounts": 300, "horizon_days": 120, "warmup_days": 60}
 ALL = sorted(p.stem for p in NOTEBOOKS_DIR.glob("*.ipynb"))
-SIMULATION = ("run_scenario", "staffing_sweep", "strategy_comparison")
+SIMULATION = ("run_scenario", "staffing_sweep", "strategy_comparison", "team_design")
 
 
 def _read(name: str):
@@ -82,6 +82,8 @@ def small_parameters(name: str, ledger: Path | None) -> dict:
         "strategy_comparison": {"overrides": SMALL, "replications": 2, "kpis": ["dso", "cei", "bad_debt_ratio"],
                                 "alternatives": {"oldest first": {"strategy.prioritisation": "oldest_first"},
                                                  "largest balance": {"strategy.prioritisation": "largest_balance"}}},
+        "team_design": {"overrides": {**SMALL, "portfolio.accounts": 600}, "replications": 2,
+                        "alternatives": {"owned desks": {}, "one pool": {"teams.enabled": False}}},
         "calibration": {"history": str(ledger), "accounts": 150, "replications": 1},
         "cash_forecast_report": {"history": str(ledger), "models": ["naive", "moving_average"], "horizon_weeks": 4},
         "forecast_gap_analysis": {"history": str(ledger), "period_weeks": 2},
@@ -92,6 +94,7 @@ EXPECTED_SHEETS = {
     "run_scenario": ["KPIs", "Monthly KPIs", "Weekly cash"],
     "staffing_sweep": ["Staffing ROI", "KPIs by headcount", "Sweep summary"],
     "strategy_comparison": ["KPI comparison", "Paired differences", "Means"],
+    "team_design": ["KPI comparison", "Paired differences", "Teams"],
     "calibration": ["Segments", "Fit vs history", "Customers"],
     "cash_forecast_report": ["Forecast", "All models", "Back-test accuracy"],
     "forecast_gap_analysis": ["Gap by cause", "Gap by account", "Gap by invoice", "Waterfall"],

@@ -91,8 +91,14 @@ def build_worklist(sim, d: int) -> None:
                 & (busday - sim.acct.last_attempt_busday >= st.retry_business_days)
                 & ~sim.acct.ptp_open & ~sim.acct.legal_pending & sim.acc.active)
     accounts = np.flatnonzero(eligible)
-    order = rank(sim.strategy, features(sim, d, accounts, past_due, oldest, open_balance))
-    accounts = accounts[order]
+    if sim.teams is None:
+        accounts = accounts[rank(sim.strategy, features(sim, d, accounts, past_due, oldest, open_balance))]
+    else:  # each team ranks its own accounts with its own strategy; accounts no team serves are left to dunning
+        ranked = []
+        for t, strategy in enumerate(sim.team_strategies):
+            mine = accounts[sim.teams.desk[accounts] == t]
+            ranked.append(mine[rank(strategy, features(sim, d, mine, past_due, oldest, open_balance))])
+        accounts = np.concatenate(ranked) if ranked else accounts[:0]
     n = len(accounts)
     seg = sim.acc.segment[accounts]
     work, out, keyed = sim.scenario.work, st.outcomes, sim.keyed
@@ -104,6 +110,8 @@ def build_worklist(sim, d: int) -> None:
     minutes = np.where(rpc, work.conversation, work.call_attempt) * keyed.exponential("call_minutes", accounts, nth)
     minutes += rpc * ((outcome == PTP) * work.email + (outcome == PLAN) * work.payment_plan_setup)
     sim.worklist.reset(accounts, minutes, rpc, outcome)
+    if sim.owned is not None:
+        sim.owned.deal(int(busday))
 
 
 def apply_calls(sim, d: int) -> None:
@@ -114,6 +122,8 @@ def apply_calls(sim, d: int) -> None:
     pos = np.array(wl.day_attempts, np.int64)
     times = np.array(wl.day_times)
     wl.day_attempts, wl.day_times = [], []
+    if sim.owned is not None:
+        sim.owned.booked(wl.accounts[pos], times, wl.rpc[pos])
     accounts = wl.accounts[pos]
     log, inv, ledger = sim.ledger.log, sim.inv, sim.ledger
     log.record(times, "call_attempt", -1, accounts)
@@ -132,16 +142,8 @@ def apply_calls(sim, d: int) -> None:
     # promises to pay: cover the account's actionable past-due items
     ptp = reached[outcome == PTP]
     if len(ptp):
-        acct = sim.acct
         days = sim.keyed.integers("promise_days", 1, sim.scenario.strategy.ptp_max_days + 1, ptp, nth[rpc][outcome == PTP])
-        when = sim.cal.next_busday(d + days).astype(float)
-        acct.prev_ptp_day[ptp], acct.prev_ptp_made[ptp] = acct.ptp_day[ptp], acct.ptp_made[ptp]
-        acct.ptp_day[ptp], acct.ptp_made[ptp], acct.ptp_open[ptp] = when, d, True
-        promising = np.zeros(len(sim.acc), bool)
-        promising[ptp] = True
-        inv.promised_on[idx[promising[inv.account[idx]]]] = d
-        log.record(d, "promise_to_pay", -1, ptp, sim.account_sum(idx, ledger.open[idx].astype(float))[ptp].astype(np.int64),
-                   (when - d).astype(np.int64))  # detail: days until the promised date
+        record_promises(sim, d, ptp, days, idx)
     # disputes raised in the call: on the account's oldest actionable item
     disp = reached[outcome == DISPUTE]
     if len(disp) and sim.scenario.disputes.enabled:
@@ -156,6 +158,20 @@ def apply_calls(sim, d: int) -> None:
         if len(items):
             inv.in_plan[items] = True  # the plan replaces the payer's own hazard until it ends or breaks
             sim.env.process(payment_plan(sim, a, items))
+
+
+def record_promises(sim, d: int, ptp: np.ndarray, days: np.ndarray, idx: np.ndarray) -> None:
+    """Accounts ``ptp`` promise on day ``d`` to pay their actionable past-due items ``idx`` (of all
+    accounts) ``days`` ahead (moved to the next business day)."""
+    acct, inv, ledger = sim.acct, sim.inv, sim.ledger
+    when = sim.cal.next_busday(d + days).astype(float)
+    acct.prev_ptp_day[ptp], acct.prev_ptp_made[ptp] = acct.ptp_day[ptp], acct.ptp_made[ptp]
+    acct.ptp_day[ptp], acct.ptp_made[ptp], acct.ptp_open[ptp] = when, d, True
+    promising = np.zeros(len(sim.acc), bool)
+    promising[ptp] = True
+    inv.promised_on[idx[promising[inv.account[idx]]]] = d
+    ledger.log.record(d, "promise_to_pay", -1, ptp, sim.account_sum(idx, ledger.open[idx].astype(float))[ptp].astype(np.int64),
+                      (when - d).astype(np.int64))  # detail: days until the promised date
 
 
 def promises_due(sim, d: int) -> None:

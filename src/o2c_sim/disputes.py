@@ -71,12 +71,20 @@ def resolve(sim, i: int, now: float, outcome: int) -> None:
     a = int(inv.account[i])
     open_cents = int(ledger.open[i])
     if open_cents > 0 and OUTCOMES[outcome] == "credit_rebill":
-        ledger.credit(now, i, open_cents, a, detail=outcome)
-        rebill = round(float(ledger.amount[i]) * cfg.rebill_share / 100.0, 2)
-        if rebill > 0:
-            sim.rebills.append((a, rebill, int(inv.key[i]), int(inv.generation[i]) + 1))  # with the next billing run
+        credit_and_rebill(sim, i, now, cfg.rebill_share, detail=outcome)
     elif open_cents > 0 and OUTCOMES[outcome] == "partial_credit":
         ledger.credit(now, i, int(open_cents * cfg.partial_credit_share), a, detail=outcome)
     inv.dispute[i] = DISPUTE_RESOLVED
     inv.dispute_close_day[i] = now
     ledger.log.record(now, "dispute_close", i, a, int(ledger.open[i]), outcome)
+
+
+def credit_and_rebill(sim, i: int, now: float, share: float, *, detail: int) -> None:
+    """Credit invoice ``i``'s open amount and queue a corrected invoice of ``share`` × its original
+    amount for the next billing run (keyed as the next generation of the same invoice)."""
+    inv, ledger = sim.inv, sim.ledger
+    a = int(inv.account[i])
+    ledger.credit(now, i, int(ledger.open[i]), a, detail=detail)
+    rebill = round(float(ledger.amount[i]) * share / 100.0, 2)
+    if rebill > 0:
+        sim.rebills.append((a, rebill, int(inv.key[i]), int(inv.generation[i]) + 1))  # with the next billing run

@@ -33,6 +33,8 @@ EVENT_KINDS = (
     "sales_released",
 )
 KIND = {k: i for i, k in enumerate(EVENT_KINDS)}
+#: the event kinds that bring cash in (a customer's payment in any form, an agency's recovery)
+CASH_KINDS = ("payment", "partial_payment", "unapplied_received", "plan_instalment", "legal_recovery")
 _SCALARS = (int, float, np.int64, np.float64, np.int32, np.int16, np.int8, bool, np.bool_)
 
 

@@ -36,6 +36,8 @@ from .scenario import Scenario, from_dict, with_values
 from .streams import Streams
 from .warmstart import OpeningBook, warm_scenario
 from .strategies import REGISTRY
+from .queries import QueryDesk
+from .teams import OwnedWorklists, TeamLayout
 from .workforce import FifoQueue, WorkPool, person_days
 
 EVENING = 0.99  # time of day (fraction) of the evening book-keeping
@@ -72,6 +74,10 @@ class Simulation:
         self.credit_holds = CreditHolds(sc, self.acc) if sc.credit_holds.enabled else None
         self.fees = Fees(sc) if sc.fees.enabled else None
         self.strategy = (strategy or REGISTRY[sc.strategy.prioritisation])()
+        self.teams = TeamLayout(sc, self.keyed, self.acc.segment, self.acc.credit_limit) if sc.teams.enabled else None
+        if self.teams is not None:  # each team ranks its own accounts; a custom strategy class serves them all
+            self.team_strategies = [REGISTRY[d.prioritisation]() if d.prioritisation and strategy is None else self.strategy
+                                    for d in sc.teams.desks]
         self.open_idx = np.array([], np.int64)  # candidates for open invoices (compacted daily)
         self.rebills: list[tuple[int, float, int, int]] = []  # (account, amount, key, generation) for the next billing run
         self.next_key = 0 if opening is None else len(opening.items)  # sequence number of the next original invoice
@@ -83,7 +89,9 @@ class Simulation:
         if opening is not None:
             self._carry_in(opening)
         self.env.process(self._days())
-        if sc.inbound.enabled and sc.team.collectors > 0:
+        if self.queries is not None:  # query management replaces the workload-only inbound stream
+            self.env.process(self.queries.arrivals())
+        elif sc.inbound.enabled and sc.team.collectors > 0:
             self.env.process(collection.inbound_arrivals(self))
 
     # ------------------------------------------------------------------------------------ set-up
@@ -113,15 +121,33 @@ class Simulation:
         shifts = self.shifts = self._shifts()
         nb = len(shifts)
 
-        def pool(name: str, size: int, queues: list) -> WorkPool:
+        def pool(name: str, size: int, queues: list, worker_queues=None) -> WorkPool:
             present, breaks = person_days(self.rng, name, size, nb, t.absence_rate)
-            return WorkPool(self.env, name, size, shifts, present, breaks, t.shrinkage, queues)
+            if name == "collectors":
+                self.collector_presence = present
+            return WorkPool(self.env, name, size, shifts, present, breaks, t.shrinkage, queues,
+                            worker_queues() if worker_queues else None)
 
         self.inbound_q, self.legal_q, self.dispute_q, self.cashapp_q = FifoQueue(), FifoQueue(), FifoQueue(), FifoQueue()
         self.worklist = collection.WorkList()
-        self.collectors = pool("collectors", t.collectors, [self.inbound_q, self.legal_q, self.worklist])
+        self.owned = None  # per-collector views of the worklist when teams own portfolios
+        self.queries = QueryDesk(self) if self.scenario.queries.enabled else None
+        first = [*(self.queries.queues if self.queries else []), self.inbound_q, self.legal_q]
+
+        def own_lists() -> list:
+            self.owned = OwnedWorklists(self.teams, self.worklist, self.collector_presence)
+            return [[*first, view] for view in self.owned.views]
+
+        self.collectors = pool("collectors", t.collectors, [*first, self.worklist],
+                               own_lists if self.teams is not None else None)
         self.analysts = pool("dispute_analysts", t.dispute_analysts, [self.dispute_q])
         self.clerks = pool("cash_app_clerks", t.cash_app_clerks, [self.cashapp_q])
+        if self.queries is not None:  # escalated queries: the team leads, drawn after the other pools
+            self.lead_q = FifoQueue()
+            self.team_leads = pool("team_leads", self.scenario.queries.escalation.team_leads, [self.lead_q])
+            self.lead_q.pool = self.team_leads
+            for q in self.queries.queues:
+                q.pool = self.collectors
         for q, pool in ((self.inbound_q, self.collectors), (self.legal_q, self.collectors),
                         (self.dispute_q, self.analysts), (self.cashapp_q, self.clerks)):
             q.pool = pool
@@ -244,7 +270,10 @@ class Simulation:
     def actionable(self, idx: np.ndarray, d: int) -> np.ndarray:
         """Mask over ``idx``: collection may act (not disputed-open, not in a plan or with legal, no cash in suspense)."""
         inv = self.inv
-        return (inv.dispute[idx] != DISPUTE_OPEN) & ~inv.in_plan[idx] & ~inv.in_legal[idx] & ~inv.unapplied[idx]
+        mask = (inv.dispute[idx] != DISPUTE_OPEN) & ~inv.in_plan[idx] & ~inv.in_legal[idx] & ~inv.unapplied[idx]
+        if self.queries is not None and self.queries.held:  # a payer holds an invoice back while its query is open
+            mask &= ~self.queries.held_mask(idx)
+        return mask
 
     def account_sum(self, idx: np.ndarray, values: np.ndarray) -> np.ndarray:
         return np.bincount(self.inv.account[idx], weights=values, minlength=len(self.acc))

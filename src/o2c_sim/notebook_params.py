@@ -275,6 +275,7 @@ NOTEBOOKS: dict[str, tuple[str, ...]] = {
     "staffing_sweep": ("scenario", "overrides", "collectors", "replications", "target", "confidence", "workers",
                        "xlsx"),
     "strategy_comparison": ("scenario", "overrides", "alternatives", "replications", "kpis", "xlsx"),
+    "team_design": ("scenario", "overrides", "alternatives", "replications", "kpis", "xlsx"),
     "calibration": ("history", "mapping", "clusters", "accounts", "replications", "scenario_out", "xlsx"),
     "cash_forecast_report": ("history", "mapping", "as_of", "horizon_weeks", "models", "xlsx"),
     "forecast_gap_analysis": ("history", "mapping", "as_of", "period_weeks", "xlsx"),

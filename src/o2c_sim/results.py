@@ -13,10 +13,9 @@ import pyarrow as pa
 from . import kpis as k
 from .activity_table import from_events
 from .book import DISPUTE_OPEN, DISPUTE_RESOLVED
-from .ledger import EVENT_KINDS
+from .ledger import CASH_KINDS, EVENT_KINDS
 from .scenario import DISPUTE_REASONS, Scenario
 
-CASH_KINDS = ("payment", "partial_payment", "unapplied_received", "plan_instalment", "legal_recovery")
 
 #: KPI keys of kpis.json, in display order, with their units (from the one table, :data:`o2c_sim.kpis.CATALOGUE`)
 KPI_UNITS = {key: k.CATALOGUE[key].unit for key in k.RUN_KPIS}
@@ -58,7 +57,43 @@ class SimResult:
             from .fees import fee_table
 
             extra["fees"] = fee_table(sim, ids)
+        if sim.teams is not None:
+            from .teams import team_tables
+
+            extra["teams"], extra["collectors"] = team_tables(sim, events, *coverage_flags(sim))
+        if sim.queries is not None:
+            from .queries import channel_report, reason_report
+
+            table = sim.queries.table()
+            extra["queries"] = table
+            extra["query_channels"] = channel_report(table, [c.name for c in sc.queries.channels], sc.warmup_days, sim.days)
+            extra["query_reasons"] = reason_report(table, sc.warmup_days)
         return cls(sc, sim.replication, invoices, events, daily, monthly, summary, extra)
+
+    @property
+    def teams(self) -> pd.DataFrame:
+        """Per-team KPIs (empty unless ``teams.enabled``): see :func:`o2c_sim.teams.team_tables`."""
+        return self.extra.get("teams", pd.DataFrame())
+
+    @property
+    def queries(self) -> pd.DataFrame:
+        """One row per inbound query (empty unless ``queries.enabled``), see :mod:`o2c_sim.queries`."""
+        return self.extra.get("queries", pd.DataFrame())
+
+    @property
+    def query_channels(self) -> pd.DataFrame:
+        """Backlog, SLA and escalations by channel (empty unless ``queries.enabled``)."""
+        return self.extra.get("query_channels", pd.DataFrame())
+
+    @property
+    def query_reasons(self) -> pd.DataFrame:
+        """Queries by reason, most frequent first, with amount held and outcomes (empty unless ``queries.enabled``)."""
+        return self.extra.get("query_reasons", pd.DataFrame())
+
+    @property
+    def collectors(self) -> pd.DataFrame:
+        """Per-collector KPIs of their owned portfolios (empty unless ``teams.enabled``)."""
+        return self.extra.get("collectors", pd.DataFrame())
 
 
 class Ids(NamedTuple):
@@ -184,6 +219,19 @@ def monthly_kpis(daily: pd.DataFrame, first_day: int = 0) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def coverage_flags(sim) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per past-due episode: (touched within ``strategy.coverage_business_days`` business days,
+    observable = started in the window and either touched or lasted that long, the account). Coverage
+    is the touched share of the observable episodes."""
+    sc, w0 = sim.scenario, sim.scenario.warmup_days
+    acc, start, touch, end = sim.episodes.arrays()
+    n_bd = sc.strategy.coverage_business_days
+    bd = lambda a, b: sim.cal.busdays_between(a, np.where(np.isfinite(b), b, sim.days - 1).astype(np.int64))  # noqa: E731
+    touched = np.isfinite(touch) & (bd(start, touch) <= n_bd)
+    lasted = ~np.isfinite(end) & (bd(start, np.full(len(start), np.inf)) >= n_bd) | np.isfinite(end) & (bd(start, end) > n_bd)
+    return touched, (start >= w0) & (touched | lasted), acc
+
+
 def summarise(sim, window: pd.DataFrame, monthly: pd.DataFrame, events: pd.DataFrame) -> dict[str, float]:
     """KPIs over the measurement window (days ≥ warm-up)."""
     sc = sim.scenario
@@ -198,17 +246,18 @@ def summarise(sim, window: pd.DataFrame, monthly: pd.DataFrame, events: pd.DataF
     closed = np.isfinite(close) & (close >= w0)
     cycle = close[closed] - opened[closed]
     within = sim.cal.busdays_between(np.floor(opened[closed]), np.floor(close[closed])) <= sc.disputes.sla_business_days
-    # coverage: of the past-due episodes (started in the window) still open N business days later or
-    # touched before then, the share a collector touched within those N business days
-    acc, start, touch, end = sim.episodes.arrays()
-    n_bd = sc.strategy.coverage_business_days
-    bd = lambda a, b: sim.cal.busdays_between(a, np.where(np.isfinite(b), b, sim.days - 1).astype(np.int64))  # noqa: E731
-    touched = np.isfinite(touch) & (bd(start, touch) <= n_bd)
-    lasted = ~np.isfinite(end) & (bd(start, np.full(len(start), np.inf)) >= n_bd) | np.isfinite(end) & (bd(start, end) > n_bd)
-    observable = (start >= w0) & (touched | lasted)
+    touched, observable, _ = coverage_flags(sim)
     first_bd = int(sim.cal.busday_index[w0]) if w0 < sim.days else 0
     in_window = lambda q: np.asarray(q.waits)[np.asarray(q.arrivals) >= w0]  # noqa: E731
     inbound_waits = in_window(sim.inbound_q) * 1440.0
+    inbound_sla = np.full(len(inbound_waits), sc.inbound.sla_minutes)
+    if sim.queries is not None:  # query management: every query's wait (escalated = its SLA, missed) and SLA
+        table = sim.queries.table()
+        table = table[table["arrived"] >= w0]
+        inbound_waits, inbound_sla = table["wait_minutes"].to_numpy(), table["sla_minutes"].to_numpy()
+        met = table["sla_met"].to_numpy()
+    else:
+        met = inbound_waits <= inbound_sla
     cash_waits = in_window(sim.cashapp_q)
     return {
         "dso": mean("dso"),
@@ -226,7 +275,7 @@ def summarise(sim, window: pd.DataFrame, monthly: pd.DataFrame, events: pd.DataF
         "collector_utilisation": sim.collectors.utilisation(first_bd) * 100,
         "calls_per_day": count.get("call_attempt", 0) / max(busdays, 1),
         "rpc_per_day": count.get("right_party_contact", 0) / max(busdays, 1),
-        "inbound_sla_pct": float((inbound_waits <= sc.inbound.sla_minutes).mean() * 100) if len(inbound_waits) else float("nan"),
+        "inbound_sla_pct": float(met.mean() * 100) if len(inbound_waits) else float("nan"),
         "inbound_wait_minutes": float(inbound_waits.mean()) if len(inbound_waits) else float("nan"),
         "unapplied_cash": float(window["unapplied"].mean()),
         "unapplied_age_days": float(cash_waits.mean()) if len(cash_waits) else float("nan"),

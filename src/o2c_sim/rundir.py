@@ -163,5 +163,11 @@ def write_run(out: str | Path, reps) -> Path:
         (tmp / "scenario.yaml").write_text(reps.scenario.to_yaml(), encoding="utf-8")
         for name in ("invoices", "events", "activities", "daily", "monthly"):
             reps.stacked(name).to_parquet(tmp / f"{name}.parquet", index=False)
+        if reps.scenario.teams.enabled:  # per-team and per-collector KPIs (docs/model.md §2.21)
+            for name in ("teams", "collectors"):
+                reps.stacked(name).to_parquet(tmp / f"{name}.parquet", index=False)
+        if reps.scenario.queries.enabled:  # query management (docs/model.md §2.22)
+            for name in ("queries", "query_channels", "query_reasons"):
+                reps.stacked(name).to_parquet(tmp / f"{name}.parquet", index=False)
         write_json(tmp / "kpis.json", reps.summary())
     return out

@@ -474,6 +474,115 @@ class Seasonality(Strict):
     quarter_end_multiplier: Annotated[float, Field(gt=0.0, le=12.0)] = 1.0
 
 
+ASSIGNMENT_RULES = ("round_robin", "balance_band", "segment")
+QUERY_REASONS = ("pricing", "quantity", "missing_po", "proof_of_delivery", "duplicate_billing", "contract_data",
+                 "payment_information")
+QUERY_OUTCOMES = ("dispute", "promise", "credit_note", "corrected_invoice", "nothing")
+
+
+class QueryChannel(Strict):
+    """One inbound channel: arrivals per business day per 1,000 accounts (Poisson, within opening hours),
+    mean handling minutes (exponential) and the SLA: picked up within ``sla_minutes`` of arrival, else
+    escalated to the team leads."""
+
+    name: str
+    per_1000_accounts_per_day: Annotated[float, Field(ge=0.0, le=1000.0)]  # ≤ one per account a day
+    handling_minutes: Minutes
+    sla_minutes: Annotated[float, Field(gt=0.0, le=MAX_DAYS * MAX_MINUTES)]
+
+
+class Escalation(Strict):
+    """The team-lead queue that takes queries past their SLA."""
+
+    team_leads: _limit("dispute_analysts", ge=0) = 1
+    handling_minutes: Minutes = 20.0
+
+
+def _default_query_outcomes() -> dict[str, dict[str, float]]:
+    rows = {  # dispute, promise, credit_note, corrected_invoice, nothing (assumptions)
+        "pricing": (0.25, 0.10, 0.25, 0.10, 0.30), "quantity": (0.20, 0.10, 0.30, 0.10, 0.30),
+        "missing_po": (0.0, 0.20, 0.0, 0.50, 0.30), "proof_of_delivery": (0.20, 0.40, 0.0, 0.0, 0.40),
+        "duplicate_billing": (0.0, 0.0, 0.80, 0.0, 0.20), "contract_data": (0.20, 0.0, 0.0, 0.40, 0.40),
+        "payment_information": (0.0, 0.50, 0.0, 0.0, 0.50),
+    }
+    return {r: dict(zip(QUERY_OUTCOMES, v)) for r, v in rows.items()}
+
+
+class Queries(Strict):
+    """Query management (docs/model.md §2.22): inbound queries by channel with a reason code and an
+    outcome. Off by default; when on it replaces the workload-only ``inbound`` stream."""
+
+    enabled: bool = False
+    channels: list[QueryChannel] = Field(default_factory=lambda: [
+        QueryChannel(name="phone", per_1000_accounts_per_day=8.0, handling_minutes=6.0, sla_minutes=240.0),
+        QueryChannel(name="mailbox", per_1000_accounts_per_day=8.0, handling_minutes=10.0, sla_minutes=1440.0),
+        QueryChannel(name="portal", per_1000_accounts_per_day=4.0, handling_minutes=12.0, sla_minutes=2880.0),
+    ], min_length=1)
+    #: reason mix of every segment, unless the segment has its own in ``segment_reasons``
+    reasons: dict[str, Probability] = Field(default_factory=lambda: {
+        "pricing": 0.20, "quantity": 0.10, "missing_po": 0.15, "proof_of_delivery": 0.10,
+        "duplicate_billing": 0.05, "contract_data": 0.15, "payment_information": 0.25})
+    segment_reasons: dict[str, dict[str, Probability]] = Field(default_factory=dict)
+    #: what-if: multiply a reason's arrival rate (0 removes the root cause)
+    reason_scale: dict[str, Annotated[float, Field(ge=0.0, le=100.0)]] = Field(default_factory=dict)
+    outcomes: dict[str, dict[str, Probability]] = Field(default_factory=_default_query_outcomes)
+    #: mean days (exponential) from the answer to the outcome (information from billing, logistics, sales),
+    #: during which the payer still holds the invoice back
+    resolution_days: dict[str, MeanDays] = Field(default_factory=lambda: {
+        "pricing": 5.0, "quantity": 5.0, "missing_po": 3.0, "proof_of_delivery": 4.0, "duplicate_billing": 3.0,
+        "contract_data": 7.0, "payment_information": 1.0})
+    credit_share: Annotated[float, Field(gt=0, le=1)] = 0.3  # a credit note credits this share of the open amount
+    rebill_share: Annotated[float, Field(gt=0, le=1)] = 0.95  # corrected invoice as a share of the original
+    escalation: Escalation = Escalation()
+
+
+class Collector(Strict):
+    """One collector of a team; ``languages`` defaults to the team's languages."""
+
+    languages: list[str] | None = None
+
+
+class Desk(Strict):
+    """A collections team (docs/model.md §2.21): its collectors, the account languages and segments it
+    serves, how accounts are assigned to an owner, and its own worklist ranking."""
+
+    name: str
+    #: a head count (each speaks the team's languages) or one entry per collector
+    collectors: _limit("collectors", ge=0) | list[Collector] = 1
+    languages: list[str] = Field(min_length=1)  # account languages this team serves
+    segments: list[str] = Field(default_factory=list)  # segments served; empty = every segment
+    assignment: Literal["round_robin", "balance_band", "segment"] = "round_robin"
+    help_overflow: bool = True  # a collector whose own list is done calls teammates' waiting accounts
+    backup: Literal["none", "team"] = "none"  # an absent owner's list goes to the teammates, or waits
+    prioritisation: str | None = None  # the team's own strategy; None = strategy.prioritisation
+
+    @field_validator("prioritisation")
+    @classmethod
+    def _known(cls, v: str | None) -> str | None:
+        if v is not None and v not in STRATEGIES:
+            raise ValueError(f"unknown strategy {v!r}; expected one of {', '.join(STRATEGIES)}")
+        return v
+
+    def speakers(self) -> list[list[str]]:
+        """The languages of each collector, in order."""
+        if isinstance(self.collectors, int):
+            return [list(self.languages)] * self.collectors
+        return [list(c.languages if c.languages is not None else self.languages) for c in self.collectors]
+
+
+class Teams(Strict):
+    """Teams, owned portfolios and language skills (docs/model.md §2.21). Off by default: one pool of
+    ``team.collectors`` sharing one worklist."""
+
+    enabled: bool = False
+    #: segment name -> account language -> share of the segment's accounts (each sums to 1)
+    languages: dict[str, dict[str, Probability]] = Field(default_factory=dict)
+    desks: list[Desk] = Field(default_factory=list)
+
+    def headcount(self) -> int:
+        return sum(len(d.speakers()) for d in self.desks)
+
+
 class Finance(Strict):
     cost_of_capital: Annotated[float, Field(ge=0, le=1)] = 0.08  # per year
 
@@ -512,6 +621,8 @@ class Scenario(Strict):
     payment_runs: PaymentRuns = PaymentRuns()
     credit_holds: CreditHolds = CreditHolds()
     seasonality: Seasonality = Seasonality()
+    teams: Teams = Teams()
+    queries: Queries = Queries()
     #: dotted scenario path -> where its value came from (a calibration writes one entry per estimate)
     provenance: dict[str, Provenance] = Field(default_factory=dict)
     #: dotted path → distribution spec of every uncertain value (see :mod:`o2c_sim.uncertainty`)
@@ -555,6 +666,16 @@ class Scenario(Strict):
                 raise ValueError(f"{where}: unknown segment(s) {unknown}; expected some of {names}")
         return self
 
+    @model_validator(mode="after")
+    def _check_teams(self) -> "Scenario":
+        if self.teams.enabled:
+            check_teams(self.teams, [s.name for s in self.portfolio.segments])
+            if self.team.collectors != self.teams.headcount():
+                self.team.collectors = self.teams.headcount()  # with teams on, the head count is the teams'
+        if self.queries.enabled:
+            check_queries(self.queries, [s.name for s in self.portfolio.segments])
+        return self
+
     def to_yaml(self) -> str:
         """The resolved scenario as YAML (every default written out)."""
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
@@ -568,6 +689,83 @@ class Scenario(Strict):
 
 
 Segment.model_rebuild()
+
+
+def check_teams(teams: Teams, segments: list[str]) -> None:
+    """Reject a team set-up that cannot work, naming the field (raised as ValueError inside validation)."""
+    if not teams.desks:
+        raise ValueError("field 'teams.desks': teams.enabled is true but no team is defined")
+    names = [d.name for d in teams.desks]
+    if len(set(names)) != len(names):
+        raise ValueError(f"field 'teams.desks': team names must be unique, got {names}")
+    for seg in segments:
+        if seg not in teams.languages:
+            raise ValueError(f"field 'teams.languages': no language shares for segment {seg!r}; "
+                             f"expected a mapping like {seg}: {{en: 0.7, fr: 0.3}} for each of {segments}")
+    for seg, shares in teams.languages.items():
+        if seg not in segments:
+            raise ValueError(f"field 'teams.languages.{seg}': unknown segment; expected one of {segments}")
+        total = sum(shares.values())
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"field 'teams.languages.{seg}': language shares must sum to 1, got {total:g}")
+    spoken = {lang for d in teams.desks for person in d.speakers() for lang in person}
+    for d in teams.desks:
+        unknown = [s for s in d.segments if s not in segments]
+        if unknown:
+            raise ValueError(f"field 'teams.desks.{d.name}.segments': unknown segment(s) {unknown}; expected some of {segments}")
+    for seg, shares in teams.languages.items():
+        for lang, share in shares.items():
+            if share <= 0:
+                continue
+            desk = serving_desk(teams, seg, lang)
+            if desk is not None and not desk.speakers():
+                raise ValueError(f"field 'teams.desks.{desk.name}.collectors': the team has no collectors but is assigned "
+                                 f"the {lang!r} accounts of segment {seg!r}; give it collectors or serve them elsewhere")
+            if lang not in spoken:
+                raise ValueError(f"field 'teams.languages.{seg}.{lang}': no collector in any team speaks {lang!r} "
+                                 f"(spoken: {sorted(spoken)}); add a speaker or set the share to 0")
+
+
+def check_queries(q: Queries, segments: list[str]) -> None:
+    """Reject a query set-up that cannot work, naming the field (raised as ValueError inside validation)."""
+    def reasons_of(where: str, shares: dict[str, float]) -> None:
+        unknown = sorted(set(shares) - set(QUERY_REASONS))
+        if unknown:
+            raise ValueError(f"field '{where}': unknown query reason(s) {unknown}; expected some of {', '.join(QUERY_REASONS)}")
+        total = sum(shares.values())
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"field '{where}': reason shares must sum to 1, got {total:g}")
+
+    reasons_of("queries.reasons", q.reasons)
+    for seg, shares in q.segment_reasons.items():
+        if seg not in segments:
+            raise ValueError(f"field 'queries.segment_reasons.{seg}': unknown segment; expected one of {segments}")
+        reasons_of(f"queries.segment_reasons.{seg}", shares)
+    for name in ("reason_scale", "resolution_days"):
+        unknown = sorted(set(getattr(q, name)) - set(QUERY_REASONS))
+        if unknown:
+            raise ValueError(f"field 'queries.{name}': unknown query reason(s) {unknown}; expected some of {', '.join(QUERY_REASONS)}")
+    for reason in QUERY_REASONS:
+        mix = q.outcomes.get(reason)
+        if mix is None:
+            raise ValueError(f"field 'queries.outcomes': no outcome shares for reason {reason!r}")
+        bad = sorted(set(mix) - set(QUERY_OUTCOMES))
+        if bad:
+            raise ValueError(f"field 'queries.outcomes.{reason}': unknown outcome(s) {bad}; expected some of {', '.join(QUERY_OUTCOMES)}")
+        total = sum(mix.values())
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"field 'queries.outcomes.{reason}': outcome shares must sum to 1, got {total:g}")
+    names = [c.name for c in q.channels]
+    if len(set(names)) != len(names):
+        raise ValueError(f"field 'queries.channels': channel names must be unique, got {names}")
+
+
+def serving_desk(teams: Teams, segment: str, language: str) -> Desk | None:
+    """The first team that serves accounts of ``segment`` speaking ``language`` (None: left to dunning)."""
+    for d in teams.desks:
+        if (not d.segments or segment in d.segments) and language in d.languages:
+            return d
+    return None
 
 
 # --------------------------------------------------------------------------------------------- loading
@@ -600,6 +798,9 @@ def _format_validation_error(err: ValidationError) -> str:
             msg += f" ({LIMITS[str(e['loc'][-1])][1]})"
         elif e["type"] == "finite_number":
             msg = "expected a finite number, not NaN or infinity"
+        if not e["loc"] and msg.startswith("field '"):
+            parts.append(msg)  # a cross-section check names its own field
+            continue
         field, sep, rest = msg.partition(": ")
         if not e["loc"] and sep and re.fullmatch(r"[a-z_0-9.]+", field):  # a cross-field check names its field
             parts.append(f"field '{field}': {rest}")

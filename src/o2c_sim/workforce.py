@@ -57,9 +57,11 @@ class WorkPool:
     """``size`` workers sharing ``queues`` (index 0 = highest priority)."""
 
     def __init__(self, env: simpy.Environment, name: str, size: int, shifts: list[tuple[float, float]],
-                 presence: np.ndarray, breaks: np.ndarray, shrinkage: float, queues: list[JobQueue]):
+                 presence: np.ndarray, breaks: np.ndarray, shrinkage: float, queues: list[JobQueue],
+                 worker_queues: list[list[JobQueue]] | None = None):
         """``shifts[k]`` = (start, end) of business day k's shift, in sim days; ``presence[k, w]`` = worker
-        w works day k; ``breaks[k, w]`` in [0, 1) places the non-productive block within the shift."""
+        w works day k; ``breaks[k, w]`` in [0, 1) places the non-productive block within the shift.
+        ``worker_queues[w]``, when given, replaces ``queues`` for worker w (a worker's own worklist)."""
         self.env, self.name, self.size = env, name, size
         self.queues = queues
         #: per business day k: minutes present and productive, and minutes of those spent on jobs
@@ -71,15 +73,15 @@ class WorkPool:
             windows = [
                 _windows(s, e, shrinkage, breaks[k, w]) if presence[k, w] else () for k, (s, e) in enumerate(shifts)
             ]
-            env.process(self._work(windows))
+            env.process(self._work(windows, queues if worker_queues is None else worker_queues[w]))
 
     def wake(self) -> None:
         """Wake one idle worker (if any) because a job has arrived."""
         if self._idle:
             self._idle.popleft().succeed()
 
-    def _work(self, windows):
-        env, queues, idle = self.env, self.queues, self._idle
+    def _work(self, windows, queues):
+        env, idle = self.env, self._idle
         waiting: list = [None]  # this worker's wake-up event while idle
         for k, day in enumerate(windows):
             for start, end in day:
@@ -122,7 +124,7 @@ class WorkPool:
 
 
 #: the work pools, in a fixed order: a pool's index keys its people's random streams
-POOLS = ("collectors", "dispute_analysts", "cash_app_clerks")
+POOLS = ("collectors", "dispute_analysts", "cash_app_clerks", "team_leads")  # append only: a pool's index keys its people's streams
 
 
 def person_days(streams, pool: str, size: int, days: int, absence_rate: float) -> tuple[np.ndarray, np.ndarray]:

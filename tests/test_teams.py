@@ -1,0 +1,183 @@
+"""Teams, owned portfolios and language skills (docs/model.md §2.16).
+
+Paired runs with common random numbers: the same seed gives both policies the same accounts, languages,
+invoices and the same n-th call outcome per account, so differences come from who works which list.
+"""
+
+import copy
+import hashlib
+import json
+
+import numpy as np
+import pytest
+
+from o2c_sim.cli import main
+from o2c_sim.model import Simulation, simulate
+from o2c_sim.scenario import load_scenario
+from o2c_sim.errors import UserError
+from conftest import small_scenario
+
+TINY = {"portfolio.accounts": 200, "horizon_days": 90, "warmup_days": 30, "seed": 7}
+
+#: computed on the same seed from main just before teams were merged (payments and KPIs as on the branch
+#: they were written on, 4c0979d; utilisation and inbound wait differ there by main's per-person streams)
+BEFORE_TEAMS = {
+    "invoices_sha256": "a98a584c2c72fe2a1e4cfa67636aebb9e79099ed5e52d65e1c4fea82de550c8f",
+    "kpis": {"dso": 36.893817759, "bpdso": 31.972926475, "cei": 86.496575703, "coverage_pct": 98.295454545,
+             "collector_utilisation": 7.946533776, "calls_per_day": 15.446153846, "rpc_per_day": 6.415384615,
+             "inbound_wait_minutes": 0.034217505, "cash_collected": 3813765.72, "ending_ar": 2089941.23},
+}
+
+LANGUAGES = {"key_accounts": {"en": 1.0}, "mid_market": {"en": 0.5, "fr": 0.5}, "small_business": {"en": 0.6, "es": 0.4}}
+
+
+def teams(desks, **extra):
+    return {"teams.enabled": True, "teams.languages": copy.deepcopy(LANGUAGES), "teams.desks": desks, **extra}
+
+
+def one_desk(**desk):
+    """Six collectors who all speak every language, in one team serving every account."""
+    return teams([{"name": "all", "collectors": 6, "languages": ["en", "fr", "es"], **desk}])
+
+
+def _fingerprint(over):
+    r = simulate(small_scenario("baseline", {**TINY, **over}))
+    return hashlib.sha256(r.invoices.to_csv(index=False).encode()).hexdigest(), r
+
+
+@pytest.mark.parametrize("over", [{}, {"teams.enabled": False, "teams.languages": LANGUAGES}])
+def test_baseline_unchanged_with_teams_off(over):
+    digest, r = _fingerprint(over)
+    assert digest == BEFORE_TEAMS["invoices_sha256"]
+    for key, value in BEFORE_TEAMS["kpis"].items():
+        assert round(float(r.kpis[key]), 9) == value, key
+    assert r.teams.empty and r.collectors.empty
+
+
+def _coverage(over, reps=2):
+    return np.array([simulate(small_scenario("baseline", {"team.absence_rate": 0.3, **over}), rep).kpis["coverage_pct"]
+                     for rep in range(reps)])
+
+
+def test_owned_portfolios_with_absence_and_no_backup_cover_less_than_a_pool():
+    pool = _coverage({"team.collectors": 6})
+    owned = _coverage(one_desk(help_overflow=False, backup="none"))
+    backed = _coverage(one_desk(help_overflow=False, backup="team"))
+    assert (owned < pool - 2).all(), (owned, pool)  # every paired replication: an absent owner's accounts wait
+    assert (backed > owned).all(), (backed, owned)  # a backup rule gives most of it back
+
+
+def test_a_shared_team_list_with_everyone_helping_is_the_pool():
+    """One team, every collector speaks everything, helps the overflow and backs up absentees: the same
+    entries are worked, in a slightly different order, so the results are close to the pool's."""
+    pool = simulate(small_scenario("baseline", {**TINY, "team.absence_rate": 0.3}))
+    team = simulate(small_scenario("baseline", {**TINY, "team.absence_rate": 0.3,
+                                                 **one_desk(help_overflow=True, backup="team")}))
+    assert team.kpis["calls_per_day"] == pytest.approx(pool.kpis["calls_per_day"], rel=0.1)
+    assert team.kpis["coverage_pct"] == pytest.approx(pool.kpis["coverage_pct"], abs=2)
+
+
+@pytest.fixture(scope="module")
+def no_french_speaker():
+    """Team ``eu`` serves French accounts of the mid-market but has no French speaker; French is
+    spoken only on the key-account desk, which does not serve the mid-market."""
+    desks = [{"name": "key", "collectors": [{"languages": ["en", "fr"]}], "languages": ["en"], "segments": ["key_accounts"]},
+             {"name": "eu", "collectors": [{"languages": ["en", "es"]}, {"languages": ["en"]}, {"languages": ["es"]}],
+              "languages": ["en", "fr", "es"]}]
+    sim = Simulation(small_scenario("baseline", {**TINY, **teams(desks)}))
+    return sim, sim.run()
+
+
+def test_a_team_without_a_speaker_of_an_accounts_language_never_calls_it(no_french_speaker):
+    sim, result = no_french_speaker
+    lay = sim.teams
+    french = lay.language == lay.languages.index("fr")
+    assert french.sum() > 20 and (lay.owner[french] == -1).all()
+    called = np.concatenate(sim.owned.attempts["account"])
+    assert len(called) > 100 and not french[called].any()
+    # and nobody ever calls an account in a language they do not speak
+    who = np.concatenate(sim.owned.attempts["collector"])
+    assert lay.speaks[who, lay.language[called]].all()
+    # the French accounts were past due all the same: dunning still writes to them
+    ids = np.asarray(sim.customer_ids().to_pylist())
+    dunned = set(result.events.loc[result.events["kind"] == "dunning", "customer_id"].astype(str))
+    assert dunned & set(ids[french])
+
+
+def test_per_team_and_per_collector_tables_add_up(no_french_speaker):
+    sim, result = no_french_speaker
+    t, c = result.teams, result.collectors
+    window = result.events[result.events["time"] >= sim.scenario.warmup_days]
+    assert t["calls"].sum() == (window["kind"] == "call_attempt").sum() == c["calls"].sum()
+    assert t["rpc"].sum() == (window["kind"] == "right_party_contact").sum()
+    assert t["accounts"].sum() == len(sim.acc)
+    assert t["cash_collected"].sum() == pytest.approx(result.kpis["cash_collected"], abs=0.01)
+    assert t["ending_ar"].sum() == pytest.approx(result.kpis["ending_ar"], abs=0.01)
+    assert list(c["collector"]) == ["key_1", "eu_1", "eu_2", "eu_3"]
+
+
+def test_assignment_rules():
+    desks = [{"name": "a", "collectors": 3, "languages": ["en", "fr", "es"], "assignment": "balance_band"},]
+    sim = Simulation(small_scenario("baseline", {**TINY, **teams(desks)}))
+    lay = sim.teams
+    limit = [sim.acc.credit_limit[lay.owner == c] for c in range(3)]
+    assert limit[0].min() >= limit[1].max() and limit[1].min() >= limit[2].max()  # bands, largest first
+    sim = Simulation(small_scenario("baseline", {**TINY, **one_desk()}))
+    counts = np.bincount(sim.teams.owner, minlength=6)
+    assert counts.max() - counts.min() <= 1  # round robin deals evenly
+    sim = Simulation(small_scenario("baseline", {**TINY, **one_desk(assignment="segment")}))
+    lay = sim.teams
+    for c in range(6):  # collectors dealt to segments in turn: collector c serves segment c mod 3
+        assert set(sim.acc.segment[lay.owner == c]) == {c % 3}
+
+
+def test_language_shares_follow_the_scenario_and_are_policy_free():
+    a = Simulation(small_scenario("baseline", {"portfolio.accounts": 3000, **one_desk()}))
+    b = Simulation(small_scenario("baseline", {"portfolio.accounts": 3000, **one_desk(assignment="balance_band")}))
+    assert np.array_equal(a.teams.language, b.teams.language)
+    mid = a.acc.segment == 1
+    share_fr = (a.teams.language[mid] == a.teams.languages.index("fr")).mean()
+    assert share_fr == pytest.approx(0.5, abs=3 * np.sqrt(0.25 / mid.sum()))
+
+
+@pytest.mark.parametrize("desks, languages, field", [
+    ([{"name": "x", "collectors": 0, "languages": ["en", "fr", "es"]}], LANGUAGES, "teams.desks.x.collectors"),
+    ([{"name": "x", "collectors": 2, "languages": ["en", "fr"]}], LANGUAGES, "teams.languages.small_business.es"),
+    ([{"name": "x", "collectors": 2, "languages": ["en", "fr", "es"], "segments": ["smb"]}], LANGUAGES,
+     "teams.desks.x.segments"),
+    ([{"name": "x", "collectors": 2, "languages": ["en", "fr", "es"]}],
+     {**LANGUAGES, "mid_market": {"en": 0.5, "fr": 0.4}}, "teams.languages.mid_market"),
+    ([{"name": "x", "collectors": 2, "languages": ["en", "fr", "es"]}],
+     {"key_accounts": {"en": 1.0}, "mid_market": {"en": 1.0}}, "teams.languages"),
+])
+def test_bad_team_input_is_a_user_error_naming_the_field(desks, languages, field, tmp_path, capsys):
+    over = {"teams.enabled": True, "teams.languages": languages, "teams.desks": desks}
+    with pytest.raises(UserError, match=f"field '{field}'"):
+        load_scenario("baseline", over)
+    code = main(["run", "baseline", "--set", f"teams={json.dumps({'enabled': True, 'languages': languages, 'desks': desks})}",
+                 "--set", "portfolio.accounts=50", "-r", "1", "-q", "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert code == 2 and field in err and "Traceback" not in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_enterprise_is_a_three_desk_three_language_example():
+    sc = load_scenario("enterprise")
+    assert sc.teams.enabled and len(sc.teams.desks) == 3
+    assert {lang for shares in sc.teams.languages.values() for lang in shares} == {"en", "fr", "es"}
+    assert sc.team.collectors == sc.teams.headcount()
+
+
+def test_one_more_spanish_speaker_covers_spanish_accounts_better_than_one_more_generalist():
+    """A Spanish desk of one, with backup: when its speaker is away nobody may call its accounts. A
+    second Spanish speaker covers them; an extra English generalist cannot."""
+    def desks(es: int, en: int):
+        return teams([{"name": "en_desk", "collectors": en, "languages": ["en", "fr"], "backup": "team"},
+                      {"name": "es_desk", "collectors": es, "languages": ["es"], "backup": "team"}])
+
+    for rep in range(2):
+        cover = {label: simulate(small_scenario("baseline", {"team.absence_rate": 0.3, "strategy.coverage_business_days": 1,
+                                                              **desks(*size)}), rep)
+                 .teams.set_index("team").loc["es_desk", "coverage_pct"]
+                 for label, size in {"speaker": (2, 3), "generalist": (1, 4)}.items()}
+        assert cover["speaker"] > cover["generalist"] + 5, cover
