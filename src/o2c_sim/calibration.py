@@ -538,6 +538,7 @@ def write_scenario(path: str | os.PathLike, scenario: Scenario) -> Path:
 # ----------------------------------------------------------------------------- from an activity log
 
 
+@dataclass
 class ActivityCalibration:
     """A scenario calibrated from an activity log: the hazard fit, the process fit, their provenance."""
 
