@@ -103,7 +103,8 @@ class WhatIfBasis:
             return ["what-if basis: payment history only; collection is switched off because the history's "
                     "effort is already in its payment delays, so no action effect is simulated and a what-if "
                     "on effort is not answered (give --activities LOG)"]
-        lines = [f"what-if basis: {self.source}; base case = the team as it was: {sc.team.collectors} collector(s) "
+        team = "the team as it was" if self.source == "activity log" else "the scenario's team"
+        lines = [f"what-if basis: {self.source}; base case = {team}: {sc.team.collectors} collector(s) "
                  f"({self.headcount}), strategy {sc.strategy.prioritisation}, notices at days past due "
                  f"{[s.days_past_due for s in sc.dunning.steps] if sc.dunning.enabled else 'none (dunning off)'}"]
         lines += [f"  {label:<20} x{value:<7.2f} {where}" for label, value, where in self.effect_sources()]
