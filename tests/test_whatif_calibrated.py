@@ -1,7 +1,7 @@
 """What-ifs on a history with an activity log: the base case simulates the team as it was (effects, cadence
 and headcount from the log) and a what-if changes only the effort; from payment history alone an effort
 what-if is refused with its reason. The log is simulated from a known scenario, so the calibrated
-what-if can be compared with the true scenario's (docs/model.md §9.1)."""
+what-if can be compared with the true scenario's (docs/model.md §9.6)."""
 
 from __future__ import annotations
 
@@ -109,3 +109,17 @@ def test_cli_forecast_what_if_with_activity_log(world, tmp_path, capsys):
     assert "team as it was: 2 collector(s) (as stated)" in printed and "estimated, 95 % CI" in printed
     assert "assumed: the base scenario's value" in printed
     assert "team as it was" in (out / "what_if_basis.txt").read_text()
+
+
+def test_dashboard_what_if_says_what_the_history_could_identify(world, tmp_path, monkeypatch):
+    from o2c_sim import dashboard as d
+
+    ledger, log, history = world
+    frame, team, note = d.run_what_if(ledger, history.as_of.date(), 2, None, 2)
+    assert frame is None and "cannot answer a what-if on collectors" in note
+    monkeypatch.setenv("O2C_SIM_ALLOWED_DIRS", str(tmp_path))
+    log.to_parquet(tmp_path / "log.parquet", index=False)
+    frame, team, note = d.run_what_if(ledger, history.as_of.date(), 2, None, 2, str(tmp_path / "log.parquet"))
+    assert len(frame) == d.FORECAST_HORIZON and team >= 1
+    assert "the team as it was" in note and "Estimated from the activity log: " in note and "contact ×" in note
+    assert "Not identified" in note and "fee" in note

@@ -49,7 +49,7 @@ def add_what_if_basis_args(p: argparse.ArgumentParser) -> None:
     """``--activities LOG [--activity-mapping M]`` (and for ``forecast`` ``--set``): what a what-if rests on."""
     p.add_argument("--activities", metavar="LOG", type=Path,
                    help="the team's activity log (.csv, .xlsx, .parquet, .xes, OCEL): the scenario is calibrated from it "
-                        "at the as-of date and the base case simulates the team as it was (docs/model.md §9.1)")
+                        "at the as-of date and the base case simulates the team as it was (docs/model.md §9.6)")
     p.add_argument("--activity-mapping", metavar="M", help="activity mapping YAML or a shipped name (with --activities)")
     if not any("--set" in a.option_strings for a in p._actions):
         p.add_argument("--set", "-s", dest="overrides", action="append", default=[], metavar="KEY=VALUE",

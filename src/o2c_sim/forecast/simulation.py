@@ -8,7 +8,7 @@ A what-if runs the same replications (common random numbers) with overrides such
 ``team.collectors=+2``; the per-period difference and its interval come from the paired replications.
 
 What a what-if on collection *effort* (``team.*``, ``strategy.*``, ``dunning.*``, ``work.*``,
-``payment_plans.*``) may rest on (docs/model.md §9.1, :class:`WhatIfBasis`):
+``payment_plans.*``) may rest on (docs/model.md §9.6, :class:`WhatIfBasis`):
 
 * **with an activity log** the scenario is calibrated from the log known at the origin
   (:func:`o2c_sim.calibration.calibrate_activities`: action effects, cadence, contact rate) and the base
