@@ -664,7 +664,10 @@ def test_cash_forecast_dashboard_in_chromium(voila_url, browser, capsys, ibm_csv
         for model in ("naive", "moving_average", "combination"):
             assert float(page.get_attribute(f"#fc-total-{model}", "data-value")) > 0
         selected = page.get_attribute("#forecast-table", "data-selected")
-        page.wait_for_function("() => document.querySelector('.o2c-whatif .js-plotly-plot')", timeout=30_000)
+        # payment history alone cannot answer a what-if on collectors: the panel says so (docs/model.md §9.6)
+        page.wait_for_selector('#whatif-note[data-refused="1"]', timeout=60_000)
+        assert "payment history alone" in page.inner_text("#whatif-note").lower()
+        page.wait_for_function("() => document.querySelector('.o2c-fan .js-plotly-plot')", timeout=30_000)
         fan = {t["name"]: t for t in figure_traces(page, "o2c-fan")}
         assert fan[f"forecast ({selected})"]["n"] == 13  # the 13-week horizon
         assert {"80 % interval", "95 % interval", "receipts"} <= set(fan)
@@ -680,7 +683,9 @@ def test_cash_forecast_dashboard_in_chromium(voila_url, browser, capsys, ibm_csv
         fan_switch = time.monotonic() - t_fan
         assert figure_traces(page, "o2c-fan") != list(fan.values())
 
-        # what-if: one more collector than the default +2 → a new paired simulation
+        # what-if on the simulated history (its scenario states the effects): +3 collectors, paired simulation
+        page.select_option(".o2c-history select", label=d.HISTORY_LABELS["simulated"])
+        page.wait_for_selector('#whatif-total[data-delta="2"]', timeout=240_000)
         t_wi = time.monotonic()
         readout = page.locator(".o2c-delta .widget-readout")
         readout.click()
@@ -697,6 +702,8 @@ def test_cash_forecast_dashboard_in_chromium(voila_url, browser, capsys, ibm_csv
                                timeout=30_000)
         names = [t["name"] for t in figure_traces(page, "o2c-whatif")]
         assert "team as is" in names
+        page.select_option(".o2c-history select", label=d.HISTORY_LABELS[source])
+        page.wait_for_selector('#forecast-status[data-state="ready"]', timeout=240_000)
 
         # a later as-of date: a new back-test and forecast
         key = page.get_attribute("#forecast-table", "data-key")

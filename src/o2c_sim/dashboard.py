@@ -1030,18 +1030,52 @@ def run_forecast(ledger, as_of, models: tuple[str, ...]):
     return forecast_with_backtest(ledger, str(as_of), FORECAST_HORIZON, "W", list(models))
 
 
-def run_what_if(ledger, as_of, delta: int, scenario_name: str | None, replications: int):
-    """The what-if job: simulated receipts with the team as is and with ``delta`` collectors more,
-    paired replications (:func:`o2c_sim.forecast.simulation.what_if`). Returns (frame, collectors)."""
+def run_what_if(ledger, as_of, delta: int, scenario_name: str | None, replications: int, log_path: str = "",
+                log_mapping: str = ""):
+    """The what-if job: simulated receipts with the team as it was and with ``delta`` collectors more, paired
+    replications (:func:`o2c_sim.forecast.simulation.what_if`). With an activity log (``log_path``) the
+    scenario is calibrated from it; from payment history alone the what-if is not answered (docs/model.md
+    §9.6). Returns (frame or None, collectors, what the data could and could not identify)."""
     from .forecast import History
-    from .forecast.simulation import calibrated_inputs, what_if
+    from .forecast.simulation import what_if, what_if_basis
     from .scenario import load_scenario
 
     history = History(ledger, str(as_of), "W")
     scenario = load_scenario(scenario_name) if scenario_name else None
-    frame = what_if(history, FORECAST_HORIZON, {"team.collectors": f"{delta:+d}"}, scenario, replications)
-    team = scenario.team.collectors if scenario is not None else calibrated_inputs(history)[0].team.collectors
-    return frame, team
+    log = None
+    if log_path.strip():
+        from .activities import load_activities
+        from .importer import check_allowed
+
+        mapping = log_mapping.strip() or None  # a shipped name, or a file inside the allowed folders
+        if mapping and ("/" in mapping or mapping.endswith((".yaml", ".yml"))):
+            mapping = check_allowed(mapping, "mapping")
+        log = load_activities(check_allowed(log_path.strip(), "activity log"), mapping,
+                              known_items=set(ledger["invoice_id"].astype(str)))
+    basis = what_if_basis(history, scenario, activities=log)
+    note = identification_note(basis)
+    if not basis.effort_identified:
+        return None, 0, note
+    return what_if(history, FORECAST_HORIZON, {"team.collectors": f"{delta:+d}"}, replications=replications,
+                   basis=basis), basis.scenario.team.collectors, note
+
+
+def identification_note(basis) -> str:
+    """What the history could and could not identify, from the scenario's provenance, for the what-if panel."""
+    if not basis.effort_identified:
+        return ("Payment history alone cannot answer a what-if on collectors: its payment delays already contain "
+                "the reminders and calls they received, and an invoice table does not say which, so the "
+                "calibrated scenario has collection switched off. Give the team's activity log (Activity log "
+                "above) to estimate what each action does.")
+    found = [f"{label} ×{value:.2f}" for label, value, where in basis.effect_sources() if where.startswith("estimated")]
+    assumed = [label for label, _, where in basis.effect_sources() if not where.startswith("estimated")]
+    who = ("the team as it was" if basis.source == "activity log" else "the scenario's team")
+    text = f"Base case: {who}, {basis.scenario.team.collectors} collectors ({basis.headcount}). "
+    text += (f"Estimated from the {basis.source}: {', '.join(found)}. " if found else
+             f"Action effects are the {basis.source}'s stated values, not estimated from this history. ")
+    if assumed and found:
+        text += f"Not identified (assumed, the base scenario's values): {', '.join(assumed)}."
+    return text
 
 
 def forecast_table_html(result, key: str) -> str:
@@ -1116,7 +1150,12 @@ class CashForecast:
         self.fan_model_w = w.Dropdown(options=[], description="Fan chart")
         self.delta_w = w.IntSlider(value=what_if_delta, min=-3, max=3, description="Collectors ±",
                                    continuous_update=False)
+        self.log_w = w.Text(placeholder="path/to/activities.xes (optional)", description="Activity log",
+                            continuous_update=False)
+        self.log_mapping_w = w.Text(placeholder="e.g. sap_fscm_activities (empty: canonical)", description="Log mapping",
+                                    continuous_update=False)
         for widget, cls in ((self.source_w, "o2c-history"), (self.path_w, "o2c-path"), (self.mapping_w, "o2c-mapping"),
+                            (self.log_w, "o2c-activities"), (self.log_mapping_w, "o2c-activity-mapping"),
                             (self.as_of_w, "o2c-as-of"), (self.models_w, "o2c-models"),
                             (self.fan_model_w, "o2c-fan-model"), (self.delta_w, "o2c-delta")):
             widget.add_class(cls)
@@ -1141,7 +1180,7 @@ class CashForecast:
                     w.VBox([self.backtest_w], layout=w.Layout(width="45%"))]),
             w.HTML("<b>What-if: cash with more or fewer collectors</b> (simulation warm-started on the open items, "
                    f"{what_if_replications} paired replications)"),
-            self.delta_w, self.what_if_note_w, self.what_if_w,
+            self.log_w, self.log_mapping_w, self.delta_w, self.what_if_note_w, self.what_if_w,
         ])
 
         self._ticker_stop = threading.Event()
@@ -1151,7 +1190,8 @@ class CashForecast:
             widget.observe(self._on_source, names="value")
         for widget in (self.as_of_w, self.models_w):
             widget.observe(self._on_request, names="value")
-        self.delta_w.observe(self._on_what_if, names="value")
+        for widget in (self.delta_w, self.log_w, self.log_mapping_w):
+            widget.observe(self._on_what_if, names="value")
         self.fan_model_w.observe(lambda _c: self.refresh(), names="value")
         self._pending_as_of = as_of
         self._on_source()
@@ -1225,7 +1265,8 @@ class CashForecast:
             return None
         base = (self._history_id(), str(self.as_of_w.value))
         return (base + (tuple(self.models_w.value),),
-                base + (int(self.delta_w.value), self.what_if_replications))
+                base + (int(self.delta_w.value), self.what_if_replications, self.log_w.value.strip(),
+                        self.log_mapping_w.value.strip()))
 
     def _on_request(self, _change=None) -> None:
         if self._syncing:
@@ -1254,7 +1295,7 @@ class CashForecast:
         if wkey not in self._what_ifs and wkey not in self._errors:
             scenario = SIMULATED_HISTORY_SCENARIO if wkey[0] == "simulated" else None
             self._start("what_if", wkey, run_what_if, self._ledgers[wkey[0]], self.as_of_w.value, wkey[2], scenario,
-                        self.what_if_replications)
+                        self.what_if_replications, wkey[4], wkey[5])
         self.refresh()
 
     def _start(self, kind: str, key: tuple, fn: Callable, *args, on_done: Callable[[], None] | None = None) -> None:
@@ -1375,21 +1416,22 @@ class CashForecast:
                 self._what_if_signature = None
                 self.what_if_w.outputs = ()
             return
-        frame, team = wi
-        total = float(frame["difference"].sum())
+        frame, team, identified = wi
         sig = (wkey, "drawn")
         if self._what_if_signature == sig:
             return
         self._what_if_signature = sig
+        if frame is None:  # payment history alone: the what-if is not answered, and the note says why
+            self.what_if_note_w.value = (f'<div class="o2c-note" id="whatif-note" data-refused="1">'
+                                         f'{html.escape(identified)}</div>')
+            self.what_if_w.outputs = ()
+            return
+        total = float(frame["difference"].sum())
         delta = wkey[2]
-        calibrated = ("" if wkey[0] == "simulated" else
-                      " The scenario is calibrated from the history, whose own collection effort is already in its "
-                      "payment delays, so simulated collection starts from "
-                      f"{team} collectors and the change is effort on top of the history's.")
         self.what_if_note_w.value = (
             f'<div class="o2c-note" id="whatif-note">{team} → {team + delta} collectors: '
             f'<b id="whatif-total" data-value="{_attr(total)}" data-delta="{delta}">{total:+,.0f}</b> '
-            f'cash over the next {FORECAST_HORIZON} weeks (mean of paired replications).{html.escape(calibrated)}</div>')
+            f'cash over the next {FORECAST_HORIZON} weeks (mean of paired replications). {html.escape(identified)}</div>')
         self.what_if_w.outputs = (plotly_output(what_if_cash(frame, f"{team} → {team + delta} collectors")),)
 
     def close(self) -> None:

@@ -157,8 +157,9 @@ def _intervals(log: pd.DataFrame, start_kind: str, stop_kind: str, key: str, ori
     if starts.empty:
         return pd.DataFrame({key: pd.Series(dtype=str), "start": pd.Series(dtype=np.int64), "stop": pd.Series(dtype=np.int64)})
     stops = log.loc[log["kind"] == stop_kind, [key, "date"]]
-    s = pd.DataFrame({key: starts[key].to_numpy(), "start": _day(starts["date"], origin)}).sort_values("start")
-    e = pd.DataFrame({key: stops[key].to_numpy(), "stop": _day(stops["date"], origin)}).sort_values("stop")
+    s = pd.DataFrame({key: starts[key].astype(str).to_numpy(), "start": _day(starts["date"], origin)}).sort_values("start")
+    e = pd.DataFrame({key: stops[key].astype(str).to_numpy(), "stop": _day(stops["date"], origin)}).sort_values("stop")
+    s[key], e[key] = s[key].astype(str), e[key].astype(str)  # one key dtype, also when there are no stops
     out = pd.merge_asof(s, e, left_on="start", right_on="stop", by=key, direction="forward")
     out["stop"] = out["stop"].fillna(10**7 - 1).astype(np.int64) + int(stop_day_blocked)
     return out
@@ -288,7 +289,7 @@ def person_period(activities: pd.DataFrame, invoices: pd.DataFrame | None = None
             iv = _intervals(sub, start_kind, stop_kind, key, origin, stop_day_blocked=start_kind == "dispute_opened")
             if iv.empty:
                 continue
-            left = pd.DataFrame({key: rows[key].to_numpy(), "day": rows["day"].to_numpy(), "pos": np.arange(len(rows))})
+            left = pd.DataFrame({key: rows[key].astype(str).to_numpy(), "day": rows["day"].to_numpy(), "pos": np.arange(len(rows))})
             m = pd.merge_asof(left.sort_values("day"), iv.sort_values("start"), left_on="day", right_on="start",
                               by=key, direction="backward")
             inside = (m["day"] < m["stop"]).to_numpy() & m["start"].notna().to_numpy()
@@ -604,7 +605,8 @@ def hazard_block(fit: HazardFit, segment: str, defaults: Mapping[str, Any]) -> d
     seg = fit.baseline[fit.baseline["segment"] == segment]
     pooled = fit.baseline.groupby("band")["daily"].median().to_dict()
     values = {int(b): float(d) for b, d in zip(seg["band"], seg["daily"])} or {int(b): float(d) for b, d in pooled.items()}
-    block = {**dict(defaults), "bands": bands, "daily": [round(v, 6) for v in _filled(values, len(bands))],
+    # an intensity above the schema's 50 a day is certainty already (1 − e^−50): capped, nothing changes
+    block = {**dict(defaults), "bands": bands, "daily": [round(min(v, 50.0), 6) for v in _filled(values, len(bands))],
              "frailty_variance": round(fit.frailty_variance, 4)}
     disputed = fit.effect(f"disputed[{segment}]") or fit.effect("disputed")
     if disputed:

@@ -40,8 +40,47 @@ def register(subparsers) -> None:
     p.add_argument("--what-if", nargs="+", default=[], metavar="KEY=VALUE",
                    help="simulate the cash forecast again with these overrides (e.g. team.collectors=+2) next to the base case")
     p.add_argument("--replications", type=int, default=30, help="Monte Carlo replications of the simulation and what-if (default 30)")
+    add_what_if_basis_args(p)
     p.add_argument("--out", required=True, metavar="DIR", help="output directory to create (an existing one is never replaced)")
     p.set_defaults(func=run)
+
+
+def add_what_if_basis_args(p: argparse.ArgumentParser) -> None:
+    """``--activities LOG [--activity-mapping M]`` (and for ``forecast`` ``--set``): what a what-if rests on."""
+    p.add_argument("--activities", metavar="LOG", type=Path,
+                   help="the team's activity log (.csv, .xlsx, .parquet, .xes, OCEL): the scenario is calibrated from it "
+                        "at the as-of date and the base case simulates the team as it was (docs/model.md §9.6)")
+    p.add_argument("--activity-mapping", metavar="M", help="activity mapping YAML or a shipped name (with --activities)")
+    if not any("--set" in a.option_strings for a in p._actions):
+        p.add_argument("--set", "-s", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                       help="base-case setting, e.g. team.collectors=5 (the team as it was; default: estimated from the log)")
+
+
+def stated_collectors(overrides: list[str]) -> int | None:
+    """The headcount a ``--set team.collectors=N`` states (the last one wins), else None."""
+    value = None
+    for o in overrides or ():
+        key, _, v = str(o).partition("=")
+        if key.strip() == "team.collectors":
+            try:
+                value = int(v)
+            except ValueError:
+                raise UserError(f"--set team.collectors needs a whole number of collectors, got {v!r}") from None
+            if value < 0:
+                raise UserError(f"--set team.collectors cannot be negative, got {value}")
+    return value
+
+
+def read_activities(args, ledger=None):
+    """The activity log of ``--activities`` through the importer (bad rows stop with their row and field)."""
+    if args.activity_mapping and not args.activities:
+        raise UserError("--activity-mapping needs --activities LOG")
+    if not args.activities:
+        return None
+    from ..activities import load_activities
+
+    known = set(ledger["invoice_id"].astype(str)) if ledger is not None and "invoice_id" in ledger else None
+    return load_activities(args.activities, args.activity_mapping, known_items=known)
 
 
 def check_out(out: Path) -> None:
@@ -55,19 +94,34 @@ def check_out(out: Path) -> None:
 def run(args) -> int:
     check_out(Path(args.out))
     check_flag("--replications", args.replications, 2, "replications")
-    scenario = load_scenario(args.scenario) if args.scenario else None
-    if args.what_if:  # a bad override fails now, before any work
-        (scenario or load_scenario("baseline")).with_overrides(args.what_if)
+    scenario = base = load_scenario(args.scenario) if args.scenario else None
+    if (args.activities or args.overrides) and not args.what_if:
+        raise UserError("--activities and --set describe the what-if's base case: add --what-if KEY=VALUE "
+                        "(e.g. team.collectors=+2)")
+    if args.what_if:  # a bad override, or an effort what-if payment history cannot answer, fails now
+        from ..forecast.simulation import WhatIfBasis, scenario_source
+
+        if args.overrides and not (args.activities or scenario):
+            raise UserError("--set applies to the what-if's base case: give --activities LOG or --scenario S with it")
+        if args.activities or args.overrides:  # the base the log cannot identify, with the stated settings
+            base = (scenario or load_scenario("baseline")).with_overrides(args.overrides)
+        (base or load_scenario("baseline")).with_overrides(args.what_if)
+        if not args.activities:
+            WhatIfBasis(base, None, scenario_source(base)).check(args.what_if)
     check_quarantine(args, args.history)
     ledger = read_history(args)
+    activities = read_activities(args, ledger)
     names = [n.strip() for n in args.models.split(",") if n.strip()] if args.models else None
     result = forecast_with_backtest(ledger, args.as_of, args.horizon, args.freq, names, scenario)
     if args.what_if:
         from ..forecast.series import History
-        from ..forecast.simulation import what_if
+        from ..forecast.simulation import what_if, what_if_basis
 
-        result.what_if = what_if(History(ledger, result.as_of, args.freq), args.horizon, args.what_if, scenario,
-                                 args.replications)
+        history = History(ledger, result.as_of, args.freq)
+        basis = what_if_basis(history, base, activities=activities, collectors=stated_collectors(args.overrides))
+        basis.check(args.what_if)  # an effort what-if from payment history alone is refused, with the reason
+        result.what_if = what_if(history, args.horizon, args.what_if, replications=args.replications, basis=basis)
+        result.what_if_basis = basis.describe()
     write(result, Path(args.out))
     print("\n".join(report_lines(result)))
     print(f"written to {args.out}")
@@ -97,6 +151,7 @@ def write(r: ForecastResult, out: Path) -> None:
             r.items.to_parquet(tmp / "forecast_items.parquet", index=False)
         if r.what_if is not None:
             r.what_if.to_parquet(tmp / "what_if.parquet", index=False)
+            (tmp / "what_if_basis.txt").write_text("\n".join(getattr(r, "what_if_basis", [])) + "\n")
         (tmp / "metrics.json").write_text(json.dumps(metrics_dict(r), indent=2, default=str))
         fan_chart(r.history, r.forecast, r.selected).write_html(tmp / "fan_chart.html", include_plotlyjs="cdn")
         backtest_accuracy(r.summary, r.selected).write_html(tmp / "backtest_accuracy.html", include_plotlyjs="cdn")
@@ -144,4 +199,5 @@ def report_lines(r: ForecastResult) -> list[str]:
         lines.append(f"what-if (simulation, {len(w)} periods): base {w['base'].sum():,.0f}, what-if {w['what_if'].sum():,.0f}, "
                      f"difference {w['difference'].sum():+,.0f} (first period {w['difference'].iloc[0]:+,.0f}, "
                      f"95% CI [{w['diff_lo95'].iloc[0]:+,.0f}, {w['diff_hi95'].iloc[0]:+,.0f}])")
+        lines += getattr(r, "what_if_basis", [])
     return lines

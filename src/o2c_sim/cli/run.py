@@ -30,6 +30,9 @@ def register(sub) -> None:
     p.add_argument("--ledger", type=Path, help="warm start: begin from this ledger's open items (CSV, XLSX or Parquet)")
     p.add_argument("--mapping", help="column mapping for --ledger (YAML file or shipped name, e.g. ibm_ar)")
     p.add_argument("--as-of", dest="as_of", help="warm start: the date whose open items the run begins with (YYYY-MM-DD)")
+    from .forecast import add_what_if_basis_args
+
+    add_what_if_basis_args(p)  # --activities: calibrate from the log up to --as-of, the team as it was
     add_quarantine_arg(p)
     p.set_defaults(func=main)
 
@@ -107,9 +110,11 @@ def main(args) -> int:
     scenario = load_scenario(args.scenario, args.overrides)
     if args.replications is not None:  # the schema's cap and message
         scenario = scenario.with_overrides({"replications": args.replications})
-    opening = None
+    opening, basis = None, None
+    if args.activities and not (args.ledger and args.as_of):
+        raise UserError("--activities calibrates a warm start: give --ledger FILE and --as-of DATE with it")
     if args.ledger or args.as_of:
-        opening = _opening(args, scenario)
+        opening, scenario, basis = _opening(args, scenario)
     out = args.out or default_run_dir(scenario.name)
     check_target(out)
     reps = run_replications(scenario, args.replications, seed=args.seed, progress=not (args.quiet or args.json), opening=opening)
@@ -130,6 +135,7 @@ def main(args) -> int:
             left = 0.0 if opening.credit_balance is None else float(opening.credit_balance.sum())
             print(f"  open credits: {opening.credits_applied:,.2f} applied to the same customers' invoices, "
                   f"{left:,.2f} left as credit balances (net AR carried in {opening.net_open:,.2f})")
+        print("\n".join(basis) + "\n")
     print(textwrap.fill(f"{scenario.name}: {headline(summary, ran)}", WIDTH) + "\n")
     print(format_kpis(summary, scenario.currency) + "\n")
     if scenario.uncertain and opening is None:
@@ -144,9 +150,16 @@ def main(args) -> int:
 
 
 def _opening(args, scenario):
+    """(opening book, scenario to run, lines saying what it rests on) of a warm start; with ``--activities``
+    the scenario is calibrated from the log up to ``--as-of`` (``SCENARIO`` is the base for what the log
+    cannot identify) and the other ``--set`` overrides change the effort on top of it."""
     import pandas as pd
 
+    from ..forecast.series import History
+    from ..forecast.simulation import WhatIfBasis, scenario_source, what_if_basis
+    from ..scenario import load_scenario
     from ..warmstart import opening_book
+    from .forecast import read_activities, stated_collectors
     from .validate import check_quarantine, read_history
 
     if not (args.ledger and args.as_of):
@@ -156,4 +169,14 @@ def _opening(args, scenario):
     except ValueError:
         raise UserError(f"--as-of {args.as_of!r} is not a date; expected YYYY-MM-DD") from None
     check_quarantine(args, args.ledger)
-    return opening_book(read_history(args, args.ledger), as_of, scenario)
+    ledger = read_history(args, args.ledger)
+    log = read_activities(args, ledger)
+    if log is None:
+        basis = WhatIfBasis(scenario, ledger, scenario_source(scenario), headcount="the scenario's")
+        return opening_book(ledger, as_of, scenario), scenario, basis.describe()
+    effort = [o for o in args.overrides if not o.startswith("team.collectors=")]
+    basis = what_if_basis(History(ledger, as_of, "D"), load_scenario(args.scenario), activities=log,
+                          collectors=stated_collectors(args.overrides))
+    run = basis.scenario.with_overrides(effort + ([f"replications={args.replications}"] if args.replications else []))
+    lines = basis.describe() + ([f"the run changes the effort: {', '.join(effort)}"] if effort else [])
+    return opening_book(basis.table, as_of, run), run, lines
