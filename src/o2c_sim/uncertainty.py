@@ -210,6 +210,8 @@ def extract(data: Any, *, apply, source: str | None = None) -> Any:
     found: dict[str, Any] = {}
     try:
         body = _walk(body, "", found)
+        if any(get_value(body, path) is None for path in listed):
+            body = _with_defaults(body)
         means = {canonical(body, path): parse(path, spec) for path, spec in listed.items()}
         means = {path: dist for path, dist in means.items() if path not in found}
     except UserError as err:
@@ -219,6 +221,20 @@ def extract(data: Any, *, apply, source: str | None = None) -> Any:
     found.update({path: dist.spec() for path, dist in means.items()})
     body = apply(body, {path: dist.mean for path, dist in means.items()}, source=source) if means else body
     return {**body, "uncertain": dict(sorted(found.items()))}
+
+
+def _with_defaults(body: dict) -> dict:
+    """``body`` with every field the file leaves at its default written out, so a listed path may
+    reach into a default-only section or list (``…hazard.effects.notice.0.multiplier``,
+    ``…hazard.daily.3``); ``body`` unchanged if it is not valid (the schema names the problem later)."""
+    from pydantic import ValidationError
+
+    from .scenario import Scenario
+
+    try:
+        return Scenario.model_validate(body).model_dump(mode="json", exclude={"uncertain"})
+    except (ValidationError, ValueError, TypeError):
+        return body
 
 
 def _steps(data: dict, path: str):
