@@ -4,13 +4,17 @@ In a scenario file::
 
     behaviour:
       rpc_rate: {dist: beta, mean: 0.45, sd: 0.05}
-      delay: {late_days_mean: {dist: lognormal, mean: 18, sd: 4}}
+      hazard: {frailty_variance: {dist: gamma, mean: 0.4, sd: 0.15}}
 
 or, equivalently, in a top-level ``uncertain:`` mapping of dotted path → spec (the form the resolved
 ``scenario.yaml`` records)::
 
     uncertain:
       portfolio.segments.mid_market.behaviour.rpc_rate: {dist: beta, mean: 0.45, sd: 0.05}
+      portfolio.segments.mid_market.behaviour.hazard.effects.notice.0.multiplier: {dist: lognormal, mean: 1.3, sd: 0.15}
+
+A listed path may name list items by index (``notice.0``, ``daily.3``) and reach into sections the
+file leaves at their defaults.
 
 At load time (:func:`extract`) every spec is taken out of the tree, recorded under ``uncertain`` and
 replaced by its mean, so the scenario itself is an ordinary fixed-value scenario. Replication *r*
