@@ -619,7 +619,7 @@ def test_staffing_whatif_shows_what_drives_the_change_in_chromium(voila_url, bro
         page.goto(voila_url + "voila/render/staffing_whatif.ipynb?scenario=baseline_uncertain", timeout=120_000)
         page.wait_for_selector('#kpi-table[data-complete="true"]', timeout=180_000)
         assert "include parameter uncertainty" in page.inner_text("#uncertainty-note")
-        assert page.get_attribute("#uncertainty-note", "data-parameters") == "15"
+        assert page.get_attribute("#uncertainty-note", "data-parameters") == str(len(load_scenario("baseline_uncertain").uncertain))
 
         t0 = time.monotonic()
         readout = page.locator(".o2c-collectors .widget-readout")
