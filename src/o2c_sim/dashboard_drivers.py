@@ -4,8 +4,9 @@ For the change the widgets describe (e.g. 2 more collectors) against the scenari
 tornado of the few parameters that move the *difference* most: each parameter alone at the low and
 the high end of its plausible range (:mod:`o2c_sim.sensitivity`'s one-at-a-time cells, its cheap
 ``tornado`` method; parameters from :func:`o2c_sim.sensitivity.default_drivers`: the scenario's
-uncertain ones, else the largest segment's right-party-contact rate and the effects of a contact and
-of a promise on its payers, absence and conversation length), the others at their means. With ``lo``/``hi`` the parameter at either end,
+uncertain ones, else the largest segment's right-party-contact rate and the effects of a contact
+and of a promise on its payers, absence and conversation length), the others at their means. With
+``lo``/``hi`` the parameter at either end,
 
     Δ(end) = mean over replications r of KPI(setting, end, r) − KPI(scenario as written, end, r),
     swing  = |Δ(hi) − Δ(lo)|,
