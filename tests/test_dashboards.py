@@ -285,11 +285,22 @@ def test_drivers_words_and_the_parameter_uncertainty_note():
                             "dunning.steps.2.days_past_due": 9}, base) == \
         "1 fewer collector and 1 more dispute analyst and the new dunning cadence"
     assert dd.parameter_words("team.absence_rate") == "absence rate"
-    assert dd.parameter_words("portfolio.segments.mid_market.behaviour.delay.late_days_mean") == "mean days late (mid market)"
+    beh = "portfolio.segments.mid_market.behaviour."
+    assert dd.parameter_words(beh + "hazard.effects.contact.multiplier") == "effect of a right-party contact (mid market)"
+    assert dd.parameter_words(beh + "hazard.frailty_variance") == "payers' habit spread (frailty) (mid market)"
+    assert dd.parameter_words(beh + "hazard.effects.notice.0.multiplier") == "effect of dunning notice 1 (mid market)"
+    assert dd.parameter_words(beh + "hazard.daily.3") == "payers' own pace in hazard band 4 (mid market)"
+    # every parameter the panel or `o2c-sim sensitivity` may try by default has words written for it
+    from o2c_sim.sensitivity import default_drivers
+
+    tried = default_drivers(base, extended=True) + list(load_scenario("baseline_uncertain").uncertain)
+    for path in tried:
+        rest = path.partition(".behaviour.")[2] or path
+        assert rest in dd.WORDS or any(regex.fullmatch(rest) for regex, _ in dd.PATTERNS), path
     assert dd.uncertainty_note(base) == ""
     uncertain = load_scenario("baseline_uncertain", SMALL)
     note = dd.uncertainty_note(uncertain)
-    assert 'data-parameters="15"' in note and "include parameter uncertainty" in note
+    assert f'data-parameters="{len(uncertain.uncertain)}"' in note and len(uncertain.uncertain) == 18 and "include parameter uncertainty" in note
     # what the note says is what the dashboard's workers do: the scenario reaches them with its
     # distributions, and replication r runs with its own draw, not with the means
     from o2c_sim.scenario import at_means
@@ -608,7 +619,7 @@ def test_staffing_whatif_shows_what_drives_the_change_in_chromium(voila_url, bro
         page.goto(voila_url + "voila/render/staffing_whatif.ipynb?scenario=baseline_uncertain", timeout=120_000)
         page.wait_for_selector('#kpi-table[data-complete="true"]', timeout=180_000)
         assert "include parameter uncertainty" in page.inner_text("#uncertainty-note")
-        assert page.get_attribute("#uncertainty-note", "data-parameters") == "15"
+        assert page.get_attribute("#uncertainty-note", "data-parameters") == str(len(load_scenario("baseline_uncertain").uncertain))
 
         t0 = time.monotonic()
         readout = page.locator(".o2c-collectors .widget-readout")

@@ -46,12 +46,17 @@ from o2c_sim.errors import UserError  # noqa: E402
 from o2c_sim.experiments import run_replications  # noqa: E402
 from o2c_sim.kpis import mean_ci95  # noqa: E402
 from o2c_sim.model import simulate  # noqa: E402
+from o2c_sim.scenario import at_means, with_values  # noqa: E402
 
 #: a toy portfolio of one segment paid only by the payers' own habits (no dunning, collectors or disputes)
 TOY = {**TINY, "portfolio.accounts": 300, "portfolio.segments": [{"name": "all", "share": 1.0}],
        "dunning.enabled": False, "team.collectors": 0, "disputes.enabled": False}
-LATE = "portfolio.segments.mid_market.behaviour.delay.late_days_mean"
+#: the mid-market payers' daily intensity 1–7 days past due: an item of a list the baseline leaves at its default
+LATE = "portfolio.segments.mid_market.behaviour.hazard.daily.3"
 RPC = "portfolio.segments.small_business.behaviour.rpc_rate"
+#: the toy payers' daily intensity 1–7 days past due (band 3 of the default hazard.bands), and a wide range of it
+PACE = "portfolio.segments.all.behaviour.hazard.daily.3"
+PACE_RANGE = {"dist": "uniform", "low": 0.02, "high": 0.6}
 
 
 @pytest.mark.parametrize("spec, mean, sd", [
@@ -88,9 +93,42 @@ def load_scenario_from_yaml(tmp_path, text):
     return load_scenario(path)
 
 
+def test_a_listed_path_may_reach_into_a_list_the_file_leaves_at_its_default(tmp_path):
+    notice = "portfolio.segments.mid_market.behaviour.hazard.effects.notice.0.multiplier"
+    text = (f"extends: {load_scenario_path('baseline')}\nname: u\nuncertain:\n"
+            f"  {notice}: {{dist: lognormal, mean: 1.6, sd: 0.2}}\n  {LATE}: {{dist: gamma, mean: 0.2, sd: 0.05}}\n")
+    sc = load_scenario_from_yaml(tmp_path, text)
+    assert set(sc.uncertain) == {notice, LATE}
+    hazard = sc.portfolio.segments[1].behaviour.hazard
+    assert hazard.effects.notice[0].multiplier == 1.6 and hazard.daily[3] == 0.2  # the means stand in the scenario
+    default = load_scenario("baseline").portfolio.segments[1].behaviour.hazard
+    assert hazard.effects.notice[1:] == default.effects.notice[1:] and hazard.daily[4:] == default.daily[4:]
+    # replication 0's draw reaches exactly those two values
+    values = uncertainty.draw(sc, 0)
+    drawn = with_values(sc, values).portfolio.segments[1].behaviour.hazard
+    assert (drawn.effects.notice[0].multiplier, drawn.daily[3]) == (values[notice], values[LATE]) != (1.6, 0.2)
+    assert load_scenario_from_yaml(tmp_path, sc.to_yaml()) == sc
+
+
+def load_scenario_path(name):
+    from o2c_sim.settings import scenario_path
+
+    return scenario_path(name)
+
+
+def test_baseline_uncertain_at_its_means_is_the_baseline():
+    base, uncertain = load_scenario("baseline"), load_scenario("baseline_uncertain")
+    assert len(uncertain.uncertain) >= 15
+    written = base.model_dump(mode="json")
+    for path, dist in uncertainty.distributions(uncertain).items():
+        assert uncertainty.get_value(written, path) == pytest.approx(dist.mean, rel=1e-12), path
+    same_names = {"name": base.name, "description": base.description}
+    assert at_means(uncertain).model_copy(update=same_names) == base
+
+
 def test_degenerate_distributions_are_bit_identical_to_fixed_values():
-    fixed = load_scenario("baseline", {**TINY, LATE: 18.0, RPC: 0.35})
-    degenerate = load_scenario("baseline", {**TINY, LATE: {"dist": "uniform", "low": 18.0, "high": 18.0},
+    fixed = load_scenario("baseline", {**TINY, LATE: 0.15, RPC: 0.35})
+    degenerate = load_scenario("baseline", {**TINY, LATE: {"dist": "uniform", "low": 0.15, "high": 0.15},
                                             RPC: {"dist": "beta", "mean": 0.35, "sd": 0.0}})
     assert degenerate.uncertain
     a, b = simulate(fixed, 1), simulate(degenerate, 1)
@@ -100,7 +138,7 @@ def test_degenerate_distributions_are_bit_identical_to_fixed_values():
 
 
 def test_replication_r_draws_the_same_parameters_in_every_cell_and_new_ones_elsewhere():
-    sc = load_scenario("baseline", {**TINY, LATE: {"dist": "lognormal", "mean": 18, "sd": 6}})
+    sc = load_scenario("baseline", {**TINY, LATE: {"dist": "lognormal", "mean": 0.12, "sd": 0.04}})
     other_cell = sc.with_overrides({"team.collectors": 9, "strategy.prioritisation": "largest_balance"})
     draws = [uncertainty.draw(sc, r)[LATE] for r in range(20)]
     assert draws == [uncertainty.draw(other_cell, r)[LATE] for r in range(20)]
@@ -113,7 +151,7 @@ def test_replication_r_draws_the_same_parameters_in_every_cell_and_new_ones_else
 def test_a_distribution_widens_the_interval_and_the_split_says_why():
     # a toy portfolio paid only by the payers' own habits (no dunning, no collectors, no disputes)
     fixed = load_scenario("baseline", TOY)
-    wide = fixed.with_overrides({"portfolio.segments.all.behaviour.delay.on_time_share": {"dist": "uniform", "low": 0.1, "high": 0.9}})
+    wide = fixed.with_overrides({PACE: PACE_RANGE})
     n = 6
     a, b = run_replications(fixed, n), run_replications(wide, n)
     _, lo_a, hi_a = mean_ci95(a.kpi_frame()["dso"].tolist())
@@ -158,8 +196,8 @@ def test_an_unknown_path_exits_with_code_2(tmp_path, capsys):
 def test_a_sweep_of_an_uncertain_scenario_splits_each_cells_variance(tmp_path):
     from o2c_sim.sweep import load_sweep, sweep
 
-    sc = load_scenario("baseline", {**TOY, "portfolio.segments.all.behaviour.delay.on_time_share":
-                                    {"dist": "uniform", "low": 0.1, "high": 0.9}})
+    # (a path into the toy's segment, which takes the default hazard, needs the segment validated first)
+    sc = load_scenario("baseline", TOY).with_overrides({PACE: PACE_RANGE})
     res = sweep(sc, {"inbound.per_1000_accounts_per_day": [10, 30]}, 3, out=tmp_path / "s", progress=False)
     v = res.variance.set_index(["cell", "kpi"])
     assert set(v.index.get_level_values("cell")) == {0, 1}

@@ -4,8 +4,9 @@ For the change the widgets describe (e.g. 2 more collectors) against the scenari
 tornado of the few parameters that move the *difference* most: each parameter alone at the low and
 the high end of its plausible range (:mod:`o2c_sim.sensitivity`'s one-at-a-time cells, its cheap
 ``tornado`` method; parameters from :func:`o2c_sim.sensitivity.default_drivers`: the scenario's
-uncertain ones, else the largest segment's contact, promise and on-time rates, absence and
-conversation length), the others at their means. With ``lo``/``hi`` the parameter at either end,
+uncertain ones, else the largest segment's right-party-contact rate and the effects of a contact
+and of a promise on its payers, absence and conversation length), the others at their means. With
+``lo``/``hi`` the parameter at either end,
 
     Δ(end) = mean over replications r of KPI(setting, end, r) − KPI(scenario as written, end, r),
     swing  = |Δ(hi) − Δ(lo)|,
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
@@ -47,19 +49,27 @@ SHOWN = 5
 #: plain words for the parameters :func:`o2c_sim.sensitivity.default_drivers` tries (path suffix → words)
 WORDS = {
     "rpc_rate": "right-party-contact rate",
-    "ptp_keep_rate": "promise-keeping rate",
-    "delay.on_time_share": "share paying on time",
-    "delay.late_days_mean": "mean days late",
+    "hazard.effects.contact.multiplier": "effect of a right-party contact",
+    "hazard.effects.promise.multiplier": "effect of a promise",
+    "hazard.effects.fee.multiplier": "effect of a late fee",
+    "hazard.frailty_variance": "payers' habit spread (frailty)",
+    "hazard.silent_frailty": "how rarely silent payers pay",
+    "hazard.disputed_multiplier": "pace of payers with a disputed invoice",
     "silent_share": "share of silent payers",
-    "letter_sensitivity": "response to dunning letters",
     "dispute_rate": "dispute rate",
     "insolvency_rate_annual": "insolvency rate",
     "partial_payment_rate": "partial-payment rate",
     "unapplied_rate": "unapplied-payment rate",
     "team.absence_rate": "absence rate",
+    "team.shrinkage": "shrinkage (time off the phone)",
     "work.conversation": "length of a conversation",
     "work.call_attempt": "length of a call attempt",
 }
+#: words for list items, by pattern: the n-th dunning notice's effect, the payers' pace in band n
+PATTERNS = [
+    (re.compile(r"hazard\.effects\.notice\.(\d+)\.multiplier"), lambda m: f"effect of dunning notice {int(m[1]) + 1}"),
+    (re.compile(r"hazard\.daily\.(\d+)"), lambda m: f"payers' own pace in hazard band {int(m[1]) + 1}"),
+]
 
 Results = Callable[[str, int], Mapping[int, Mapping[str, float]]]
 Job = tuple[Scenario, int]
@@ -77,7 +87,8 @@ def parameter_words(path: str) -> str:
     rest = path
     if path.startswith("portfolio.segments.") and ".behaviour." in path:
         segment, _, rest = path.removeprefix("portfolio.segments.").partition(".behaviour.")
-    words = WORDS.get(rest) or rest.rsplit(".", 1)[-1].replace("_", " ")
+    pattern = next((words(m) for regex, words in PATTERNS if (m := regex.fullmatch(rest))), None)
+    words = WORDS.get(rest) or pattern or rest.rsplit(".", 1)[-1].replace("_", " ")
     return f"{words} ({segment.replace('_', ' ')})" if segment else words
 
 

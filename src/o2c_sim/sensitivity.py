@@ -409,17 +409,26 @@ def screening_figure(res: SensitivityResult, kpi: str):
 
 def default_drivers(scenario: Scenario, *, extended: bool = False) -> list[str]:
     """The parameters a "what drives this answer" view tries when none are named: the scenario's
-    uncertain ones, else the right-party-contact, promise-keeping and on-time rates of its largest
-    segment, absence and conversation length — ``extended`` adds that segment's days late, silent
-    share, letter sensitivity, dispute rate and insolvency rate (the default of ``o2c-sim sensitivity``)."""
+    uncertain ones, else, for its largest segment, the right-party-contact rate and the hazard
+    multipliers of a right-party contact and of a promise (docs/model.md §2.2), then absence and
+    conversation length — ``extended`` adds that segment's daily intensity just past due, frailty
+    variance, first-notice multiplier, silent share, dispute rate and insolvency rate, and the team's
+    shrinkage (the default of ``o2c-sim sensitivity``)."""
     if scenario.uncertain:
         return list(scenario.uncertain)
-    seg = max(scenario.portfolio.segments, key=lambda s: s.share).name
-    beh = f"portfolio.segments.{seg}.behaviour"
-    core = [f"{beh}.rpc_rate", f"{beh}.ptp_keep_rate", f"{beh}.delay.on_time_share", "team.absence_rate", "work.conversation"]
-    more = [f"{beh}.delay.late_days_mean", f"{beh}.silent_share", f"{beh}.letter_sensitivity", f"{beh}.dispute_rate",
-            f"{beh}.insolvency_rate_annual"]
+    seg = max(scenario.portfolio.segments, key=lambda s: s.share)
+    beh = f"portfolio.segments.{seg.name}.behaviour"
+    core = [f"{beh}.rpc_rate", f"{beh}.hazard.effects.contact.multiplier", f"{beh}.hazard.effects.promise.multiplier",
+            "team.absence_rate", "work.conversation"]
+    more = [f"{beh}.hazard.daily.{first_late_band(seg.behaviour.hazard.bands)}", f"{beh}.hazard.frailty_variance",
+            f"{beh}.hazard.effects.notice.0.multiplier", f"{beh}.silent_share", f"{beh}.dispute_rate",
+            f"{beh}.insolvency_rate_annual", "team.shrinkage"]
     return core + more if extended else core
+
+
+def first_late_band(bands: list[int]) -> int:
+    """Index of the hazard band that holds day 1 past due (the last left edge ≤ 1; 0 if none is)."""
+    return max((i for i, edge in enumerate(bands) if edge <= 1), default=0)
 
 
 __all__ = ["Factor", "SensitivityResult", "METHODS", "factors", "parse_params", "parse_decision", "sensitivity",

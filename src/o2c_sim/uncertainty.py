@@ -4,13 +4,17 @@ In a scenario file::
 
     behaviour:
       rpc_rate: {dist: beta, mean: 0.45, sd: 0.05}
-      delay: {late_days_mean: {dist: lognormal, mean: 18, sd: 4}}
+      hazard: {frailty_variance: {dist: gamma, mean: 0.4, sd: 0.15}}
 
 or, equivalently, in a top-level ``uncertain:`` mapping of dotted path → spec (the form the resolved
 ``scenario.yaml`` records)::
 
     uncertain:
       portfolio.segments.mid_market.behaviour.rpc_rate: {dist: beta, mean: 0.45, sd: 0.05}
+      portfolio.segments.mid_market.behaviour.hazard.effects.notice.0.multiplier: {dist: lognormal, mean: 1.3, sd: 0.15}
+
+A listed path may name list items by index (``notice.0``, ``daily.3``) and reach into sections the
+file leaves at their defaults.
 
 At load time (:func:`extract`) every spec is taken out of the tree, recorded under ``uncertain`` and
 replaced by its mean, so the scenario itself is an ordinary fixed-value scenario. Replication *r*
@@ -210,6 +214,8 @@ def extract(data: Any, *, apply, source: str | None = None) -> Any:
     found: dict[str, Any] = {}
     try:
         body = _walk(body, "", found)
+        if any(get_value(body, path) is None for path in listed):
+            body = _with_defaults(body)
         means = {canonical(body, path): parse(path, spec) for path, spec in listed.items()}
         means = {path: dist for path, dist in means.items() if path not in found}
     except UserError as err:
@@ -219,6 +225,20 @@ def extract(data: Any, *, apply, source: str | None = None) -> Any:
     found.update({path: dist.spec() for path, dist in means.items()})
     body = apply(body, {path: dist.mean for path, dist in means.items()}, source=source) if means else body
     return {**body, "uncertain": dict(sorted(found.items()))}
+
+
+def _with_defaults(body: dict) -> dict:
+    """``body`` with every field the file leaves at its default written out, so a listed path may
+    reach into a default-only section or list (``…hazard.effects.notice.0.multiplier``,
+    ``…hazard.daily.3``); ``body`` unchanged if it is not valid (the schema names the problem later)."""
+    from pydantic import ValidationError
+
+    from .scenario import Scenario
+
+    try:
+        return Scenario.model_validate(body).model_dump(mode="json", exclude={"uncertain"})
+    except (ValidationError, ValueError, TypeError):
+        return body
 
 
 def _steps(data: dict, path: str):
