@@ -10,6 +10,7 @@ two minutes:
 * ``.venv/bin/`` → the folder of the Python running the tests (the same venv under ``make test``);
 * ``run``, ``sweep``, ``recommend``: ``--replications``/``-r`` → 2, then ``--set`` of :data:`SMALL`
   (100 accounts, 120 days, no warm-up: the fourth month is the first with a trailing-quarter DSO);
+* ``sensitivity``: one replication a design point, 2 trajectories or samples, :data:`SMALL`, one worker;
 * ``report``: ``-p replications`` → 2, :data:`SMALL` merged into ``-p overrides`` for notebooks that
   take overrides, ``-p models [naive]`` for the cash forecast (the back-test of its four models takes
   over a minute);
@@ -49,7 +50,6 @@ REPLICATIONS = 2
 #: what a command that is not run says instead
 NOT_RUN = {"dashboard": "serves until Ctrl-C; tests/test_dashboards.py serves the dashboards and drives them in Chromium"}
 
-pytestmark = pytest.mark.slow
 #: a shell variable assignment (kept for the later commands)
 ASSIGNMENT = r"^(export\s+)?[A-Za-z_][A-Za-z0-9_]*="
 
@@ -127,6 +127,12 @@ def _shrink_words(words: list[str]) -> str:
         if not _replace_option(words, ("--replications", "-r"), str(REPLICATIONS)):
             words += ["--replications", str(REPLICATIONS)]
         words += _set_args()
+    elif sub == "sensitivity":
+        if not _replace_option(words, ("--replications", "-r"), "1"):
+            words += ["--replications", "1"]
+        if not _replace_option(words, ("--samples", "-n"), "2"):
+            words += ["--samples", "2"]
+        words += [*_set_args(), "--workers", "1"]
     elif sub == "forecast":
         if "--models" not in words:
             words += ["--models", "naive"]

@@ -817,13 +817,22 @@ def from_dict(data: Any, *, source: str = "scenario") -> Scenario:
 
     if not isinstance(data, dict):
         raise UserError(f"expected a mapping of scenario keys at the top level, got {type(data).__name__}", source=source)
-    data = uncertainty.extract(data, apply=apply_overrides, source=source)
+    data = uncertainty.extract(data, apply=apply_overrides, complete=_written_out, source=source)
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as err:
         raise UserError(_format_validation_error(err), source=source) from None
     check_uncertain(scenario, source=source)
     return scenario
+
+
+def _written_out(body: dict) -> dict:
+    """``body`` with every field the file leaves at its default written out; ``body`` unchanged if it
+    is not valid (the schema names the problem later)."""
+    try:
+        return Scenario.model_validate(body).model_dump(mode="json", exclude={"uncertain"})
+    except (ValidationError, ValueError, TypeError):
+        return body
 
 
 def check_uncertain(scenario: Scenario, *, source: str | None = None) -> None:

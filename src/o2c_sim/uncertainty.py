@@ -201,10 +201,12 @@ def _walk(node: Any, prefix: str, found: dict[str, Any]) -> Any:
     return node
 
 
-def extract(data: Any, *, apply, source: str | None = None) -> Any:
+def extract(data: Any, *, apply, complete, source: str | None = None) -> Any:
     """The raw scenario mapping with every distribution replaced by its mean and recorded under
     ``uncertain`` (path → spec). Called by :func:`o2c_sim.scenario.from_dict` before validation, with
-    ``apply`` = :func:`o2c_sim.scenario.apply_overrides` (which sets the listed paths' means)."""
+    ``apply`` = :func:`o2c_sim.scenario.apply_overrides` (which sets the listed paths' means) and
+    ``complete`` writing out every default (so a listed path may reach into a default-only section or
+    list, ``…hazard.effects.notice.0.multiplier``, ``…hazard.daily.3``)."""
     if not isinstance(data, dict):
         return data
     listed = data.get("uncertain") or {}
@@ -215,7 +217,7 @@ def extract(data: Any, *, apply, source: str | None = None) -> Any:
     try:
         body = _walk(body, "", found)
         if any(get_value(body, path) is None for path in listed):
-            body = _with_defaults(body)
+            body = complete(body)
         means = {canonical(body, path): parse(path, spec) for path, spec in listed.items()}
         means = {path: dist for path, dist in means.items() if path not in found}
     except UserError as err:
@@ -225,20 +227,6 @@ def extract(data: Any, *, apply, source: str | None = None) -> Any:
     found.update({path: dist.spec() for path, dist in means.items()})
     body = apply(body, {path: dist.mean for path, dist in means.items()}, source=source) if means else body
     return {**body, "uncertain": dict(sorted(found.items()))}
-
-
-def _with_defaults(body: dict) -> dict:
-    """``body`` with every field the file leaves at its default written out, so a listed path may
-    reach into a default-only section or list (``…hazard.effects.notice.0.multiplier``,
-    ``…hazard.daily.3``); ``body`` unchanged if it is not valid (the schema names the problem later)."""
-    from pydantic import ValidationError
-
-    from .scenario import Scenario
-
-    try:
-        return Scenario.model_validate(body).model_dump(mode="json", exclude={"uncertain"})
-    except (ValidationError, ValueError, TypeError):
-        return body
 
 
 def _steps(data: dict, path: str):
