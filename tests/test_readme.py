@@ -169,9 +169,13 @@ COMMANDS = readme_commands(README.read_text())
 
 def test_readme_has_the_examples_this_test_runs():
     """The parser sees every example: the README's blocks are bash (run here), cron or python (shown
-    as configuration), and the bash blocks hold the commands of every section."""
-    langs = {lang for lang, _ in fenced_blocks(README.read_text())}
-    assert langs <= {"bash", "cron", "python", ""}, langs
+    as configuration) or text — a template naming the reader's own files or cluster, which the
+    sentence before it must call placeholders — and the bash blocks hold the commands of every section."""
+    text = README.read_text()
+    langs = {lang for lang, _ in fenced_blocks(text)}
+    assert langs <= {"bash", "cron", "python", "text", ""}, langs
+    for match in re.finditer(r"^```text\n", text, flags=re.M):
+        assert "placeholder" in text[max(0, match.start() - 300):match.start()], text[match.start():match.start() + 120]
     subcommands = {shlex.split(c, comments=True)[1] for _, c in COMMANDS if "o2c-sim " in c}
     assert {"run", "validate", "calibrate", "forecast", "gap", "sweep", "recommend", "report", "dashboard"} <= subcommands
     assert len(COMMANDS) >= 20
