@@ -80,9 +80,7 @@ def main(args) -> int:
     except (UserError, KeyboardInterrupt):
         raise
     except Exception as exc:
-        kept = f"Finished runs are kept in {args.out}; re-run the same command to resume" if args.out else \
-            "Use --out DIR to keep finished runs for a resumable re-run"
-        raise SweepFailed(f"the analysis stopped: {type(exc).__name__}: {exc}. {kept}") from exc
+        raise SweepFailed.of("the analysis", exc, args.out) from exc
     print()
     print(res.text())
     if args.out:

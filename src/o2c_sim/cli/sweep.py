@@ -100,8 +100,7 @@ def main(args) -> int:
     except (UserError, KeyboardInterrupt):
         raise
     except Exception as exc:  # a worker died too often, the scheduler went away …
-        raise SweepFailed(f"the sweep stopped: {type(exc).__name__}: {exc}. Finished runs are kept in {args.out}; "
-                          "re-run the same command to compute only what is missing") from exc
+        raise SweepFailed.of("the sweep", exc, args.out) from exc
     if result.reused:
         print(f"Resumed: {result.reused} run(s) read from {args.out / 'parts'}, {result.computed} computed now")
     print()
@@ -125,3 +124,10 @@ class SweepFailed(UserError):
     """The sweep stopped for a reason outside the user's input (exit 1); finished work is kept."""
 
     exit_code = 1
+
+    @classmethod
+    def of(cls, what: str, exc: Exception, out) -> "SweepFailed":
+        """"the sweep stopped: <error>." and where the finished runs are (resumable) or how to keep them."""
+        kept = (f"Finished runs are kept in {out}; re-run the same command to compute only what is missing" if out
+                else "Use --out DIR to keep finished runs for a resumable re-run")
+        return cls(f"{what} stopped: {type(exc).__name__}: {exc}. {kept}")
