@@ -29,6 +29,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .invoice_table import conform_columns
+
 #: the fixed vocabulary of ``kind``
 KINDS = (
     "issued", "notice", "fee_added", "call_attempt", "contact", "promise", "payment", "dispute_opened",
@@ -56,22 +58,10 @@ FROM_EVENT = {
 def conform(df: pd.DataFrame) -> pd.DataFrame:
     """``df`` with the canonical column order and dtypes (absent optional columns stay absent; extra
     columns such as ``replication`` are kept after the canonical ones). Assumes valid values."""
-    out = pd.DataFrame(index=df.index)
-    for col in COLUMNS:
-        if col not in df.columns:
-            continue
-        s = df[col]
-        if col in DATE_COLUMNS:
-            s = pd.to_datetime(s).astype("datetime64[ns]")
-        elif col == "amount":
-            s = pd.to_numeric(s).astype("float64").round(2)
-        elif col == "level":
-            s = pd.to_numeric(s).astype("Int64")
-        elif col == "kind":
-            s = pd.Categorical(s.astype(str), categories=list(KINDS))
-        else:
-            s = s.fillna("").astype(str)
-        out[col] = s
+    out = conform_columns(df, COLUMNS, DATE_COLUMNS, ("amount",), {
+        "level": lambda s: pd.to_numeric(s).astype("Int64"),
+        "kind": lambda s: pd.Categorical(s.astype(str), categories=list(KINDS)),
+    })
     for col in df.columns:
         if col not in out.columns:
             out[col] = df[col]

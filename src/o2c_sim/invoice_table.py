@@ -47,25 +47,34 @@ COLUMNS = (
 )
 
 
+def conform_columns(df: pd.DataFrame, columns, dates, money, special=None) -> pd.DataFrame:
+    """The ``columns`` that ``df`` has, in that order: ``dates`` as datetime64[ns], ``money`` as float
+    rounded to the cent, a column of ``special`` through its converter, any other as text ("" when
+    missing). Shared by the invoice table and the activity table."""
+    special = special or {}
+    out = pd.DataFrame(index=df.index)
+    for col in columns:
+        if col not in df.columns:
+            continue
+        s = df[col]
+        if col in special:
+            s = special[col](s)
+        elif col in dates:
+            s = pd.to_datetime(s).astype("datetime64[ns]")
+        elif col in money:
+            s = pd.to_numeric(s).astype("float64").round(2)
+        else:
+            s = s.fillna("").astype(str)
+        out[col] = s
+    return out
+
+
 def conform(df: pd.DataFrame) -> pd.DataFrame:
     """Return ``df`` with the canonical column order and dtypes; optional columns absent stay absent.
 
     Assumes values are already valid (the importer checks them row by row before calling this).
     """
-    out = pd.DataFrame(index=df.index)
-    for col in COLUMNS:
-        if col not in df.columns:
-            continue
-        s = df[col]
-        if col in DATE_COLUMNS:
-            s = pd.to_datetime(s).astype("datetime64[ns]")
-        elif col in MONEY_COLUMNS:
-            s = pd.to_numeric(s).astype("float64").round(2)
-        elif col == "disputed":
-            s = s.fillna(False).astype(bool)
-        else:
-            s = s.fillna("").astype(str)
-        out[col] = s
+    out = conform_columns(df, COLUMNS, DATE_COLUMNS, MONEY_COLUMNS, {"disputed": lambda s: s.fillna(False).astype(bool)})
     return out.reset_index(drop=True)
 
 
