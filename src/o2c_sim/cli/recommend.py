@@ -24,7 +24,7 @@ from pathlib import Path
 
 from ..errors import UserError
 from .run import add_override_args
-from .sweep import SweepFailed, default_workers
+from .sweep import default_workers, stops_as_sweep_failed
 
 
 def register(sub) -> None:
@@ -79,7 +79,7 @@ def main(args) -> int:
     if scenario.uncertain:
         print(f"{len(scenario.uncertain)} uncertain parameter(s) drawn per replication; the same runs with them at their "
               "means follow, to split the variance", flush=True)
-    try:
+    with stops_as_sweep_failed("the sweep", args.out):
         rec = recommend(scenario, target, args.confidence, key, values, n, criterion=args.criterion,
                         workers=1 if args.scheduler else workers, scheduler=args.scheduler, out=args.out,
                         progress=not args.quiet)
@@ -88,10 +88,6 @@ def main(args) -> int:
                   f"sweeps of {len(values) * n} runs (choose fewer with --flip-params, or --no-flips) …", flush=True)
             flips(rec, flip_params, workers=1 if args.scheduler else workers, scheduler=args.scheduler,
                   out=args.out, progress=not args.quiet)
-    except (UserError, KeyboardInterrupt):
-        raise
-    except Exception as exc:
-        raise SweepFailed.of("the sweep", exc, args.out) from exc
     print()
     print(rec.text())
     print()

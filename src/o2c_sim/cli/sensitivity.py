@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..errors import UserError
 from .run import add_override_args
-from .sweep import SweepFailed, default_workers
+from .sweep import default_workers, stops_as_sweep_failed
 
 
 def register(sub) -> None:
@@ -73,14 +73,10 @@ def main(args) -> int:
     what = f"Δ {decision_label(decision)} of {', '.join(kpis)}" if decision else ", ".join(kpis)
     print(f"Sensitivity of {what} in {scenario.name!r} ({args.method}): {len(fs)} parameters, {points} design points, "
           f"{runs:,} runs", flush=True)
-    try:
+    with stops_as_sweep_failed("the analysis", args.out):
         res = sensitivity(scenario, fs, kpis, args.method, samples, args.replications, decision=decision,
                           budget=args.budget, workers=1 if args.scheduler else workers, scheduler=args.scheduler,
                           out=args.out, progress=not args.quiet)
-    except (UserError, KeyboardInterrupt):
-        raise
-    except Exception as exc:
-        raise SweepFailed.of("the analysis", exc, args.out) from exc
     print()
     print(res.text())
     if args.out:

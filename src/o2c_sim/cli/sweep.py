@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import UserError
@@ -94,13 +95,9 @@ def main(args) -> int:
     if scenario.uncertain:
         print(f"{len(scenario.uncertain)} uncertain parameter(s), drawn per replication; the same runs with them at "
               "their means follow, to split the variance (parameters vs noise)", flush=True)
-    try:
+    with stops_as_sweep_failed("the sweep", args.out):
         result = sweep(scenario, grid, n, workers=1 if args.scheduler else workers, scheduler=args.scheduler,
                        out=args.out, progress=not args.quiet)
-    except (UserError, KeyboardInterrupt):
-        raise
-    except Exception as exc:  # a worker died too often, the scheduler went away …
-        raise SweepFailed.of("the sweep", exc, args.out) from exc
     if result.reused:
         print(f"Resumed: {result.reused} run(s) read from {args.out / 'parts'}, {result.computed} computed now")
     print()
@@ -125,9 +122,18 @@ class SweepFailed(UserError):
 
     exit_code = 1
 
-    @classmethod
-    def of(cls, what: str, exc: Exception, out) -> "SweepFailed":
-        """"the sweep stopped: <error>." and where the finished runs are (resumable) or how to keep them."""
+
+
+@contextmanager
+def stops_as_sweep_failed(what: str, out):
+    """Turn an unexpected error of long work on the sweep engine (a worker died too often, the
+    scheduler went away …) into :class:`SweepFailed`: "<what> stopped: <error>." and where the finished
+    runs are (resumable) or how to keep them. A user error or Ctrl-C passes through."""
+    try:
+        yield
+    except (UserError, KeyboardInterrupt):
+        raise
+    except Exception as exc:
         kept = (f"Finished runs are kept in {out}; re-run the same command to compute only what is missing" if out
                 else "Use --out DIR to keep finished runs for a resumable re-run")
-        return cls(f"{what} stopped: {type(exc).__name__}: {exc}. {kept}")
+        raise SweepFailed(f"{what} stopped: {type(exc).__name__}: {exc}. {kept}") from exc
