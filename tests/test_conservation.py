@@ -49,6 +49,12 @@ random_overrides = st.fixed_dictionaries({
     "seasonality.enabled": st.booleans(),
     "seasonality.growth_annual": st.floats(-0.5, 2),
     "seasonality.month_end_share": st.one_of(st.none(), st.floats(0, 1)),
+    # credit balances and refunds (docs/model.md §2.23)
+    "refunds.enabled": st.booleans(),
+    "refunds.duplicate_payment_rate": st.floats(0, 0.3),
+    "refunds.apply_to_open_items": st.booleans(),
+    "refunds.clerks": st.integers(0, 2),
+    "refunds.approval_days": st.floats(0, 10),
 })
 
 
@@ -66,8 +72,16 @@ def test_money_is_conserved_every_day(overrides):
     ev = result.events
     by_kind = ev.groupby("kind", observed=True)["amount"].sum().round(2)
     issued = by_kind.get("issue", 0.0)
-    applied = sum(by_kind.get(k, 0.0) for k in ("payment", "partial_payment", "cash_applied", "plan_instalment", "legal_recovery"))
+    applied = sum(by_kind.get(k, 0.0) for k in ("payment", "partial_payment", "cash_applied", "plan_instalment", "legal_recovery",
+                                                "credit_applied")) - by_kind.get("payment_reversed", 0.0)
     assert round((issued - applied - by_kind.get("credit_note", 0.0) - by_kind.get("write_off", 0.0)) * 100) == open_cents.sum()
+    # every cent received is applied, in suspense, in a credit balance or refunded
+    received = sum(by_kind.get(k, 0.0) for k in ("payment", "partial_payment", "unapplied_received", "plan_instalment",
+                                                 "legal_recovery", "overpayment", "fee_paid"))
+    fees_paid = round(by_kind.get("fee_paid", 0.0) * 100)
+    balances = round(result.kpis.get("credit_balances_open", 0.0) * 100)
+    assert round(received * 100) == cents("paid_amount").sum() + fees_paid + round(result.daily["unapplied"].iloc[-1] * 100) \
+        + balances + round(by_kind.get("refund", 0.0) * 100)
     # closed invoices have a settlement date, open ones do not
     assert (inv["paid_date"].notna() == (open_cents == 0)).all()
     # fees are receivables of their own: charged = collected + waived + written off + open, to the cent

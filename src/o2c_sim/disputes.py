@@ -11,6 +11,9 @@ Outcomes, with ``disputes.outcomes`` shares:
 * ``partial_credit`` — credit note for ``partial_credit_share`` × the open amount;
 * ``rejected``       — the invoice stands.
 
+With ``refunds.enabled`` a credit also reaches what was already paid on the invoice; that cash becomes
+the customer's credit balance (:mod:`o2c_sim.refunds`).
+
 While the dispute is open the invoice accumulates no hazard; afterwards the payer's hazard resumes
 where it stopped. A dispute's reason, information wait, analysis time and outcome are keyed by the
 invoice, how it was raised (on receipt, in a call, carried in) and its dispute count, so the same
@@ -23,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from .book import DISPUTE_OPEN, DISPUTE_PENDING, DISPUTE_RESOLVED
+from .refunds import creditable, credit_invoice
 from .scenario import DISPUTE_REASONS
 
 OUTCOMES = ("credit_rebill", "partial_credit", "rejected")
@@ -73,18 +77,19 @@ def resolve(sim, i: int, now: float, outcome: int) -> None:
     if open_cents > 0 and OUTCOMES[outcome] == "credit_rebill":
         credit_and_rebill(sim, i, now, cfg.rebill_share, detail=outcome)
     elif open_cents > 0 and OUTCOMES[outcome] == "partial_credit":
-        ledger.credit(now, i, int(open_cents * cfg.partial_credit_share), a, detail=outcome)
+        credit_invoice(sim, i, int(creditable(sim, i) * cfg.partial_credit_share), now, detail=outcome)
     inv.dispute[i] = DISPUTE_RESOLVED
     inv.dispute_close_day[i] = now
     ledger.log.record(now, "dispute_close", i, a, int(ledger.open[i]), outcome)
 
 
 def credit_and_rebill(sim, i: int, now: float, share: float, *, detail: int) -> None:
-    """Credit invoice ``i``'s open amount and queue a corrected invoice of ``share`` × its original
-    amount for the next billing run (keyed as the next generation of the same invoice)."""
+    """Credit invoice ``i``'s open amount (with refunds on, also what was paid: :func:`o2c_sim.refunds.credit_invoice`)
+    and queue a corrected invoice of ``share`` × its original amount for the next billing run (keyed as the
+    next generation of the same invoice)."""
     inv, ledger = sim.inv, sim.ledger
     a = int(inv.account[i])
-    ledger.credit(now, i, int(ledger.open[i]), a, detail=detail)
+    credit_invoice(sim, i, creditable(sim, i), now, detail=detail)
     rebill = round(float(ledger.amount[i]) * share / 100.0, 2)
     if rebill > 0:
         sim.rebills.append((a, rebill, int(inv.key[i]), int(inv.generation[i]) + 1))  # with the next billing run

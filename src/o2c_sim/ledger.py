@@ -16,6 +16,12 @@ cash paid for fees is part of ``cash_received``.
 A payment without remittance advice is received into *suspense* and applied to its invoice only when
 a cash-application clerk matches it; whatever no longer fits the invoice (it was credited or written
 off meanwhile) becomes the customer's credit balance and is refunded.
+
+With refunds modelled (:mod:`o2c_sim.refunds`, ``credit_hook`` set) a credit balance also arises from
+a duplicate payment (``receive_overpayment``) or from a credit note on a part already paid
+(``reverse_payment``: paid → credited, the cash → the credit balance); it waits for the hook's refund
+or is applied to an open item (``apply_credit``: credit balance → paid). Each moves cents between
+the columns of the identities above, so both keep holding.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ EVENT_KINDS = (
     "promise_broken", "dispute_open", "dispute_close", "plan_start", "plan_instalment", "plan_broken",
     "legal_handover", "legal_recovery", "insolvency", "inbound_query", "opening_balance",
     "fee_added", "fee_paid", "fee_waived", "fee_written_off", "credit_hold", "credit_release", "sales_held",
-    "sales_released",
+    "sales_released", "overpayment", "payment_reversed", "credit_applied",
 )
 KIND = {k: i for i, k in enumerate(EVENT_KINDS)}
 #: the event kinds that bring cash in (a customer's payment in any form, an agency's recovery)
@@ -160,6 +166,8 @@ class Ledger:
         self.refunded = 0
         self.credit_balance: dict[int, int] = {}
         self.fees = FeeBook(log)
+        #: called with (time, account) when a credit balance arises; None = refund at once
+        self.credit_hook = None
 
     # -------------------------------------------------------------------------------- issuing
     def _grow(self, need: int) -> None:
@@ -256,14 +264,49 @@ class Ledger:
             self.log.record(time, "cash_applied", invoice, account, applied)
         excess = cents - applied
         if excess:
-            self.credit_balance[account] = self.credit_balance.get(account, 0) + excess
-            self.refund(time, account)
+            self._to_credit_balance(time, account, excess)
 
-    def refund(self, time: float, account: int) -> None:
+    def _to_credit_balance(self, time: float, account: int, cents: int) -> None:
+        """Add to the customer's credit balance; refunded at once unless a refund process holds it."""
+        self.credit_balance[account] = self.credit_balance.get(account, 0) + cents
+        if self.credit_hook is None:
+            self.refund(time, account)
+        else:
+            self.credit_hook(time, account)
+
+    def receive_overpayment(self, time: float, invoice: int, cents: int, account: int) -> None:
+        """Cash paid a second time for ``invoice`` (a duplicate payment): straight to the credit balance."""
+        self.cash_received += cents
+        self.log.record(time, "overpayment", invoice, account, cents)
+        self._to_credit_balance(time, account, cents)
+
+    def reverse_payment(self, time: float, invoice: int, cents: int, account: int, detail=0) -> None:
+        """A credit note on ``cents`` already paid on ``invoice``: paid → credited, the cash to the credit balance."""
+        if cents < 0 or cents > self.paid[invoice]:
+            raise ValueError("cannot credit more than was paid")
+        self.paid[invoice] -= cents
+        self.credited[invoice] += cents
+        self.log.record(time, "credit_note", invoice, account, cents, detail)
+        self.log.record(time, "payment_reversed", invoice, account, cents)
+        self._to_credit_balance(time, account, cents)
+
+    def apply_credit(self, time: float, account: int, invoice: int, cents: int) -> None:
+        """Settle ``cents`` of ``invoice`` from the customer's credit balance."""
+        if cents > self.credit_balance.get(account, 0):
+            raise ValueError("cannot apply more than the credit balance")
+        self._take_one(self.paid, invoice, cents, time)
+        self.credit_balance[account] -= cents
+        if not self.credit_balance[account]:
+            del self.credit_balance[account]
+        self.log.record(time, "credit_applied", invoice, account, cents)
+
+    def refund(self, time: float, account: int) -> int:
+        """Pay out the customer's whole credit balance; the cents refunded."""
         cents = self.credit_balance.pop(account, 0)
         if cents:
             self.refunded += cents
             self.log.record(time, "refund", -1, account, cents)
+        return cents
 
     # -------------------------------------------------------------------------------- checks
     def check(self) -> None:
@@ -273,6 +316,7 @@ class Ledger:
         bad = np.flatnonzero(total != self.amount[s])
         assert bad.size == 0, f"invoice {bad[0]} does not balance"
         assert (self.open[s] >= 0).all(), "negative open amount"
+        assert (self.paid[s] >= 0).all() and all(c > 0 for c in self.credit_balance.values()), "negative paid or credit balance"
         self.fees.check()
         held = int(self.paid[s].sum()) + int(self.fees.paid[: self.fees.n].sum()) + self.suspense + sum(self.credit_balance.values()) + self.refunded
         assert held == self.cash_received, f"cash not conserved: {held} != {self.cash_received}"

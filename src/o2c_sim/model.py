@@ -37,6 +37,7 @@ from .streams import Streams
 from .warmstart import OpeningBook, warm_scenario
 from .strategies import REGISTRY
 from .queries import QueryDesk
+from .refunds import Refunds
 from .teams import OwnedWorklists, TeamLayout
 from .workforce import FifoQueue, WorkPool, person_days
 
@@ -73,6 +74,7 @@ class Simulation:
         self.payment_runs = PaymentRuns(sc, self.cal, self.keyed, self.acc.segment) if sc.payment_runs.enabled else None
         self.credit_holds = CreditHolds(sc, self.acc) if sc.credit_holds.enabled else None
         self.fees = Fees(sc) if sc.fees.enabled else None
+        self.refunds = None  # set in _build_pools when refunds.enabled
         self.strategy = (strategy or REGISTRY[sc.strategy.prioritisation])()
         self.teams = TeamLayout(sc, self.keyed, self.acc.segment, self.acc.credit_limit) if sc.teams.enabled else None
         if self.teams is not None:  # each team ranks its own accounts; a custom strategy class serves them all
@@ -148,6 +150,10 @@ class Simulation:
             self.lead_q.pool = self.team_leads
             for q in self.queries.queues:
                 q.pool = self.collectors
+        if self.scenario.refunds.enabled:  # the refund clerks, drawn after the other pools
+            self.refunds = Refunds(self)
+            self.refund_clerks = pool("refund_clerks", self.scenario.refunds.clerks, [self.refunds.queue])
+            self.refunds.queue.pool = self.refund_clerks
         for q, pool in ((self.inbound_q, self.collectors), (self.legal_q, self.collectors),
                         (self.dispute_q, self.analysts), (self.cashapp_q, self.clerks)):
             q.pool = pool
@@ -170,6 +176,8 @@ class Simulation:
         settlement.payments(self, d)
         if self.fees is not None:
             self.fees.settle(self, d)
+        if self.refunds is not None:
+            self.refunds.morning(d)
         collection.promises_due(self, d)
         if self.scenario.dunning.enabled:
             dunning.run(self, d)

@@ -57,6 +57,8 @@ class SimResult:
             from .fees import fee_table
 
             extra["fees"] = fee_table(sim, ids)
+        if sim.refunds is not None:
+            extra["refunds"] = sim.refunds.table(sim.cal)
         if sim.teams is not None:
             from .teams import team_tables
 
@@ -89,6 +91,11 @@ class SimResult:
     def query_reasons(self) -> pd.DataFrame:
         """Queries by reason, most frequent first, with amount held and outcomes (empty unless ``queries.enabled``)."""
         return self.extra.get("query_reasons", pd.DataFrame())
+
+    @property
+    def refunds(self) -> pd.DataFrame:
+        """One row per refund paid (empty unless ``refunds.enabled``): see :meth:`o2c_sim.refunds.Refunds.table`."""
+        return self.extra.get("refunds", pd.DataFrame())
 
     @property
     def collectors(self) -> pd.DataFrame:
@@ -290,9 +297,10 @@ def summarise(sim, window: pd.DataFrame, monthly: pd.DataFrame, events: pd.DataF
 
 
 def operations_kpis(sim, events: pd.DataFrame, w0: int, count: pd.Series) -> dict[str, float]:
-    """Fees (charged, collected, waived, written off) and credit holds (sales held, holds placed and
-    released, mean wait of a released sale, its financing cost) over the measurement window, for the
-    levers that are on (none when both are off, so the shipped scenarios' kpis.json is unchanged)."""
+    """Fees (charged, collected, waived, written off), credit holds (sales held, holds placed and
+    released, mean wait of a released sale, its financing cost) and refunds (:meth:`o2c_sim.refunds.Refunds.summary`)
+    over the measurement window, for the levers that are on (none when all are off, so the shipped
+    scenarios' kpis.json is unchanged)."""
     later = events["time"].to_numpy() >= w0
     money = lambda kind: float(events["amount"].to_numpy()[later & (events["kind"] == kind).to_numpy()].sum())  # noqa: E731
     out: dict[str, float] = {}
@@ -303,4 +311,6 @@ def operations_kpis(sim, events: pd.DataFrame, w0: int, count: pd.Series) -> dic
         out.update(sales_held=money("sales_held"), holds_placed=int(count.get("credit_hold", 0)),
                    holds_released=int(count.get("credit_release", 0)),
                    **sim.credit_holds.summary(w0, sim.scenario.finance.cost_of_capital))
+    if sim.refunds is not None:
+        out.update(sim.refunds.summary(money, w0, float(sim.days), sim.cal))
     return out

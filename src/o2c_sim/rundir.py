@@ -169,5 +169,7 @@ def write_run(out: str | Path, reps) -> Path:
         if reps.scenario.queries.enabled:  # query management (docs/model.md §2.22)
             for name in ("queries", "query_channels", "query_reasons"):
                 reps.stacked(name).to_parquet(tmp / f"{name}.parquet", index=False)
+        if reps.scenario.refunds.enabled:  # one row per refund paid (docs/model.md §2.23)
+            reps.stacked("refunds").to_parquet(tmp / "refunds.parquet", index=False)
         write_json(tmp / "kpis.json", reps.summary())
     return out

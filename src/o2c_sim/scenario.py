@@ -474,6 +474,25 @@ class Seasonality(Strict):
     quarter_end_multiplier: Annotated[float, Field(gt=0.0, le=12.0)] = 1.0
 
 
+class Refunds(Strict):
+    """Credit balances and refunds (docs/model.md §2.23), off by default.
+
+    A customer's credit balance arises from a duplicate payment (a share ``duplicate_payment_rate`` of
+    full payments is paid twice), from a dispute credit on an invoice already partly paid (the paid part
+    of the credit), or from suspense cash that no longer fits its invoice. With ``apply_to_open_items``
+    the balance is first applied, each business morning, to the account's open items (oldest due
+    first); what is left is refunded: after ``approval_days`` (calendar) a refund clerk spends
+    ``handling_minutes`` on it. SLA: paid within ``sla_business_days`` business days of arising."""
+
+    enabled: bool = False
+    duplicate_payment_rate: Probability = 0.005
+    apply_to_open_items: bool = False
+    approval_days: MeanDays = 2.0
+    handling_minutes: Minutes = 15.0
+    clerks: _limit("cash_app_clerks", ge=0) = 1
+    sla_business_days: Annotated[int, Field(ge=0, le=MAX_DAYS)] = 10
+
+
 ASSIGNMENT_RULES = ("round_robin", "balance_band", "segment")
 QUERY_REASONS = ("pricing", "quantity", "missing_po", "proof_of_delivery", "duplicate_billing", "contract_data",
                  "payment_information")
@@ -623,6 +642,7 @@ class Scenario(Strict):
     seasonality: Seasonality = Seasonality()
     teams: Teams = Teams()
     queries: Queries = Queries()
+    refunds: Refunds = Refunds()
     #: dotted scenario path -> where its value came from (a calibration writes one entry per estimate)
     provenance: dict[str, Provenance] = Field(default_factory=dict)
     #: dotted path → distribution spec of every uncertain value (see :mod:`o2c_sim.uncertainty`)

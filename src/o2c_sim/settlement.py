@@ -17,6 +17,9 @@ write-off and insolvency.
 * **Insolvency.** Each business day an active account fails with probability
   ``1 − (1 − r·risk/mean_risk)^(1/B)`` (``r`` = segment's annual rate, B = business days a year); its open items are written
   off and it is no longer billed.
+* **Duplicate payments** (``refunds.enabled``): a share ``refunds.duplicate_payment_rate`` of full
+  payments with remittance is paid twice; the second payment is the customer's credit balance
+  (:mod:`o2c_sim.refunds`).
 """
 
 from __future__ import annotations
@@ -61,6 +64,11 @@ def payments(sim, d: int) -> None:
     direct = ~unapplied
     full = direct & ~partial
     ledger.pay(d, due[full], cents[full], acct[full])
+    if sim.refunds is not None and full.any():  # a duplicate payment: the same cents again, to the credit balance
+        f = np.flatnonzero(full)
+        twice = sim.keyed.uniform("duplicate_payment", key[f], gen[f], nth[f]) < sim.scenario.refunds.duplicate_payment_rate
+        for i, c, a in zip(due[f[twice]].tolist(), cents[f[twice]].tolist(), acct[f[twice]].tolist()):
+            ledger.receive_overpayment(d, i, c, a)
     ledger.pay(d, due[direct & partial], cents[direct & partial], acct[direct & partial], kind="partial_payment")
     minutes = sim.scenario.work.cash_match
     for i, c, a in zip(due[unapplied].tolist(), cents[unapplied].tolist(), acct[unapplied].tolist()):

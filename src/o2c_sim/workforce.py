@@ -124,7 +124,7 @@ class WorkPool:
 
 
 #: the work pools, in a fixed order: a pool's index keys its people's random streams
-POOLS = ("collectors", "dispute_analysts", "cash_app_clerks", "team_leads")  # append only: a pool's index keys its people's streams
+POOLS = ("collectors", "dispute_analysts", "cash_app_clerks", "team_leads", "refund_clerks")  # append only: a pool's index keys its people's streams
 
 
 def person_days(streams, pool: str, size: int, days: int, absence_rate: float) -> tuple[np.ndarray, np.ndarray]:
