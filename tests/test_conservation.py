@@ -55,6 +55,12 @@ random_overrides = st.fixed_dictionaries({
     "refunds.apply_to_open_items": st.booleans(),
     "refunds.clerks": st.integers(0, 2),
     "refunds.approval_days": st.floats(0, 10),
+    # accounts billing in several currencies (docs/model.md §2.24); the ledger checks cash per currency every evening
+    "currencies.enabled": st.booleans(),
+    "currencies.accounts": st.just({"mid_market": {"EUR": 0.4, "USD": 0.6}, "small_business": {"GBP": 0.5, "EUR": 0.5}}),
+    "currencies.rates": st.fixed_dictionaries({
+        "USD": st.fixed_dictionaries({"2000-01-01": st.floats(0.01, 100)}),
+        "GBP": st.fixed_dictionaries({"2000-01-01": st.floats(0.01, 100), "2026-02-15": st.floats(0.01, 100)})}),
 })
 
 
@@ -66,22 +72,28 @@ def test_money_is_conserved_every_day(overrides):
     cents = lambda col: np.round(inv[col].to_numpy() * 100).astype(np.int64)  # noqa: E731
     open_cents = cents("amount") - cents("paid_amount") - cents("credited_amount") - cents("written_off_amount")
     assert (open_cents >= 0).all()
-    # the daily book's closing AR equals the invoices' open amounts
-    assert round(result.daily["ar_total"].iloc[-1] * 100) == open_cents.sum()
-    # the event log accounts for every cent: issued = paid + credited + written off + open
     ev = result.events
+    several = "currency" in inv  # then every money column is in the row's own currency
+    if not several:  # the daily book's closing AR (in the reporting currency) equals the invoices' open amounts
+        assert round(result.daily["ar_total"].iloc[-1] * 100) == open_cents.sum()
+    # the event log accounts for every cent, per currency: issued = paid + credited + written off + open
+    for code in (sorted(set(inv["currency"])) if several else [None]):
+        mine = ev if code is None else ev[ev["currency"] == code]
+        kind = mine.groupby("kind", observed=True)["amount"].sum().round(2)
+        issued = kind.get("issue", 0.0)
+        applied = sum(kind.get(k, 0.0) for k in ("payment", "partial_payment", "cash_applied", "plan_instalment", "legal_recovery",
+                                                 "credit_applied")) - kind.get("payment_reversed", 0.0)
+        own = open_cents if code is None else open_cents[(inv["currency"] == code).to_numpy()]
+        assert round((issued - applied - kind.get("credit_note", 0.0) - kind.get("write_off", 0.0)) * 100) == own.sum()
     by_kind = ev.groupby("kind", observed=True)["amount"].sum().round(2)
-    issued = by_kind.get("issue", 0.0)
-    applied = sum(by_kind.get(k, 0.0) for k in ("payment", "partial_payment", "cash_applied", "plan_instalment", "legal_recovery",
-                                                "credit_applied")) - by_kind.get("payment_reversed", 0.0)
-    assert round((issued - applied - by_kind.get("credit_note", 0.0) - by_kind.get("write_off", 0.0)) * 100) == open_cents.sum()
-    # every cent received is applied, in suspense, in a credit balance or refunded
-    received = sum(by_kind.get(k, 0.0) for k in ("payment", "partial_payment", "unapplied_received", "plan_instalment",
-                                                 "legal_recovery", "overpayment", "fee_paid"))
-    fees_paid = round(by_kind.get("fee_paid", 0.0) * 100)
-    balances = round(result.kpis.get("credit_balances_open", 0.0) * 100)
-    assert round(received * 100) == cents("paid_amount").sum() + fees_paid + round(result.daily["unapplied"].iloc[-1] * 100) \
-        + balances + round(by_kind.get("refund", 0.0) * 100)
+    # every cent received is applied, in suspense, in a credit balance or refunded (per currency: Ledger.check)
+    if not several:
+        received = sum(by_kind.get(k, 0.0) for k in ("payment", "partial_payment", "unapplied_received", "plan_instalment",
+                                                     "legal_recovery", "overpayment", "fee_paid"))
+        fees_paid = round(by_kind.get("fee_paid", 0.0) * 100)
+        balances = round(result.kpis.get("credit_balances_open", 0.0) * 100)
+        assert round(received * 100) == cents("paid_amount").sum() + fees_paid + round(result.daily["unapplied"].iloc[-1] * 100) \
+            + balances + round(by_kind.get("refund", 0.0) * 100)
     # closed invoices have a settlement date, open ones do not
     assert (inv["paid_date"].notna() == (open_cents == 0)).all()
     # fees are receivables of their own: charged = collected + waived + written off + open, to the cent

@@ -152,18 +152,24 @@ class FeeBook:
 class Ledger:
     """Invoices' money in cents. Arrays grow as invoices are issued; indices are invoice numbers."""
 
-    def __init__(self, log: EventLog, capacity: int = 1024):
+    def __init__(self, log: EventLog, capacity: int = 1024, account_currency: np.ndarray | None = None):
+        """``account_currency[a]`` = the currency code (0 = the ledger currency) account ``a`` bills in;
+        None: every account bills in the ledger currency. Cash is then kept per currency."""
         self.log = log
         self.n = 0
+        self.account_currency = account_currency
+        n_cur = 1 if account_currency is None else int(account_currency.max(initial=0)) + 1
+        self.currency = np.zeros(capacity, np.int64)  # per invoice
         self.amount = np.zeros(capacity, np.int64)
         self.paid = np.zeros(capacity, np.int64)
         self.credited = np.zeros(capacity, np.int64)
         self.written_off = np.zeros(capacity, np.int64)
         self.open = np.zeros(capacity, np.int64)
         self.closed_day = np.full(capacity, np.inf)
-        self.cash_received = 0
-        self.suspense = 0
-        self.refunded = 0
+        #: per currency: every cent received, held in suspense, refunded
+        self.cash_received = np.zeros(n_cur, np.int64)
+        self.suspense = np.zeros(n_cur, np.int64)
+        self.refunded = np.zeros(n_cur, np.int64)
         self.credit_balance: dict[int, int] = {}
         self.fees = FeeBook(log)
         #: called with (time, account) when a credit balance arises; None = refund at once
@@ -175,7 +181,7 @@ class Ledger:
         if need <= cap:
             return
         new = max(need, 2 * cap)
-        for name in ("amount", "paid", "credited", "written_off", "open"):
+        for name in ("amount", "paid", "credited", "written_off", "open", "currency"):
             arr = getattr(self, name)
             setattr(self, name, np.concatenate([arr, np.zeros(new - cap, arr.dtype)]))
         self.closed_day = np.concatenate([self.closed_day, np.full(new - cap, np.inf)])
@@ -190,6 +196,8 @@ class Ledger:
         self._grow(self.n + k)
         self.amount[idx] = cents
         self.open[idx] = cents
+        if self.account_currency is not None:
+            self.currency[idx] = self.account_currency[accounts]
         self.n += k
         self.log.record(time, kind, idx, accounts, cents)
         return idx
@@ -224,7 +232,7 @@ class Ledger:
     def pay(self, time: float, idx, cents, accounts, kind: str = "payment") -> None:
         """Cash received with remittance and applied at once."""
         cents = self._take(self.paid, idx, cents, time)
-        self.cash_received += int(np.sum(cents))
+        self._add(self.cash_received, self.currency[idx], cents)
         self.log.record(time, kind, idx, accounts, cents)
 
     def credit(self, time: float, idx, cents, accounts, detail=0) -> None:
@@ -244,20 +252,26 @@ class Ledger:
 
     def pay_fees(self, time: float, idx) -> None:
         """Cash received for fees ``idx`` (their whole open amounts)."""
-        self.cash_received += self.fees.settle(time, idx, "paid")
+        idx = np.asarray(idx, np.int64)
+        currency = self.currency[self.fees.invoice[idx]]
+        cents = self.fees.open[idx].copy()
+        self.fees.settle(time, idx, "paid")
+        self._add(self.cash_received, currency, cents)
 
     # ------------------------------------------------------------------------- unapplied cash
     def receive_unapplied(self, time: float, invoice: int, cents: int, account: int) -> None:
         """Cash without remittance: held in suspense until a clerk matches it."""
-        self.cash_received += cents
-        self.suspense += cents
+        c = self.currency[invoice]
+        self.cash_received[c] += cents
+        self.suspense[c] += cents
         self.log.record(time, "unapplied_received", invoice, account, cents)
 
     def apply_unapplied(self, time: float, invoice: int, cents: int, account: int) -> None:
         """Match suspense cash to its invoice; any excess goes to the credit balance and is refunded."""
-        if cents > self.suspense:
+        c = self.currency[invoice]
+        if cents > self.suspense[c]:
             raise ValueError("cannot apply more than is in suspense")
-        self.suspense -= cents
+        self.suspense[c] -= cents
         applied = min(cents, int(self.open[invoice]))
         if applied:
             self._take_one(self.paid, invoice, applied, time)
@@ -276,7 +290,7 @@ class Ledger:
 
     def receive_overpayment(self, time: float, invoice: int, cents: int, account: int) -> None:
         """Cash paid a second time for ``invoice`` (a duplicate payment): straight to the credit balance."""
-        self.cash_received += cents
+        self.cash_received[self.currency[invoice]] += cents
         self.log.record(time, "overpayment", invoice, account, cents)
         self._to_credit_balance(time, account, cents)
 
@@ -304,13 +318,24 @@ class Ledger:
         """Pay out the customer's whole credit balance; the cents refunded."""
         cents = self.credit_balance.pop(account, 0)
         if cents:
-            self.refunded += cents
+            self.refunded[self.currency_of(account)] += cents
             self.log.record(time, "refund", -1, account, cents)
         return cents
 
+    def currency_of(self, account: int) -> int:
+        return 0 if self.account_currency is None else int(self.account_currency[account])
+
+    @staticmethod
+    def _add(totals: np.ndarray, currency, cents) -> None:
+        """``totals[currency] += cents`` for one or many postings."""
+        if len(totals) == 1:
+            totals[0] += int(np.sum(cents))
+        else:
+            np.add.at(totals, np.asarray(currency, np.int64), np.asarray(cents, np.int64))
+
     # -------------------------------------------------------------------------------- checks
     def check(self) -> None:
-        """Raise AssertionError if any invariant is broken."""
+        """Raise AssertionError if any invariant is broken (cash: per currency)."""
         s = slice(0, self.n)
         total = self.paid[s] + self.credited[s] + self.written_off[s] + self.open[s]
         bad = np.flatnonzero(total != self.amount[s])
@@ -318,8 +343,13 @@ class Ledger:
         assert (self.open[s] >= 0).all(), "negative open amount"
         assert (self.paid[s] >= 0).all() and all(c > 0 for c in self.credit_balance.values()), "negative paid or credit balance"
         self.fees.check()
-        held = int(self.paid[s].sum()) + int(self.fees.paid[: self.fees.n].sum()) + self.suspense + sum(self.credit_balance.values()) + self.refunded
-        assert held == self.cash_received, f"cash not conserved: {held} != {self.cash_received}"
+        n_cur, f = len(self.cash_received), self.fees.n
+        held = np.bincount(self.currency[s], weights=self.paid[s], minlength=n_cur) \
+            + np.bincount(self.currency[self.fees.invoice[:f]], weights=self.fees.paid[:f], minlength=n_cur) \
+            + np.bincount(np.array([self.currency_of(a) for a in self.credit_balance], np.int64),
+                          weights=np.array(list(self.credit_balance.values()), float), minlength=n_cur)
+        held = np.rint(held).astype(np.int64) + self.suspense + self.refunded
+        assert (held == self.cash_received).all(), f"cash not conserved: {held} != {self.cash_received}"
 
     @property
     def open_view(self) -> np.ndarray:

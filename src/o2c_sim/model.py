@@ -27,6 +27,8 @@ from .business_calendar import BusinessCalendar
 from .ledger import EventLog, Ledger, to_cents
 from .keyed_random import KeyedRandom
 from .credit_holds import CreditHolds
+from .currencies import Currencies
+from .errors import UserError
 from .fees import Fees
 from .payers import HazardTables, frailty
 from .payment_runs import PaymentRuns
@@ -64,9 +66,16 @@ class Simulation:
         self.hazard = HazardTables.of(sc)
         self.env = simpy.Environment()
         self.log = EventLog()
-        self.ledger = Ledger(self.log, capacity=max(1024, int(sc.portfolio.accounts * 3 * self.days / 30)))
-        self.inv = InvoiceState(capacity=len(self.ledger.amount), notice_effects=self.hazard.notice_mult.shape[1])
         self.acc = make_accounts(sc, self.rng.accounts, None if opening is None else opening.segment, self.cal.per_year)
+        self.currencies = None
+        if sc.currencies.enabled:
+            if opening is not None:
+                raise UserError("currencies.enabled cannot be combined with a warm start yet: the opening ledger has one "
+                                "currency column; run the warm start with currencies.enabled=false")
+            self.currencies = Currencies(sc, self.keyed, self.acc.segment, origin, self.days)
+        self.ledger = Ledger(self.log, capacity=max(1024, int(sc.portfolio.accounts * 3 * self.days / 30)),
+                             account_currency=None if self.currencies is None else self.currencies.account)
+        self.inv = InvoiceState(capacity=len(self.ledger.amount), notice_effects=self.hazard.notice_mult.shape[1])
         self.frailty = frailty(sc, self.keyed, self.acc.segment, self.acc.silent)
         self.acct = AccountState(len(self.acc))
         self.episodes = Episodes()
@@ -88,6 +97,9 @@ class Simulation:
         self.snapshots = {k: np.zeros(self.days, np.int64) for k in BUCKETS}
         self.dispute_backlog = np.zeros(self.days, np.int64)
         self.suspense = np.zeros(self.days, np.int64)
+        if self.currencies is not None:  # reporting-currency cents gained or lost on open items by rate moves
+            self.fx_revaluation = np.zeros(self.days)
+            self._open_by_currency = np.zeros(len(self.currencies.codes))
         if opening is not None:
             self._carry_in(opening)
         self.env.process(self._days())
@@ -200,6 +212,8 @@ class Simulation:
         self.next_key += len(accounts)
         if self.credit_holds is not None:
             accounts, amounts, keys = self.credit_holds.bill(self, d, accounts, amounts, keys)
+        if self.currencies is not None:  # each account bills in its own currency at today's rate
+            amounts = self.currencies.issue_amounts(accounts, amounts, d)
         generation = np.zeros(len(accounts), np.int64)
         if self.rebills:
             rebill_acc, rebill_amt, rebill_key, rebill_gen = (np.array(x) for x in zip(*self.rebills))
@@ -290,6 +304,13 @@ class Simulation:
     def snapshot(self, d: int) -> None:
         idx = self.open_items()
         cents = self.ledger.open[idx]
+        suspense = self.ledger.suspense
+        if self.currencies is not None:  # the book in the reporting currency at the evening's rate
+            fx, currency = self.currencies, self.ledger.currency[idx]
+            self.fx_revaluation[d] = fx.revaluation(self._open_by_currency, d)
+            self._open_by_currency = np.bincount(currency, weights=cents, minlength=len(fx.codes))
+            cents = fx.reporting(cents, currency, d)
+            suspense = np.rint(fx.reporting(suspense, np.arange(len(fx.codes)), d))
         dpd = d - self.inv.due_day[idx]
         edges = (-(10**9), 0, 30, 60, 90)
         bucket = np.searchsorted(np.array(edges[1:]), dpd, side="left")
@@ -297,7 +318,7 @@ class Simulation:
         for k, name in enumerate(BUCKETS):
             self.snapshots[name][d] = int(round(totals[k]))
         self.dispute_backlog[d] = int((self.inv.dispute[idx] == DISPUTE_OPEN).sum())
-        self.suspense[d] = self.ledger.suspense
+        self.suspense[d] = int(suspense.sum())
 
     # -------------------------------------------------------------------------------------- run
     def run(self) -> SimResult:

@@ -81,13 +81,20 @@ class Refunds:
         for account in sorted(ledger.credit_balance):
             self.request(float(d), account)
 
+    def _reporting(self, cents, accounts, day) -> np.ndarray:
+        """Money (not cents) in the reporting currency: with currencies on, at ``day``'s rate of each account's currency."""
+        fx = self.sim.currencies
+        cents = np.asarray(cents, float)
+        return (cents if fx is None else fx.reporting(cents, fx.account[np.asarray(accounts, np.int64)], day)) / 100.0
+
     def table(self, cal) -> pd.DataFrame:
-        """One row per refund paid: account, day the balance arose, day refunded, amount, SLA met."""
+        """One row per refund paid: account, day the balance arose, day refunded, amount (in the
+        reporting currency on the day refunded), SLA met."""
         rows = np.array(self.paid, dtype=float).reshape(-1, 4)
-        arose, refunded = rows[:, 1], rows[:, 2]
+        account, arose, refunded = rows[:, 0].astype(np.int64), rows[:, 1], rows[:, 2]
         return pd.DataFrame({
-            "account": rows[:, 0].astype(np.int64), "arose": arose, "refunded": refunded, "amount": rows[:, 3] / 100.0,
-            "days": refunded - arose,
+            "account": account, "arose": arose, "refunded": refunded,
+            "amount": self._reporting(rows[:, 3], account, np.floor(refunded)), "days": refunded - arose,
             "sla_met": cal.busdays_between(np.floor(arose), np.floor(refunded)) <= self.cfg.sla_business_days,
         })
 
@@ -103,7 +110,7 @@ class Refunds:
             "refund_days": float(table["days"].mean()) if len(table) else float("nan"),
             "refund_sla_pct": float(table["sla_met"].mean() * 100) if len(table) else float("nan"),
             "duplicate_payments": money("overpayment"), "credits_applied": money("credit_applied"),
-            "credit_balances_open": sum(balances.values()) / 100.0,
+            "credit_balances_open": float(self._reporting(list(balances.values()), list(balances), int(end)).sum()),
             "credit_balance_age_days": float(ages.mean()) if len(ages) else float("nan"),
         }
 

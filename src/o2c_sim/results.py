@@ -13,6 +13,7 @@ import pyarrow as pa
 from . import kpis as k
 from .activity_table import from_events
 from .book import DISPUTE_OPEN, DISPUTE_RESOLVED
+from .currencies import money_column
 from .ledger import CASH_KINDS, EVENT_KINDS
 from .scenario import DISPUTE_REASONS, Scenario
 
@@ -131,6 +132,7 @@ def invoice_table(sim, ids: Ids) -> pd.DataFrame:
     disputed = np.isfinite(inv.dispute_open_day[:n]) & np.isin(inv.dispute[:n], (DISPUTE_OPEN, DISPUTE_RESOLVED))
     reason = np.where(disputed, np.array(list(DISPUTE_REASONS) + [""])[inv.dispute_reason[:n]], "")
     dates = sim.cal.dates
+    currency = {} if sim.currencies is None else {"currency": np.array(sim.currencies.codes)[L.currency[:n]]}
     return pd.DataFrame({
         "invoice_id": pd.array(ids.invoices.slice(0, n), dtype="str"),
         "customer_id": _take(ids.customers, inv.account[:n]),
@@ -146,6 +148,7 @@ def invoice_table(sim, ids: Ids) -> pd.DataFrame:
         "dispute_reason": reason,
         "dispute_resolved_date": dates(np.floor(np.where(disputed, inv.dispute_close_day[:n], np.inf))).astype("datetime64[ns]"),
         "channel": channels[inv.segment[:n]],
+        **currency,  # with currencies on: the invoice's currency, in which its money columns are
     })
 
 
@@ -154,6 +157,11 @@ def event_table(sim, ids: Ids) -> pd.DataFrame:
     ev = sim.ledger.log.columns()
     inv, acc = ev["invoice"], ev["account"]
     acc = np.where((acc < 0) & (inv >= 0), sim.inv.account[np.maximum(inv, 0)], acc)
+    fx = sim.currencies
+    if fx is not None:  # the transaction's currency, and its amount in the reporting currency on the day
+        currency = np.where(inv >= 0, sim.ledger.currency[np.maximum(inv, 0)], fx.account[np.maximum(acc, 0)])
+        fx = {"currency": pd.Categorical.from_codes(currency, categories=fx.codes),
+              "reporting_amount": fx.reporting(ev["cents"], currency, np.floor(ev["time"])) / 100.0}
     return pd.DataFrame({
         "time": ev["time"],
         "date": sim.cal.dates(np.floor(ev["time"])).astype("datetime64[ns]"),
@@ -162,14 +170,16 @@ def event_table(sim, ids: Ids) -> pd.DataFrame:
         "customer_id": _take(ids.customers, acc),
         "amount": ev["cents"] / 100.0,
         "detail": ev["detail"],
+        **(fx or {}),
     }, copy=False)
+
 
 
 def _per_day(events: pd.DataFrame, kinds, days: int) -> np.ndarray:
     """Sum of the amounts of events of ``kinds`` per day (only the two numeric columns are read)."""
     sel = events["kind"].isin(kinds).to_numpy()
     d = np.floor(events["time"].to_numpy()[sel]).astype(np.int64)
-    return np.bincount(d, weights=events["amount"].to_numpy()[sel], minlength=days)[:days]
+    return np.bincount(d, weights=events[money_column(events)].to_numpy()[sel], minlength=days)[:days]
 
 
 def daily_table(sim, events: pd.DataFrame) -> pd.DataFrame:
@@ -185,6 +195,8 @@ def daily_table(sim, events: pd.DataFrame) -> pd.DataFrame:
     df["write_offs"] = _per_day(events, ["write_off"], days)
     df["dispute_backlog"] = sim.dispute_backlog
     df["unapplied"] = sim.suspense / 100.0
+    if sim.currencies is not None:
+        df["fx_revaluation"] = sim.fx_revaluation / 100.0
     df["business_day"] = sim.cal.is_busday[:days]
     return df
 
@@ -302,7 +314,8 @@ def operations_kpis(sim, events: pd.DataFrame, w0: int, count: pd.Series) -> dic
     over the measurement window, for the levers that are on (none when all are off, so the shipped
     scenarios' kpis.json is unchanged)."""
     later = events["time"].to_numpy() >= w0
-    money = lambda kind: float(events["amount"].to_numpy()[later & (events["kind"] == kind).to_numpy()].sum())  # noqa: E731
+    amounts = events[money_column(events)].to_numpy()
+    money = lambda kind: float(amounts[later & (events["kind"] == kind).to_numpy()].sum())  # noqa: E731
     out: dict[str, float] = {}
     if sim.fees is not None:
         out.update(fees_charged=money("fee_added"), fees_collected=money("fee_paid"), fees_waived=money("fee_waived"),
@@ -313,4 +326,6 @@ def operations_kpis(sim, events: pd.DataFrame, w0: int, count: pd.Series) -> dic
                    **sim.credit_holds.summary(w0, sim.scenario.finance.cost_of_capital))
     if sim.refunds is not None:
         out.update(sim.refunds.summary(money, w0, float(sim.days), sim.cal))
+    if sim.currencies is not None:
+        out["fx_revaluation"] = float(sim.fx_revaluation[w0:].sum() / 100.0)
     return out

@@ -493,6 +493,20 @@ class Refunds(Strict):
     sla_business_days: Annotated[int, Field(ge=0, le=MAX_DAYS)] = 10
 
 
+class Currencies(Strict):
+    """Accounts billing in several currencies (docs/model.md §2.24), off by default.
+
+    ``accounts.<segment>.<code>`` is the share of the segment's accounts billing in currency ``code`` (a
+    segment not listed bills in the reporting currency ``currency``). ``rates.<code>.<date>`` is the
+    value of one unit of ``code`` in the reporting currency from that date on (a day uses the latest
+    rate dated on or before it); every currency billed needs a rate on or before the first simulated
+    day."""
+
+    enabled: bool = False
+    accounts: dict[str, dict[str, Probability]] = Field(default_factory=dict)
+    rates: dict[str, dict[dt.date, Annotated[float, Field(gt=0.0, le=1e6)]]] = Field(default_factory=dict)
+
+
 ASSIGNMENT_RULES = ("round_robin", "balance_band", "segment")
 QUERY_REASONS = ("pricing", "quantity", "missing_po", "proof_of_delivery", "duplicate_billing", "contract_data",
                  "payment_information")
@@ -643,6 +657,7 @@ class Scenario(Strict):
     teams: Teams = Teams()
     queries: Queries = Queries()
     refunds: Refunds = Refunds()
+    currencies: Currencies = Currencies()
     #: dotted scenario path -> where its value came from (a calibration writes one entry per estimate)
     provenance: dict[str, Provenance] = Field(default_factory=dict)
     #: dotted path → distribution spec of every uncertain value (see :mod:`o2c_sim.uncertainty`)
@@ -694,6 +709,9 @@ class Scenario(Strict):
                 self.team.collectors = self.teams.headcount()  # with teams on, the head count is the teams'
         if self.queries.enabled:
             check_queries(self.queries, [s.name for s in self.portfolio.segments])
+        if self.currencies.enabled:
+            check_currencies(self.currencies, [s.name for s in self.portfolio.segments], self.currency,
+                             self.start_date - dt.timedelta(days=self.warmup_days))
         return self
 
     def to_yaml(self) -> str:
@@ -778,6 +796,30 @@ def check_queries(q: Queries, segments: list[str]) -> None:
     names = [c.name for c in q.channels]
     if len(set(names)) != len(names):
         raise ValueError(f"field 'queries.channels': channel names must be unique, got {names}")
+
+
+def check_currencies(cur: Currencies, segments: list[str], reporting: str, first_day: dt.date) -> None:
+    """Reject a currency set-up the simulation cannot convert, naming the field (as ValueError inside validation)."""
+    for seg, shares in cur.accounts.items():
+        if seg not in segments:
+            raise ValueError(f"field 'currencies.accounts.{seg}': unknown segment; expected one of {segments}")
+        total = sum(shares.values())
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"field 'currencies.accounts.{seg}': currency shares must sum to 1, got {total:g}")
+        for code, share in shares.items():
+            if not re.fullmatch(r"[A-Z]{3}", code):
+                raise ValueError(f"field 'currencies.accounts.{seg}.{code}': expected a three-letter ISO 4217 code such as USD")
+            if share <= 0 or code == reporting:
+                continue
+            if code not in cur.rates or not cur.rates[code]:
+                raise ValueError(f"field 'currencies.rates.{code}': the FX table has no rates for {code}, which segment "
+                                 f"{seg!r} bills in; expected currencies.rates.{code}: {{{first_day.isoformat()}: <value of "
+                                 f"one {code} in {reporting}>, ...}}")
+            earliest = min(cur.rates[code])
+            if earliest > first_day:
+                raise ValueError(f"field 'currencies.rates.{code}': the FX table has no {code} rate on or before "
+                                 f"{first_day.isoformat()}, the first simulated day (start_date − warmup_days); its first "
+                                 f"date is {earliest.isoformat()}. Add a rate dated {first_day.isoformat()} or earlier")
 
 
 def serving_desk(teams: Teams, segment: str, language: str) -> Desk | None:

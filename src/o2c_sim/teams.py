@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from . import kpis as k
+from .currencies import money_column
 from .scenario import Scenario, serving_desk
 
 
@@ -181,11 +182,14 @@ def team_tables(sim, events: pd.DataFrame, touched: np.ndarray, observable: np.n
 
     def per_account(kinds) -> np.ndarray:
         sel = in_window & events["kind"].isin(kinds).to_numpy() & (account >= 0)
-        return np.bincount(account[sel], weights=events["amount"].to_numpy()[sel], minlength=n_acc)
+        return np.bincount(account[sel], weights=events[money_column(events)].to_numpy()[sel], minlength=n_acc)
 
     cash, sales = per_account(CASH_KINDS), per_account(["issue"])
     idx = sim.open_items()
-    ending = np.bincount(sim.inv.account[idx], weights=sim.ledger.open[idx] / 100.0, minlength=n_acc)
+    open_money = sim.ledger.open[idx] / 100.0
+    if sim.currencies is not None:  # in the reporting currency on the last day
+        open_money = sim.currencies.reporting(open_money, sim.ledger.currency[idx], sim.days - 1)
+    ending = np.bincount(sim.inv.account[idx], weights=open_money, minlength=n_acc)
     window_days = sim.days - w0
     made = {key: np.concatenate(v) if v else np.array([]) for key, v in sim.owned.attempts.items()}
     att, att_rpc, att_window = made["collector"].astype(np.int64), made["rpc"].astype(bool), made["time"] >= w0
