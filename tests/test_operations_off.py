@@ -1,4 +1,4 @@
-"""Fees, payment runs, credit holds, billing seasonality and refunds are off by default and then change nothing: the baseline's
+"""Fees, payment runs, credit holds, billing seasonality, refunds and currencies are off by default and then change nothing: the baseline's
 invoice table and KPIs equal those computed before the features existed, whether their blocks are
 absent or present but disabled."""
 
@@ -19,7 +19,9 @@ DISABLED = {"fees.enabled": False, "fees.levels": [{"level": 2, "fixed": 40.0, "
             "payment_runs.enabled": False, "payment_runs.rules": [{"schedule": "month_end"}],
             "credit_holds.enabled": False, "credit_holds.max_days_past_due": 30,
             "seasonality.enabled": False, "seasonality.growth_annual": 0.3, "seasonality.month_end_share": 0.5,
-            "refunds.enabled": False, "refunds.duplicate_payment_rate": 0.2, "refunds.apply_to_open_items": True}
+            "refunds.enabled": False, "refunds.duplicate_payment_rate": 0.2, "refunds.apply_to_open_items": True,
+            "currencies.enabled": False, "currencies.accounts": {"mid_market": {"USD": 1.0}},
+            "currencies.rates": {"USD": {"2020-01-01": 0.9}}}
 
 
 def fingerprint(result) -> dict:
@@ -34,4 +36,4 @@ def test_absent_and_disabled_blocks_reproduce_the_results_from_before():
     assert absent.events.equals(disabled.events)
     assert fingerprint(absent) == BEFORE  # exactly: the same floats, not approximately
     assert fingerprint(disabled) == fingerprint(absent)
-    assert not {"fees_charged", "sales_held", "refunds_paid"} & set(absent.kpis) and "fees" not in absent.extra
+    assert not {"fees_charged", "sales_held", "refunds_paid", "fx_revaluation"} & set(absent.kpis) and "fees" not in absent.extra
