@@ -181,3 +181,76 @@ def test_one_more_spanish_speaker_covers_spanish_accounts_better_than_one_more_g
                  .teams.set_index("team").loc["es_desk", "coverage_pct"]
                  for label, size in {"speaker": (2, 3), "generalist": (1, 4)}.items()}
         assert cover["speaker"] > cover["generalist"] + 5, cover
+
+
+def test_a_team_with_its_own_cadence_duns_on_its_days_and_leaves_the_other_team_alone():
+    """Paired: the Spanish desk sends its first past-due reminder 2 days past due instead of the shared
+    cadence's 10; its accounts are dunned on its days only, the other desk's results do not move at all,
+    and a Spanish desk that duns nobody (an empty cadence) collects its accounts later in each replication."""
+    own = [{"days_past_due": -3, "channel": "email"}, {"days_past_due": 2, "channel": "email"},
+           {"days_past_due": 7, "channel": "email"}, {"days_past_due": 14, "channel": "letter"}]
+
+    def desks(es_steps):
+        return teams([{"name": "en_desk", "collectors": 3, "languages": ["en", "fr"]},
+                      {"name": "es_desk", "collectors": 2, "languages": ["es"], "dunning_steps": es_steps}])
+
+    shared_steps = [s.days_past_due for s in load_scenario("baseline").dunning.steps]
+    for rep in range(2):
+        shared, early, silent = (simulate(small_scenario("baseline", desks(steps)), rep) for steps in (None, own, []))
+        spanish = _customers_of(shared, "es_desk")
+        for r, steps in ((shared, shared_steps), (early, [s["days_past_due"] for s in own])):
+            ev, inv = r.events, r.invoices.set_index("invoice_id")
+            notices = ev[ev["kind"] == "dunning"]
+            dpd = (notices["date"] - inv.loc[notices["invoice_id"], "due_date"].to_numpy()).dt.days.to_numpy()
+            mine = notices["customer_id"].isin(spanish).to_numpy()
+            level = notices["detail"].to_numpy()
+            for k in range(4):  # a notice of level k goes out on or after its step's day; the frequent first two levels, on it
+                assert (dpd[mine & (level == k)] >= steps[k]).all() and (dpd[~mine & (level == k)] >= shared_steps[k]).all()
+                if k < 2:
+                    assert dpd[mine & (level == k)].min() == steps[k] and dpd[~mine & (level == k)].min() == shared_steps[k]
+            assert not silent.events[silent.events["kind"] == "dunning"]["customer_id"].isin(spanish).any()
+        team = lambda r, name: r.teams.set_index("team").loc[name]  # noqa: E731
+        assert team(early, "en_desk").equals(team(shared, "en_desk")) and team(silent, "en_desk").equals(team(shared, "en_desk"))
+        assert team(silent, "es_desk")["dso"] > team(shared, "es_desk")["dso"]
+
+
+def _customers_of(result, team: str) -> set:
+    """Customer ids of the accounts a team serves (from the simulation's layout, rebuilt on the same seed)."""
+    sim = Simulation(result.scenario, result.replication)
+    ids = np.asarray(sim.customer_ids().to_pylist())
+    desk = [d.name for d in result.scenario.teams.desks].index(team)
+    return set(ids[sim.teams.desk == desk])
+
+
+def test_overriding_team_collectors_with_teams_on_resizes_the_desks_in_proportion():
+    """The enterprise desks (3 key-account, 16 French, 6 Spanish) scaled to 30 by largest remainder; the
+    key-account desk's language profiles repeat in order; the total unchanged leaves every desk as it was."""
+    base = load_scenario("enterprise")
+    assert load_scenario("enterprise", {"team.collectors": base.team.collectors}) == base
+    bigger = load_scenario("enterprise", {"team.collectors": 30})
+    sizes = {d.name: len(d.speakers()) for d in bigger.teams.desks}
+    assert sizes == {"us_key_accounts": 4, "fr_desk": 19, "es_desk": 7} and bigger.team.collectors == 30
+    key = bigger.teams.desks[0].speakers()
+    assert key == base.teams.desks[0].speakers() + [base.teams.desks[0].speakers()[0]]
+    assert load_scenario("enterprise", ["team.collectors=+5"]) == bigger
+
+
+def test_more_collectors_with_teams_on_raise_coverage():
+    """The staffing lever works with teams: paired, 2 collectors split over the desks cover less than 8."""
+    two_desks = teams([{"name": "en_desk", "collectors": 3, "languages": ["en", "fr"]},
+                       {"name": "es_desk", "collectors": 1, "languages": ["es"]}])
+    stretched = {**two_desks, "team.absence_rate": 0.3, "strategy.coverage_business_days": 1}
+    cover = {n: simulate(small_scenario("baseline", {**stretched, "team.collectors": n})).kpis["coverage_pct"] for n in (2, 8)}
+    assert cover[8] > cover[2] + 5, cover
+
+
+@pytest.mark.parametrize("overrides, says", [
+    (["team.collectors=2"], "3 staffed desks"),
+    (["team.collectors=30", "teams.desks.fr_desk.collectors=10"], "teams.desks.fr_desk.collectors"),
+])
+def test_team_collectors_that_cannot_be_shared_among_the_desks_is_refused(overrides, says, tmp_path, capsys):
+    with pytest.raises(UserError, match=says.replace(".", r"\.")):
+        load_scenario("enterprise", overrides)
+    code = main(["run", "enterprise", *[a for o in overrides for a in ("--set", o)], "-r", "1", "-q", "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert code == 2 and "teams.desks" in err and "Traceback" not in err and not (tmp_path / "r").exists()

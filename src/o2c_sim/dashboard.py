@@ -602,10 +602,11 @@ def curve_frame(points: Mapping[int, Mapping[int, Mapping[str, float]]], kpi: st
     return pd.DataFrame(rows, columns=["collectors", "replication", kpi])
 
 
-def curve_collectors(collectors: int, current: int, max_points: int = 9) -> list[int]:
-    """Headcounts of the staffing curve: about half to one and a half times the scenario's team, the
-    current choice always included, at most ``max_points`` (plus the current) evenly spaced."""
-    lo, hi = max(1, math.floor(collectors * 0.5)), max(collectors + 2, math.ceil(collectors * 1.5))
+def curve_collectors(collectors: int, current: int, max_points: int = 9, minimum: int = 1) -> list[int]:
+    """Headcounts of the staffing curve: about half to one and a half times the scenario's team (never
+    below ``minimum``: with teams on, one per staffed desk), the current choice always included, at most
+    ``max_points`` (plus the current) evenly spaced."""
+    lo, hi = max(minimum, math.floor(collectors * 0.5)), max(collectors + 2, math.ceil(collectors * 1.5))
     step = max(1, math.ceil((hi - lo + 1) / max_points))
     values = set(range(lo, hi + 1, step)) | {collectors, current}
     return sorted(v for v in values if v >= 0)
@@ -769,7 +770,9 @@ class StaffingWhatIf:
             self._show_error(rejection_message(err, overrides_for_safe(setting, self.base)))
             return
         self._last_error = None
-        points = curve_collectors(self.base.team.collectors, setting.collectors) if self.show_curve else []
+        teams = self.base.teams
+        fewest = sum(1 for d in teams.desks if d.speakers()) if teams.enabled else 1  # team.collectors is shared among the desks
+        points = curve_collectors(self.base.team.collectors, setting.collectors, minimum=fewest) if self.show_curve else []
         curve = {c: run.with_overrides({"team.collectors": c}) if c != setting.collectors else run for c in points}
         state = {"setting": setting, "scenario": scenario, "run": run, "key": scenario_key(run),
                  "base_key": scenario_key(base_run), "reps": reps,

@@ -11,7 +11,8 @@ with the agency, no promise to pay on the account still waiting to be judged kep
   multiplies the payer's hazard by the level's ``hazard.effects.notice`` multiplier for its window
   (:mod:`o2c_sim.payers`).
 
-A segment with ``dunning_steps`` uses its own cadence. With ``fees.enabled`` a level may charge a fee
+A segment with ``dunning_steps`` uses its own cadence, and a team with ``dunning_steps``
+(``teams.desks[].dunning_steps``) its own for the accounts it serves. With ``fees.enabled`` a level may charge a fee
 and late-payment interest on each item it duns (:mod:`o2c_sim.fees`).
 """
 
@@ -20,9 +21,21 @@ from __future__ import annotations
 import numpy as np
 
 
-def cadence(sim, segment: int):
+def cadence(sim, segment: int, desk: int = -1):
+    """The dunning steps of an account of ``segment`` served by team ``desk`` (−1: none, or no cadence of its
+    own): the team's, else the segment's, else ``dunning.steps``."""
+    if desk >= 0 and sim.scenario.teams.desks[desk].dunning_steps is not None:
+        return sim.scenario.teams.desks[desk].dunning_steps
     spec = sim.scenario.portfolio.segments[segment]
     return spec.dunning_steps if spec.dunning_steps is not None else sim.scenario.dunning.steps
+
+
+def cadence_desk(sim) -> np.ndarray | None:
+    """Per account, the team whose own cadence it follows (−1: its segment's); None when no team has one."""
+    if sim.teams is None or all(d.dunning_steps is None for d in sim.scenario.teams.desks):
+        return None
+    own = np.array([d.dunning_steps is not None for d in sim.scenario.teams.desks] + [False])
+    return np.where(own[sim.teams.desk], sim.teams.desk, -1)
 
 
 def run(sim, d: int) -> None:
@@ -34,12 +47,16 @@ def run(sim, d: int) -> None:
         return
     dpd = d - inv.due_day[idx]
     past_due_balance = sim.account_sum(idx[dpd > 0], ledger.open[idx[dpd > 0]].astype(float)) / 100.0
-    for s in np.unique(inv.segment[idx]):
-        steps = cadence(sim, int(s))
+    desk = sim.cadence_desk
+    # one cadence per segment, or per (segment, team) when teams have their own
+    group = inv.segment[idx] if desk is None else inv.segment[idx] * (len(sim.scenario.teams.desks) + 1) + desk[inv.account[idx]] + 1
+    for g in np.unique(group):
+        s = int(g) if desk is None else int(g) // (len(sim.scenario.teams.desks) + 1)
+        steps = cadence(sim, s, -1 if desk is None else int(g) % (len(sim.scenario.teams.desks) + 1) - 1)
         if not steps:
             continue
         days = np.array([st.days_past_due for st in steps] + [10**9])
-        mine = inv.segment[idx] == s
+        mine = group == g
         items, item_dpd = idx[mine], dpd[mine]
         level = inv.level[items].astype(np.int64)
         due_step = item_dpd >= days[level]

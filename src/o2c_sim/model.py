@@ -89,6 +89,7 @@ class Simulation:
         if self.teams is not None:  # each team ranks its own accounts; a custom strategy class serves them all
             self.team_strategies = [REGISTRY[d.prioritisation]() if d.prioritisation and strategy is None else self.strategy
                                     for d in sc.teams.desks]
+        self.cadence_desk = dunning.cadence_desk(self)  # per account: the team whose cadence it follows
         self.open_idx = np.array([], np.int64)  # candidates for open invoices (compacted daily)
         self.rebills: list[tuple[int, float, int, int]] = []  # (account, amount, key, generation) for the next billing run
         self.next_key = 0 if opening is None else len(opening.items)  # sequence number of the next original invoice
@@ -259,7 +260,9 @@ class Simulation:
         due = items["due_day"].to_numpy()
         disputed = items["disputed_open"].to_numpy().astype(bool)
         level = items["level"].to_numpy()
-        steps_due = np.array([sum(st.days_past_due <= -1 - dd for st in dunning.cadence(self, s)) for dd, s in zip(due, seg)], dtype=np.int64)
+        desk = np.full(len(accounts), -1) if self.cadence_desk is None else self.cadence_desk[accounts]
+        steps_due = np.array([sum(st.days_past_due <= -1 - dd for st in dunning.cadence(self, s, t)) for dd, s, t in zip(due, seg, desk)],
+                             dtype=np.int64)
         level = np.where(level >= 0, level, steps_due) if len(items) else level
         idx = self.ledger.issue(0.0, to_cents(items["open"].to_numpy()), accounts, kind="opening_balance")
         self._book_items(idx, accounts=accounts, segment=seg, issue_day=items["invoice_day"].to_numpy(), due_day=due,

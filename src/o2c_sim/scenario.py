@@ -588,6 +588,13 @@ class Desk(Strict):
     help_overflow: bool = True  # a collector whose own list is done calls teammates' waiting accounts
     backup: Literal["none", "team"] = "none"  # an absent owner's list goes to the teammates, or waits
     prioritisation: str | None = None  # the team's own strategy; None = strategy.prioritisation
+    #: the team's own dunning cadence for the accounts it serves; None = the segment's (or dunning.steps)
+    dunning_steps: list["DunningStep"] | None = None
+
+    @field_validator("dunning_steps")
+    @classmethod
+    def _ascending(cls, steps: list["DunningStep"] | None) -> list["DunningStep"] | None:
+        return None if steps is None else _ascending_steps(steps)
 
     @field_validator("prioritisation")
     @classmethod
@@ -689,7 +696,8 @@ class Scenario(Strict):
     @model_validator(mode="after")
     def _check_operations(self) -> "Scenario":
         names = [s.name for s in self.portfolio.segments]
-        levels = max([len(self.dunning.steps)] + [len(s.dunning_steps) for s in self.portfolio.segments if s.dunning_steps])
+        own = [s.dunning_steps for s in self.portfolio.segments] + ([d.dunning_steps for d in self.teams.desks] if self.teams.enabled else [])
+        levels = max([len(self.dunning.steps)] + [len(steps) for steps in own if steps])
         for i, fee in enumerate(self.fees.levels):
             if fee.level > levels:
                 raise ValueError(f"fees.levels.{i}.level: dunning level {fee.level} does not exist (the longest cadence "
@@ -1163,7 +1171,8 @@ def apply_overrides(data: dict[str, Any], overrides: dict[str, Any] | list[str] 
     from . import uncertainty
 
     result = copy.deepcopy(data)
-    for path, value in override_pairs(overrides):  # in order: a repeated path applies twice
+    pairs = override_pairs(overrides)
+    for path, value in pairs:  # in order: a repeated path applies twice
         if not isinstance(path, str):
             raise UserError(f"override {path!r}: expected a dotted path such as team.collectors", source=source)
         parts = path.split(".")
@@ -1184,7 +1193,58 @@ def apply_overrides(data: dict[str, Any], overrides: dict[str, Any] | list[str] 
                 if isinstance(container, dict) and key not in container:
                     container[key] = {}
                 node = container[key]
+    if any(path == "team.collectors" for path, _ in pairs):
+        _collectors_to_desks(result, [path for path, _ in pairs], source)
     return result
+
+
+def _collectors_to_desks(data: dict, paths: list[str], source: str | None) -> None:
+    """With teams on, an override of ``team.collectors`` to N sets the desks' head counts in proportion
+    to their present ones (largest remainder, at least one per desk); a desk listing its collectors
+    one by one keeps their language profiles in order, repeated or cut to its new size. Combined
+    with an override of a desk's own ``collectors`` it is ambiguous and refused."""
+    teams = data.get("teams") or {}
+    desks = teams.get("desks") or []
+    if not teams.get("enabled") or not desks:
+        return
+    mixed = [p for p in paths if p.startswith("teams.desks.") and p.endswith(".collectors")]
+    if mixed:
+        raise UserError(f"override 'team.collectors' with teams on sets every desk's head count in proportion; it cannot "
+                        f"be combined with {mixed[0]!r}: set either the total or each teams.desks.<name>.collectors",
+                        source=source)
+    total = data.get("team", {}).get("collectors")
+    sizes = [d.get("collectors", 1) if isinstance(d.get("collectors", 1), int) else len(d["collectors"]) for d in desks]
+    staffed = [i for i, n in enumerate(sizes) if n > 0]
+    if not isinstance(total, int) or isinstance(total, bool) or not staffed:
+        return  # the schema names a bad value
+    if total < len(staffed):
+        raise UserError(f"override 'team.collectors={total}': with teams on the total is shared among the "
+                        f"{len(staffed)} staffed desks ({', '.join(desks[i]['name'] for i in staffed)}), each needing at least "
+                        "one collector; set teams.desks.<name>.collectors for each desk instead", source=source)
+    new = _apportion(total, [sizes[i] for i in staffed])
+    for i, n in zip(staffed, new):
+        people = desks[i].get("collectors", 1)
+        desks[i]["collectors"] = n if isinstance(people, int) else [people[j % len(people)] for j in range(n)]
+
+
+def _apportion(total: int, weights: list[int]) -> list[int]:
+    """``total`` split in proportion to ``weights`` by largest remainder (Hamilton), every share at least 1.
+
+    >>> _apportion(30, [3, 16, 6])
+    [4, 19, 7]
+    >>> _apportion(25, [3, 16, 6])
+    [3, 16, 6]
+    """
+    quota = [total * w / sum(weights) for w in weights]
+    share = [max(1, int(q)) for q in quota]
+    order = sorted(range(len(weights)), key=lambda i: (share[i] - quota[i], i))  # furthest below its quota first
+    while sum(share) < total:
+        i = order.pop(0)
+        share[i] += 1
+    while sum(share) > total:  # the minimum of one took seats: give them back from the most over quota
+        i = max((j for j in range(len(share)) if share[j] > 1), key=lambda j: share[j] - quota[j])
+        share[i] -= 1
+    return share
 
 
 def _unknown_key(path: str, key: str, container: dict) -> str:
