@@ -12,6 +12,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import json
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -154,6 +155,54 @@ def test_staffing_curve_headcounts():
     assert d.curve_collectors(6, 6) == [3, 4, 5, 6, 7, 8, 9]
     assert 15 in d.curve_collectors(6, 15)
     assert len(d.curve_collectors(25, 25)) <= 10
+
+
+def test_team_widgets_map_to_desk_overrides_and_the_same_command():
+    """Enterprise: untouched team widgets reproduce the scenario; one more key-account collector keeps the
+    listed collectors' language profiles in order; the Spanish desk serving English too; the page's
+    command gives the same scenario; the total follows the teams; the curve never drops below one a desk."""
+    base = load_scenario("enterprise")
+    written = d.setting_from_scenario("enterprise", base)
+    assert [(ds.name, ds.collectors) for ds in written.desks] == [("us_key_accounts", 3), ("fr_desk", 16), ("es_desk", 6)]
+    assert d.overrides_for(written, base) == {} and d.resolve(written, base) == base
+    desks = (replace(written.desks[0], collectors=4), written.desks[1], replace(written.desks[2], languages=("en", "es")))
+    setting = replace(written, desks=desks, collectors=26)
+    overrides = d.overrides_for(setting, base)
+    assert "team.collectors" not in overrides and overrides["teams.desks.es_desk.languages"] == ["en", "es"]
+    assert [c["languages"] for c in overrides["teams.desks.us_key_accounts.collectors"]] == [["en", "fr"], ["en", "es"], ["en"], ["en", "fr"]]
+    resolved = d.resolve(setting, base)
+    cli = shlex.split(d.cli_command(setting, base))
+    assert resolved == load_scenario("enterprise", [cli[i + 1] for i, part in enumerate(cli) if part == "--set"])
+    assert resolved.team.collectors == 26
+    from o2c_sim.dashboard_drivers import change_words
+
+    assert change_words(overrides, base) == "1 more collector in us_key_accounts and es_desk serving en, es"
+    assert d.curve_collectors(4, 4, minimum=3)[0] == 3
+
+
+def test_app_shows_team_widgets_for_a_scenario_with_teams():
+    app = d.StaffingWhatIf("enterprise", base_overrides=TINY, runner=thread_runner(), curve=False)
+    complete = lambda: 'data-complete="true"' in app.table_w.value  # noqa: E731
+    try:
+        names = [name for name, _, _ in app.desk_widgets]
+        assert names == ["us_key_accounts", "fr_desk", "es_desk"]
+        assert app.collectors_w.disabled and app.collectors_w.value == 25
+        assert wait_until(complete)
+        key0 = app._state["key"]
+        count = dict((name, c) for name, c, _ in app.desk_widgets)
+        count["es_desk"].value = 8
+        assert app.collectors_w.value == 27 and app._state["key"] != key0
+        assert "teams.desks.es_desk.collectors=8" in app.command_w.value and app.error_w.value == ""
+        assert wait_until(complete)
+        spoken = dict((name, s) for name, _, s in app.desk_widgets)
+        spoken["es_desk"].value = ()  # a team that serves no language: the schema refuses it, the view stays
+        assert "teams.desks" in app.error_w.value and "languages" in app.error_w.value
+        spoken["es_desk"].value = ("es",)
+        assert app.error_w.value == ""
+        app.scenario_w.value = "baseline"  # no teams: the team widgets go, the total slider is live again
+        assert app.desk_widgets == [] and not app.collectors_w.disabled and app.collectors_w.value == 6
+    finally:
+        app.close()
 
 
 def test_query_string_presets_a_dashboard():

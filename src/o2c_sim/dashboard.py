@@ -1,7 +1,9 @@
 """The logic behind the Voila dashboards in ``dashboards/`` (the notebooks only build the app and show it).
 
 **Staffing what-if** (``dashboards/staffing_whatif.ipynb``, :class:`StaffingWhatIf`): widgets for the
-number of collectors and dispute analysts, the worklist strategy, the dunning cadence and the scenario.
+number of collectors and dispute analysts, the worklist strategy, the dunning cadence and the scenario;
+for a scenario with teams (docs/model.md §2.21), each team's collectors and the languages it serves
+(``teams.desks.<name>.collectors``, ``teams.desks.<name>.languages``), the total following them.
 Every widget value becomes a dotted-path override (``team.collectors=9``,
 ``dunning.steps.1.days_past_due=3`` …) applied with :meth:`Scenario.with_overrides` — the same mechanism
 as ``o2c-sim run --set`` — and the page shows the equivalent command.
@@ -39,9 +41,11 @@ import concurrent.futures as cf
 from concurrent.futures.process import BrokenProcessPool
 import hashlib
 import html
+import json
 import math
 import multiprocessing
 import os
+import shlex
 import threading
 import time
 from dataclasses import dataclass
@@ -50,7 +54,7 @@ from typing import Any, Callable, Iterable, Mapping
 from .errors import UserError
 from .kpis import CATALOGUE
 from .results import KPI_UNITS
-from .scenario import STRATEGIES, DunningStep, Scenario
+from .scenario import STRATEGIES, DunningStep, Scenario, resized_collectors
 
 #: run-length overrides of the quick preview (kept through the one override mechanism)
 PREVIEW_OVERRIDES: dict[str, int] = {"horizon_days": 90, "warmup_days": 60}
@@ -77,8 +81,18 @@ STRATEGY_LABELS = {
 
 
 @dataclass(frozen=True)
+class DeskSetting:
+    """One team's widgets: its head count and the account languages it serves."""
+
+    name: str
+    collectors: int
+    languages: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Setting:
-    """What the widgets of the staffing dashboard say. ``None`` cadence values mean "as written"."""
+    """What the widgets of the staffing dashboard say. ``None`` cadence values mean "as written". With
+    teams, ``desks`` holds each team's widgets and ``collectors`` is their total."""
 
     scenario: str = "baseline"
     collectors: int = 6
@@ -87,6 +101,7 @@ class Setting:
     first_reminder_day: int | None = None
     level_spacing: int | None = None
     full_length: bool = False
+    desks: tuple[DeskSetting, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -146,9 +161,26 @@ def cadence_overrides(steps: list[DunningStep] | list[Mapping[str, Any]], first_
 def setting_from_scenario(name: str, scenario: Scenario) -> Setting:
     """The widget values that reproduce ``scenario`` as written."""
     cad = cadence_of(scenario.dunning.steps)
+    desks = tuple(DeskSetting(d.name, len(d.speakers()), tuple(d.languages)) for d in scenario.teams.desks) \
+        if scenario.teams.enabled else ()
     return Setting(scenario=name, collectors=scenario.team.collectors, dispute_analysts=scenario.team.dispute_analysts,
                    strategy=scenario.strategy.prioritisation, first_reminder_day=cad.first_reminder_day,
-                   level_spacing=cad.level_spacing)
+                   level_spacing=cad.level_spacing, desks=desks)
+
+
+def desk_overrides(desks: Iterable[DeskSetting], base: Scenario) -> dict[str, Any]:
+    """The overrides of the team widgets: a team's head count (a team listing its collectors one by one
+    keeps their language profiles, :func:`o2c_sim.scenario.resized_collectors`) and the languages it serves."""
+    written = {d.name: d for d in base.teams.desks}
+    out: dict[str, Any] = {}
+    for ds in desks:
+        desk = written[ds.name]
+        if ds.collectors != len(desk.speakers()):
+            people = desk.collectors if isinstance(desk.collectors, int) else [c.model_dump(mode="json") for c in desk.collectors]
+            out[f"teams.desks.{ds.name}.collectors"] = resized_collectors(people, ds.collectors)
+        if set(ds.languages) != set(desk.languages):
+            out[f"teams.desks.{ds.name}.languages"] = list(ds.languages)
+    return out
 
 
 def overrides_for(setting: Setting, base: Scenario) -> dict[str, Any]:
@@ -157,7 +189,9 @@ def overrides_for(setting: Setting, base: Scenario) -> dict[str, Any]:
     The cadence applies to ``dunning.steps`` and to any segment with its own ``dunning_steps``.
     """
     out: dict[str, Any] = {}
-    if setting.collectors != base.team.collectors:
+    if setting.desks:  # with teams the head count is the teams'; team.collectors follows them
+        out.update(desk_overrides(setting.desks, base))
+    elif setting.collectors != base.team.collectors:
         out["team.collectors"] = setting.collectors
     if setting.dispute_analysts != base.team.dispute_analysts:
         out["team.dispute_analysts"] = setting.dispute_analysts
@@ -183,7 +217,8 @@ def run_length(scenario: Scenario, full_length: bool) -> tuple[dict[str, int], i
 def resolve(setting: Setting, base: Scenario) -> Scenario:
     """The scenario a setting describes, validated by the schema (raises :class:`UserError`)."""
     for field, value in (("collectors", setting.collectors), ("dispute_analysts", setting.dispute_analysts),
-                         ("first_reminder_day", setting.first_reminder_day), ("level_spacing", setting.level_spacing)):
+                         ("first_reminder_day", setting.first_reminder_day), ("level_spacing", setting.level_spacing),
+                         *((f"collectors of {ds.name}", ds.collectors) for ds in setting.desks)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
             raise UserError(f"{field.replace('_', ' ')} must be a whole number, got {value!r}")
     if setting.strategy not in STRATEGIES:
@@ -225,7 +260,8 @@ def cli_command(setting: Setting, base: Scenario) -> str:
     """The ``o2c-sim run`` command that runs the same setting at full length."""
     parts = ["o2c-sim", "run", setting.scenario]
     for key, value in overrides_for(setting, base).items():
-        parts += ["--set", f"{key}={value}"]
+        text = json.dumps(value, separators=(",", ":")) if isinstance(value, (list, dict)) else value
+        parts += ["--set", shlex.quote(f"{key}={text}")]
     return " ".join(parts)
 
 
@@ -684,6 +720,9 @@ class StaffingWhatIf:
         self.error_w = w.HTML()
         self.error_w.add_class("o2c-error-box")
         self.cadence_w = w.HTML()
+        self.teams_box = w.VBox()  # one head count and one language choice per team, when the scenario has teams
+        self.teams_box.add_class("o2c-teams")
+        self.desk_widgets: list[tuple[str, Any, Any]] = []
         self.command_w = w.HTML()
         self.table_w = w.HTML()
         self.table_w.add_class("o2c-kpi-box")
@@ -698,7 +737,7 @@ class StaffingWhatIf:
 
         controls = w.VBox([
             w.HTML("<b>Team and strategy</b>"), self.scenario_w, self.collectors_w, self.analysts_w, self.strategy_w,
-            w.HTML("<b>Dunning cadence</b>"), self.first_w, self.spacing_w, self.cadence_w,
+            self.teams_box, w.HTML("<b>Dunning cadence</b>"), self.first_w, self.spacing_w, self.cadence_w,
             w.HTML("<b>Run</b>"), self.length_w,
         ], layout=w.Layout(width="410px", min_width="410px", padding="0 16px 0 0"))
         results = w.VBox([w.HBox([self.progress_w, self.status_w]), self.error_w, self.table_w,
@@ -737,17 +776,45 @@ class StaffingWhatIf:
             self.first_w.disabled = self.spacing_w.disabled = not has_levels
             if has_levels:
                 self.first_w.value, self.spacing_w.value = s.first_reminder_day, s.level_spacing
+            self._build_desk_widgets(s)
         finally:
             self._syncing = False
+
+    def _build_desk_widgets(self, s: Setting) -> None:
+        """A head-count slider and a language choice per team; the total collectors slider then only shows their sum."""
+        import ipywidgets as w
+
+        languages = sorted({lang for shares in self.base.teams.languages.values() for lang in shares}
+                           | {lang for ds in s.desks for lang in ds.languages})
+        self.desk_widgets, rows = [], []
+        for ds in s.desks:
+            count = w.IntSlider(value=ds.collectors, min=0, max=max(20, 2 * ds.collectors), description=ds.name,
+                                continuous_update=False, tooltip=f"collectors of team {ds.name}")
+            spoken = w.SelectMultiple(options=languages, value=tuple(g for g in languages if g in ds.languages),
+                                      rows=min(4, len(languages)), description="languages",
+                                      tooltip=f"account languages team {ds.name} serves (its collectors speak them)")
+            for widget, cls in ((count, "o2c-desk-collectors"), (spoken, "o2c-desk-languages")):
+                widget.add_class(cls)
+                widget.add_class(f"{cls}-{ds.name}")
+                widget.style.description_width = "110px"
+                widget.layout.width = "380px"
+                widget.observe(self._on_change, names="value")
+            self.desk_widgets.append((ds.name, count, spoken))
+            rows += [count, spoken]
+        heading = w.HTML("<b>Teams</b>: collectors and the account languages each serves")
+        self.teams_box.children = [heading, *rows] if rows else []
+        self.collectors_w.disabled = bool(rows)
 
     def setting(self) -> Setting:
         """The setting the widgets show."""
         levels = not self.first_w.disabled
-        return Setting(scenario=self.scenario_w.value, collectors=int(self.collectors_w.value),
+        desks = tuple(DeskSetting(name, int(count.value), tuple(spoken.value)) for name, count, spoken in self.desk_widgets)
+        return Setting(scenario=self.scenario_w.value,
+                       collectors=sum(ds.collectors for ds in desks) if desks else int(self.collectors_w.value),
                        dispute_analysts=int(self.analysts_w.value), strategy=self.strategy_w.value,
                        first_reminder_day=int(self.first_w.value) if levels else None,
                        level_spacing=int(self.spacing_w.value) if levels else None,
-                       full_length=bool(self.length_w.value))
+                       full_length=bool(self.length_w.value), desks=desks)
 
     def _on_scenario(self, change) -> None:
         try:
@@ -761,6 +828,13 @@ class StaffingWhatIf:
         if self._syncing:
             return
         setting = self.setting()
+        if setting.desks:  # the total slider shows the teams' sum
+            self._syncing = True
+            try:
+                self.collectors_w.max = max(self.collectors_w.max, setting.collectors)
+                self.collectors_w.value = setting.collectors
+            finally:
+                self._syncing = False
         try:
             scenario = resolve(setting, self.base)
             length, reps = run_length(self.base, setting.full_length)

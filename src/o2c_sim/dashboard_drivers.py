@@ -102,6 +102,12 @@ def change_words(change: Mapping[str, Any], base: Scenario, strategy_labels: Map
             parts.append(f"{abs(n)} {'more' if n > 0 else 'fewer'} {noun}{'s' * (abs(n) != 1)}")
         elif key == "strategy.prioritisation":
             parts.append(f"the worklist “{(strategy_labels or {}).get(value, value)}”")
+        elif key.startswith("teams.desks.") and key.endswith(".collectors"):
+            desk = key.split(".")[2]
+            n = (value if isinstance(value, int) else len(value)) - next(len(d.speakers()) for d in base.teams.desks if d.name == desk)
+            parts.append(f"{abs(n)} {'more' if n > 0 else 'fewer'} collector{'s' * (abs(n) != 1)} in {desk}")
+        elif key.startswith("teams.desks.") and key.endswith(".languages"):
+            parts.append(f"{key.split('.')[2]} serving {', '.join(value)}")
         elif key.endswith(".days_past_due"):
             if "the new dunning cadence" not in parts:
                 parts.append("the new dunning cadence")

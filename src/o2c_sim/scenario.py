@@ -1223,8 +1223,13 @@ def _collectors_to_desks(data: dict, paths: list[str], source: str | None) -> No
                         "one collector; set teams.desks.<name>.collectors for each desk instead", source=source)
     new = _apportion(total, [sizes[i] for i in staffed])
     for i, n in zip(staffed, new):
-        people = desks[i].get("collectors", 1)
-        desks[i]["collectors"] = n if isinstance(people, int) else [people[j % len(people)] for j in range(n)]
+        desks[i]["collectors"] = resized_collectors(desks[i].get("collectors", 1), n)
+
+
+def resized_collectors(people: int | list, n: int) -> int | list:
+    """A desk's ``collectors`` at head count ``n``: the number, or the collectors listed one by one with
+    their language profiles kept in order, repeated or cut to ``n``."""
+    return n if isinstance(people, int) or not people else [people[j % len(people)] for j in range(n)]
 
 
 def _apportion(total: int, weights: list[int]) -> list[int]:
