@@ -659,6 +659,42 @@ def test_staffing_whatif_dashboard_in_chromium(voila_url, browser, capsys):
 
 
 @pytest.mark.browser
+@pytest.mark.slow  # about 75 s on two cores (enterprise runs); test_app_shows_team_widgets_for_a_scenario_with_teams is the fast check
+def test_staffing_whatif_team_widgets_in_chromium(voila_url, browser):
+    """Enterprise in the page: one slider and one language list per team, the total slider showing their
+    sum; one more Spanish-desk collector and English on the Spanish desk reach the command and the numbers."""
+    p = Page(browser)
+    page = p.page
+    try:
+        page.goto(voila_url + "voila/render/staffing_whatif.ipynb?scenario=enterprise", timeout=120_000)
+        page.wait_for_selector(".o2c-desk-collectors-es_desk .widget-readout", timeout=120_000)
+        assert page.locator(".o2c-desk-collectors").count() == 3 and page.locator(".o2c-desk-languages").count() == 3
+        assert page.inner_text(".o2c-collectors .widget-readout").strip() == "25"
+        page.wait_for_selector('#kpi-table[data-complete="true"]', timeout=240_000)
+
+        def es_desk_to_7():
+            readout = page.locator(".o2c-desk-collectors-es_desk .widget-readout")
+            readout.click()
+            page.keyboard.press("Control+A")
+            page.keyboard.type("7")
+            page.keyboard.press("Enter")
+
+        change_and_time(page, es_desk_to_7, table_key(page), timeout_s=240)
+        assert "teams.desks.es_desk.collectors=7" in page.inner_text("#cli-command")
+        assert page.inner_text(".o2c-collectors .widget-readout").strip() == "26"
+        key = table_key(page)
+        page.select_option(".o2c-desk-languages-es_desk select", ["en", "es"])
+        page.wait_for_function("() => document.querySelector('#cli-command').textContent.includes('es_desk.languages')",
+                               timeout=30_000)
+        page.wait_for_function("(old) => document.querySelector('#kpi-table').dataset.key !== old", arg=key, timeout=30_000)
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "staffing_whatif_teams.png"), full_page=True)
+        p.check_clean()
+    finally:
+        p.close()
+
+
+@pytest.mark.browser
 def test_staffing_whatif_shows_what_drives_the_change_in_chromium(voila_url, browser, capsys):
     """A scenario with uncertain parameters: the page says its intervals include them; after a change
     the "What drives this" panel names a parameter and draws its bars."""
