@@ -545,6 +545,14 @@ def table_key(page) -> str:
     return page.get_attribute("#kpi-table", "data-key")
 
 
+def type_into_slider(page, widget: str, value: int) -> None:
+    """Type ``value`` into the readout of the slider with class ``widget``, as a user does."""
+    page.locator(f"{widget} .widget-readout").click()
+    page.keyboard.press("Control+A")
+    page.keyboard.type(str(value))
+    page.keyboard.press("Enter")
+
+
 def change_and_time(page, action, old_key: str, timeout_s: float = 120) -> tuple[float, float]:
     """Do ``action``; seconds until the KPI table shows the new setting's first numbers, and until
     every replication of it and of the baseline is in."""
@@ -578,14 +586,7 @@ def test_staffing_whatif_dashboard_in_chromium(voila_url, browser, capsys):
         assert trace(page, "o2c-curve", "your setting")["x"] == [6]
 
         # collectors 6 → 9: utilisation falls, the choice moves along the staffing curve
-        def collectors_to_9():
-            readout = page.locator(".o2c-collectors .widget-readout")
-            readout.click()
-            page.keyboard.press("Control+A")
-            page.keyboard.type("9")
-            page.keyboard.press("Enter")
-
-        first9, full9 = change_and_time(page, collectors_to_9, table_key(page))
+        first9, full9 = change_and_time(page, lambda: type_into_slider(page, ".o2c-collectors", 9), table_key(page))
         after9 = {k: kpi(page, k) for k in d.HEADLINE_KPIS}
         util_before, util_after = float(before["collector_utilisation"]["value"]), float(after9["collector_utilisation"]["value"])
         assert util_after < util_before - 10, (util_before, util_after)
@@ -671,15 +672,7 @@ def test_staffing_whatif_team_widgets_in_chromium(voila_url, browser):
         assert page.locator(".o2c-desk-collectors").count() == 3 and page.locator(".o2c-desk-languages").count() == 3
         assert page.inner_text(".o2c-collectors .widget-readout").strip() == "25"
         page.wait_for_selector('#kpi-table[data-complete="true"]', timeout=240_000)
-
-        def es_desk_to_7():
-            readout = page.locator(".o2c-desk-collectors-es_desk .widget-readout")
-            readout.click()
-            page.keyboard.press("Control+A")
-            page.keyboard.type("7")
-            page.keyboard.press("Enter")
-
-        change_and_time(page, es_desk_to_7, table_key(page), timeout_s=240)
+        change_and_time(page, lambda: type_into_slider(page, ".o2c-desk-collectors-es_desk", 7), table_key(page), timeout_s=240)
         assert "teams.desks.es_desk.collectors=7" in page.inner_text("#cli-command")
         assert page.inner_text(".o2c-collectors .widget-readout").strip() == "26"
         key = table_key(page)
@@ -707,11 +700,7 @@ def test_staffing_whatif_shows_what_drives_the_change_in_chromium(voila_url, bro
         assert page.get_attribute("#uncertainty-note", "data-parameters") == str(len(load_scenario("baseline_uncertain").uncertain))
 
         t0 = time.monotonic()
-        readout = page.locator(".o2c-collectors .widget-readout")
-        readout.click()
-        page.keyboard.press("Control+A")
-        page.keyboard.type("8")
-        page.keyboard.press("Enter")
+        type_into_slider(page, ".o2c-collectors", 8)
         page.wait_for_function(
             "() => { const s = document.querySelector('#drivers-summary');"
             " return s && Number(s.dataset.ready) >= 1 && s.textContent.includes('2 more collectors'); }",

@@ -748,12 +748,7 @@ def check_teams(teams: Teams, segments: list[str]) -> None:
         if seg not in teams.languages:
             raise ValueError(f"field 'teams.languages': no language shares for segment {seg!r}; "
                              f"expected a mapping like {seg}: {{en: 0.7, fr: 0.3}} for each of {segments}")
-    for seg, shares in teams.languages.items():
-        if seg not in segments:
-            raise ValueError(f"field 'teams.languages.{seg}': unknown segment; expected one of {segments}")
-        total = sum(shares.values())
-        if abs(total - 1.0) > 1e-6:
-            raise ValueError(f"field 'teams.languages.{seg}': language shares must sum to 1, got {total:g}")
+    check_segment_shares("teams.languages", teams.languages, segments, "language")
     spoken = {lang for d in teams.desks for person in d.speakers() for lang in person}
     for d in teams.desks:
         unknown = [s for s in d.segments if s not in segments]
@@ -806,14 +801,20 @@ def check_queries(q: Queries, segments: list[str]) -> None:
         raise ValueError(f"field 'queries.channels': channel names must be unique, got {names}")
 
 
-def check_currencies(cur: Currencies, segments: list[str], reporting: str, first_day: dt.date) -> None:
-    """Reject a currency set-up the simulation cannot convert, naming the field (as ValueError inside validation)."""
-    for seg, shares in cur.accounts.items():
+def check_segment_shares(where: str, by_segment: dict[str, dict[str, float]], segments: list[str], what: str) -> None:
+    """Each key of ``by_segment`` is a segment and its ``what`` shares sum to 1 (ValueError naming the field)."""
+    for seg, shares in by_segment.items():
         if seg not in segments:
-            raise ValueError(f"field 'currencies.accounts.{seg}': unknown segment; expected one of {segments}")
+            raise ValueError(f"field '{where}.{seg}': unknown segment; expected one of {segments}")
         total = sum(shares.values())
         if abs(total - 1.0) > 1e-6:
-            raise ValueError(f"field 'currencies.accounts.{seg}': currency shares must sum to 1, got {total:g}")
+            raise ValueError(f"field '{where}.{seg}': {what} shares must sum to 1, got {total:g}")
+
+
+def check_currencies(cur: Currencies, segments: list[str], reporting: str, first_day: dt.date) -> None:
+    """Reject a currency set-up the simulation cannot convert, naming the field (as ValueError inside validation)."""
+    check_segment_shares("currencies.accounts", cur.accounts, segments, "currency")
+    for seg, shares in cur.accounts.items():
         for code, share in shares.items():
             if not re.fullmatch(r"[A-Z]{3}", code):
                 raise ValueError(f"field 'currencies.accounts.{seg}.{code}': expected a three-letter ISO 4217 code such as USD")
