@@ -263,7 +263,7 @@ _ROWS = (
     ("credit_balance_age_days", "Credit balance age", "days", "average age of the open credit balances on the last day",
      "levers", -1, *_NN, 1),
     ("fx_revaluation", "FX revaluation", "money", "gain (+) or loss (−) on open foreign-currency AR from rate moves",
-     "levers", 1, None, None, 0),
+     "levers", 0, None, None, 0),
     ("ar_average", "Average AR", "money", "mean evening AR over the measured period", "staffing", -1, *_NN, 0),
     ("window_days", "Measured days", "days", "length of the measured period (the horizon)", "staffing", 0, *_NN, 0),
     ("fte_cost", "FTE cost", "money", "collectors × cost per FTE, per year", "staffing", -1, *_NN, 0),
