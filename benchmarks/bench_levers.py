@@ -1,4 +1,4 @@
-"""Cost of the optional levers (fees, payment runs, credit holds, seasonality): CPU time of the same
+"""Cost of the optional levers (fees, payment runs, credit holds, seasonality, refunds, currencies): CPU time of the same
 scenario with each lever on, as a ratio to the run with all of them off, measured in one run.
 
     .venv/bin/python benchmarks/bench_levers.py [--accounts 1000] [--days 365]
@@ -19,6 +19,9 @@ LEVERS = {
     "payment_runs": {"payment_runs.enabled": True},
     "credit_holds": {"credit_holds.enabled": True},
     "seasonality": {"seasonality.enabled": True, "seasonality.month_end_share": 0.4, "seasonality.growth_annual": 0.1},
+    "refunds": {"refunds.enabled": True, "refunds.duplicate_payment_rate": 0.02, "refunds.apply_to_open_items": True},
+    "currencies": {"currencies.enabled": True, "currencies.accounts": {"mid_market": {"EUR": 0.5, "USD": 0.5}},
+                   "currencies.rates": {"USD": {"2020-01-01": 1.08, "2026-03-01": 1.12}}},
 }
 LEVERS["all"] = {k: v for d in LEVERS.values() for k, v in d.items()}
 

@@ -66,18 +66,17 @@ class Refunds:
         if not ledger.credit_balance:
             return
         if self.cfg.apply_to_open_items:
+            holders = np.array(sorted(ledger.credit_balance), np.int64)
             idx = sim.open_items()
+            idx = idx[np.isin(sim.inv.account[idx], holders)]
             idx = idx[sim.actionable(idx, d)]
-            idx = idx[np.argsort(sim.inv.due_day[idx], kind="stable")]
-            by_account = pd.Series(idx).groupby(sim.inv.account[idx]).agg(list) if len(idx) else pd.Series(dtype=object)
-            for account in sorted(ledger.credit_balance):
-                for i in by_account.get(account, []):
-                    left = ledger.credit_balance.get(account, 0)
-                    if not left:
-                        break
+            idx = idx[np.lexsort((idx, sim.inv.due_day[idx], sim.inv.account[idx]))]  # per account, oldest due first
+            for i, account in zip(idx.tolist(), sim.inv.account[idx].tolist()):
+                left = ledger.credit_balance.get(account, 0)
+                if left:
                     ledger.apply_credit(d, account, i, min(left, int(ledger.open[i])))
-                if account not in ledger.credit_balance:
-                    self.since.pop(account, None)
+                    if account not in ledger.credit_balance:
+                        self.since.pop(account, None)
         for account in sorted(ledger.credit_balance):
             self.request(float(d), account)
 
