@@ -83,6 +83,11 @@ def test_cadence_also_moves_segment_specific_steps():
     resolved = d.resolve(s, base)
     assert [x.days_past_due for x in resolved.portfolio.segments[0].dunning_steps] == [-7, 5, 15]
     assert [x.days_past_due for x in resolved.dunning.steps] == [-3, 5, 15, 25]
+    teams = base.with_overrides({"teams.enabled": True, "teams.languages": {s.name: {"en": 1.0} for s in base.portfolio.segments},
+                                 "teams.desks": [{"name": "one", "collectors": 6, "languages": ["en"],
+                                                  "dunning_steps": [{"days_past_due": 7}, {"days_past_due": 30}]}]})
+    resolved = d.resolve(replace(d.setting_from_scenario("baseline", teams), first_reminder_day=5, level_spacing=10), teams)
+    assert [x.days_past_due for x in resolved.teams.desks[0].dunning_steps] == [5, 15]  # a team's own cadence moves too
 
 
 @pytest.mark.parametrize("first, spacing, expected", [

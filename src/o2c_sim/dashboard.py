@@ -186,7 +186,7 @@ def desk_overrides(desks: Iterable[DeskSetting], base: Scenario) -> dict[str, An
 def overrides_for(setting: Setting, base: Scenario) -> dict[str, Any]:
     """The dotted-path overrides a setting applies to its scenario (those equal to the file are left out).
 
-    The cadence applies to ``dunning.steps`` and to any segment with its own ``dunning_steps``.
+    The cadence applies to ``dunning.steps`` and to any segment or team with its own ``dunning_steps``.
     """
     out: dict[str, Any] = {}
     if setting.desks:  # with teams the head count is the teams'; team.collectors follows them
@@ -202,6 +202,10 @@ def overrides_for(setting: Setting, base: Scenario) -> dict[str, Any]:
         if seg.dunning_steps:
             out.update(cadence_overrides(seg.dunning_steps, setting.first_reminder_day, setting.level_spacing,
                                          prefix=f"portfolio.segments.{seg.name}.dunning_steps"))
+    for desk in base.teams.desks if base.teams.enabled else ():
+        if desk.dunning_steps:
+            out.update(cadence_overrides(desk.dunning_steps, setting.first_reminder_day, setting.level_spacing,
+                                         prefix=f"teams.desks.{desk.name}.dunning_steps"))
     return out
 
 
