@@ -211,10 +211,10 @@ class Simulation:
         accounts, amounts = self.billing.bill(int(self.cal.busday_of_month[d]), d)
         keys = self.next_key + np.arange(len(accounts), dtype=np.int64)
         self.next_key += len(accounts)
-        if self.credit_holds is not None:
-            accounts, amounts, keys = self.credit_holds.bill(self, d, accounts, amounts, keys)
-        if self.currencies is not None:  # each account bills in its own currency at today's rate
+        if self.currencies is not None:  # each account bills in its own currency at the order day's rate
             amounts = self.currencies.issue_amounts(accounts, amounts, d)
+        if self.credit_holds is not None:  # (a held sale keeps its amount in the customer's currency)
+            accounts, amounts, keys = self.credit_holds.bill(self, d, accounts, amounts, keys)
         generation = np.zeros(len(accounts), np.int64)
         if self.rebills:
             rebill_acc, rebill_amt, rebill_key, rebill_gen = (np.array(x) for x in zip(*self.rebills))
