@@ -35,7 +35,7 @@ from .results import SimResult
 from .scenario import Scenario, from_dict, with_values
 from .streams import Streams
 from .warmstart import OpeningBook, warm_scenario
-from .strategies import REGISTRY
+from .strategies import resolve as strategy_class
 from .queries import QueryDesk
 from .teams import OwnedWorklists, TeamLayout
 from .workforce import FifoQueue, WorkPool, person_days
@@ -47,7 +47,7 @@ BUCKETS = ("current", "1_30", "31_60", "61_90", "over_90")
 class Simulation:
     """One replication of a scenario. ``run()`` returns a :class:`~o2c_sim.results.SimResult`."""
 
-    def __init__(self, scenario: Scenario, replication: int = 0, *, seed: int | None = None, strategy: type | None = None,
+    def __init__(self, scenario: Scenario, replication: int = 0, *, seed: int | None = None,
                  check_every_day: bool = False, opening: OpeningBook | None = None):
         if opening is not None:
             scenario = warm_scenario(scenario, opening)
@@ -73,10 +73,10 @@ class Simulation:
         self.payment_runs = PaymentRuns(sc, self.cal, self.keyed, self.acc.segment) if sc.payment_runs.enabled else None
         self.credit_holds = CreditHolds(sc, self.acc) if sc.credit_holds.enabled else None
         self.fees = Fees(sc) if sc.fees.enabled else None
-        self.strategy = (strategy or REGISTRY[sc.strategy.prioritisation])()
+        self.strategy = strategy_class(sc.strategy.prioritisation)()
         self.teams = TeamLayout(sc, self.keyed, self.acc.segment, self.acc.credit_limit) if sc.teams.enabled else None
-        if self.teams is not None:  # each team ranks its own accounts; a custom strategy class serves them all
-            self.team_strategies = [REGISTRY[d.prioritisation]() if d.prioritisation and strategy is None else self.strategy
+        if self.teams is not None:  # each team ranks its own accounts, by the team's strategy or the scenario's
+            self.team_strategies = [strategy_class(d.prioritisation)() if d.prioritisation else self.strategy
                                     for d in sc.teams.desks]
         self.open_idx = np.array([], np.int64)  # candidates for open invoices (compacted daily)
         self.rebills: list[tuple[int, float, int, int]] = []  # (account, amount, key, generation) for the next billing run
@@ -298,14 +298,13 @@ class Simulation:
         return SimResult.from_simulation(self)
 
 
-def simulate(scenario: Scenario, replication: int = 0, *, seed: int | None = None, strategy: type | None = None,
+def simulate(scenario: Scenario, replication: int = 0, *, seed: int | None = None,
              check_every_day: bool = False, opening: OpeningBook | None = None) -> SimResult:
     """Run one replication of ``scenario`` (seeded from ``seed`` or the scenario's seed), optionally
     warm-started from an :class:`~o2c_sim.warmstart.OpeningBook`."""
     values = uncertainty.draw(scenario, replication, seed) if scenario.uncertain else {}  # parameter uncertainty
     drawn = with_values(scenario, values) if values else scenario
-    result = Simulation(drawn, replication, seed=seed, strategy=strategy, check_every_day=check_every_day,
-                        opening=opening).run()
+    result = Simulation(drawn, replication, seed=seed, check_every_day=check_every_day, opening=opening).run()
     if values:  # the result keeps the distributions, as scenario.yaml records them; the draws go to extra
         result.scenario = from_dict({**result.scenario.model_dump(mode="json"), "uncertain": scenario.uncertain})
         result.extra["parameters"] = dict(values)

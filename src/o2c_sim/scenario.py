@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from . import strategies
 from .errors import UserError
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -36,7 +37,7 @@ MAX_MULTIPLIER = 1000.0  # any hazard multiplier: 1000× already means "pays at 
 Multiplier = Annotated[float, Field(gt=0.0, le=MAX_MULTIPLIER)]
 Intensity = Annotated[float, Field(gt=0.0, le=1e4)]  # daily hazard intensity (above ~20, paying that day is certain)
 
-STRATEGIES = ("oldest_first", "largest_balance", "risk_weighted", "broken_promises_first", "scored_rules")
+STRATEGIES = tuple(strategies.BUILT_IN)
 DISPUTE_REASONS = ("pricing", "quantity", "billing_error", "contract", "duplicate", "service")
 
 
@@ -323,9 +324,7 @@ class Strategy(Strict):
     @field_validator("prioritisation")
     @classmethod
     def _known(cls, v: str) -> str:
-        if v not in STRATEGIES:
-            raise ValueError(f"unknown strategy {v!r}; expected one of {', '.join(STRATEGIES)}")
-        return v
+        return strategies.canonical(v)
 
 
 class Disputes(Strict):
@@ -559,9 +558,7 @@ class Desk(Strict):
     @field_validator("prioritisation")
     @classmethod
     def _known(cls, v: str | None) -> str | None:
-        if v is not None and v not in STRATEGIES:
-            raise ValueError(f"unknown strategy {v!r}; expected one of {', '.join(STRATEGIES)}")
-        return v
+        return None if v is None else strategies.canonical(v)
 
     def speakers(self) -> list[list[str]]:
         """The languages of each collector, in order."""
