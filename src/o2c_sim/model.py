@@ -248,12 +248,14 @@ class Simulation:
     def invoice_ids(self) -> pa.Array:
         """Every invoice's id, indexed by ledger row, the same under every policy: the ledger's own for
         carried-in items, ``INV0000123`` for simulated originals (numbered in billing order), and the
-        corrected invoice's id + ``-R1``, ``-R2`` … for rebills."""
+        corrected invoice's id + ``-R1``, ``-R2`` … for rebills (other marks where the ledger's own ids
+        already use these: :func:`simulated_id_marks`)."""
         n = self.ledger.n
         key, gen = self.inv.key[:n], self.inv.generation[:n]
         carried = [] if self.opening is None else self.opening.items["invoice_id"].astype(str).tolist()
-        base = [carried[k] if k < len(carried) else f"INV{k:07d}" for k in key.tolist()]
-        return pa.array([b if g == 0 else f"{b}-R{g}" for b, g in zip(base, gen.tolist())], pa.string())
+        prefix, rebill = simulated_id_marks(carried)
+        base = [carried[k] if k < len(carried) else f"{prefix}{k:07d}" for k in key.tolist()]
+        return pa.array([b if g == 0 else f"{b}{rebill}{g}" for b, g in zip(base, gen.tolist())], pa.string())
 
     def customer_ids(self) -> pa.Array:
         """Every account's customer id, indexed by account."""
@@ -296,6 +298,18 @@ class Simulation:
         self.env.run(until=self.days)
         self.ledger.check()
         return SimResult.from_simulation(self)
+
+
+def simulated_id_marks(carried: list[str]) -> tuple[str, str]:
+    """``(prefix, rebill mark)`` for simulated invoice ids that no carried-in id can equal: ``INV`` and
+    ``-R`` unless some ledger id starts with that prefix or contains that mark, then ``SINV``/``-SR``,
+    ``SSINV``/``-SSR`` …"""
+    prefix, rebill = "INV", "-R"
+    while any(c.startswith(prefix) for c in carried):
+        prefix = "S" + prefix
+    while any(rebill in c for c in carried):
+        rebill = "-S" + rebill[1:]
+    return prefix, rebill
 
 
 def simulate(scenario: Scenario, replication: int = 0, *, seed: int | None = None,
