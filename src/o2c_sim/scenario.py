@@ -1104,6 +1104,8 @@ def apply_overrides(data: dict[str, Any], overrides: dict[str, Any] | list[str] 
         parts = path.split(".")
         if not all(parts):
             raise UserError(f"override '{path}': empty part in dotted path", source=source)
+        if _through_default_list(result, parts, path):  # e.g. a list only the defaults hold, in a replaced segment
+            result = {**_written_out(result), **({"uncertain": result["uncertain"]} if "uncertain" in result else {})}
         node: Any = result
         for i, part in enumerate(parts):
             container, key = _child(node, part, path)
@@ -1113,13 +1115,28 @@ def apply_overrides(data: dict[str, Any], overrides: dict[str, Any] | list[str] 
                 if relative and isinstance(container, dict) and container and key not in container:
                     raise UserError(_unknown_key(path, key, container), source=source)  # (the schema names other unknown keys)
                 current = container.get(key) if isinstance(container, dict) else container[key]
-                container[key] = _relative(value, current, path)
+                container[key] = copy.deepcopy(_relative(value, current, path))  # the caller's value stays theirs
                 uncertainty.forget(result, path)  # a value set explicitly is no longer uncertain
             else:
                 if isinstance(container, dict) and key not in container:
                     container[key] = {}
                 node = container[key]
     return result
+
+
+def _through_default_list(data: dict, parts: list[str], path: str) -> bool:
+    """Whether ``path`` indexes into a list that ``data`` leaves at its default (absent), so that the
+    defaults must be written out before an item of it can be set."""
+    node: Any = data
+    for i, part in enumerate(parts[:-1]):
+        try:
+            container, key = _child(node, part, path)
+        except UserError:
+            return False
+        if isinstance(container, dict) and key not in container:
+            return any(p.isdigit() for p in parts[i + 1:])
+        node = container[key]
+    return False
 
 
 def _unknown_key(path: str, key: str, container: dict) -> str:
