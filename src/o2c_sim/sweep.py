@@ -19,12 +19,11 @@ This is the shape of Mesa's ``batch_run(model, parameters, iterations, processes
     result.summary      # one row per cell: mean and 95 % CI of every KPI
     result.differences  # paired differences vs the reference cell (the first), per cell and KPI
 
-**Where it runs.** ``workers=1`` (and no ``scheduler``): in this process, one task after the other,
-no cluster. ``workers=W > 1``: a ``distributed.LocalCluster`` of W worker processes with one thread
-each, started and closed by the sweep. ``scheduler="tcp://host:8786"`` (or a ``distributed.Client``):
-an existing Dask cluster, whose workers must have o2c-sim installed; the sweep only closes the client
-it opened itself. Workers only compute: they return each task's KPIs to this process, which writes
-them, so no shared file system is needed.
+**Where it runs.** ``workers=1`` (and no ``scheduler``): in this process, one task after the other.
+``workers=W > 1``: W local worker processes (:mod:`o2c_sim.sweep_executor`), started once per sweep.
+``scheduler="tcp://host:8786"`` (or a ``distributed.Client``): an existing Dask cluster, whose workers
+must have o2c-sim installed; the sweep only closes the client it opened itself. Workers only compute:
+they return each task's KPIs to this process, which writes them, so no shared file system is needed.
 
 **The sweep directory** ``out`` (optional) holds:
 

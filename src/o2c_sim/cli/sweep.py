@@ -91,7 +91,7 @@ def main(args) -> int:
     n = args.replications or scenario.replications
     workers = args.workers if args.workers is not None else default_workers(len(cells) * n)
     where = f"scheduler {args.scheduler}" if args.scheduler else (
-        "this process" if workers == 1 else f"a local cluster of {workers} workers")
+        "this process" if workers == 1 else f"{workers} local worker processes")
     print(f"Sweep of {scenario.name!r}: {len(cells)} cell{'s' * (len(cells) != 1)} × {n} replication{'s' * (n != 1)} "
           f"on {where} → {args.out}", flush=True)
     if scenario.uncertain:
