@@ -26,7 +26,9 @@ from typing import Mapping, Protocol
 import numpy as np
 
 
-class Strategy(Protocol):
+class Prioritisation(Protocol):
+    """What a worklist strategy is: a score per eligible account, highest called first."""
+
     def score(self, f: Mapping[str, np.ndarray]) -> np.ndarray: ...
 
 
@@ -140,6 +142,6 @@ def resolve(name: str) -> type:
     return target
 
 
-def rank(strategy: Strategy, features: Mapping[str, np.ndarray]) -> np.ndarray:
+def rank(strategy: Prioritisation, features: Mapping[str, np.ndarray]) -> np.ndarray:
     """Positions into the feature arrays, best first (stable: equal scores keep account order)."""
     return np.argsort(-np.asarray(strategy.score(features), dtype=float), kind="stable")
