@@ -1,4 +1,4 @@
-"""Sweep scaling: the same replications on 1 worker and on 2 Dask workers.
+"""Sweep scaling: the same replications on 1 worker, on 2 local worker processes and on 2 Dask workers.
 
     .venv/bin/python benchmarks/bench_sweep_scaling.py [--replications 40] [--set KEY=VALUE ...]
 
@@ -7,10 +7,10 @@ Runs ``--replications`` replications of one small scenario (baseline — 2,000 a
 a fresh sweep directory (parts written as they finish, as in real use):
 
 1. ``workers=1`` — in this process, no cluster (what ``--workers 1`` gives);
-2. ``workers=2`` — the sweep starts and closes a ``LocalCluster`` of 2 worker processes with one
-   thread each (what ``--workers 2`` gives, cluster start-up included);
-3. the same 2-worker cluster started beforehand and passed in as ``scheduler=client`` — the
-   speed-up net of start-up, and the CPU time the workers obtained;
+2. ``workers=2`` — the sweep forks 2 local worker processes and closes them at the end (what
+   ``--workers 2`` gives, start-up included);
+3. a 2-worker Dask cluster started beforehand and passed in as ``scheduler=client`` — the speed-up of
+   a cluster net of its start-up, and the CPU time the workers obtained;
 4. no sweep and no Dask: two plain processes each running half the replications with ``simulate`` —
    the ceiling this machine allows, against which the Dask runs are judged.
 
@@ -80,7 +80,7 @@ def main() -> None:
         t0 = time.perf_counter()
         frames[2] = sweep(scenario, {}, n, workers=2, out=Path(tmp) / "w2", progress=False).results
         wall2 = time.perf_counter() - t0
-        print(f"2. workers=2 (LocalCluster started):  {wall2:6.1f} s  (speed-up {wall1 / wall2:.2f}; load {load()})")
+        print(f"2. workers=2 (local processes):      {wall2:6.1f} s  (speed-up {wall1 / wall2:.2f}; load {load()})")
 
         t0 = time.perf_counter()
         with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
@@ -93,7 +93,7 @@ def main() -> None:
             wall3 = time.perf_counter() - t0
             after = client.run(time.process_time)
         cpu3 = sum(after[w] - before[w] for w in after)
-        print(f"3. 2 workers, cluster already up:     {wall3:6.1f} s  (speed-up {wall1 / wall3:.2f}; cores obtained "
+        print(f"3. 2 Dask workers, cluster already up:{wall3:6.1f} s  (speed-up {wall1 / wall3:.2f}; cores obtained "
               f"{cpu3 / wall3:.2f}; cluster start-up {startup:.1f} s; load {load()})")
 
     # 4. the machine's own ceiling: two plain processes, half the replications each, no Dask at all

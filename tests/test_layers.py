@@ -104,8 +104,9 @@ def test_the_simulation_layer_imports_nothing_above_it(graph):
 
 
 def test_no_module_shadows_the_standard_library():
-    names = {module_name(p).split(".")[1] for p in PACKAGE_DIR.glob("*.py") if p.name != "__init__.py"}
-    names |= {p.name for p in PACKAGE_DIR.iterdir() if (p / "__init__.py").exists()}
+    """Not at the top, nor inside a sub-package (a kernel started in that folder puts it on ``sys.path``)."""
+    names = {p.stem for p in PACKAGE_DIR.rglob("*.py") if p.name != "__init__.py"}
+    names |= {p.parent.name for p in PACKAGE_DIR.rglob("__init__.py")}
     assert names & set(sys.stdlib_module_names) == set()
 
 

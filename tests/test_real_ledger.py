@@ -232,6 +232,19 @@ def test_repeated_overrides_apply_in_order_everywhere():
     assert p.scenario.team.collectors == 11
 
 
+def test_an_override_can_set_an_item_of_a_list_that_a_replaced_section_leaves_at_its_default():
+    """Replace the segments, then set one value of the new segment's default hazard list: the rest of
+    the list keeps its defaults, and the caller's override values are not changed by loading."""
+    default = load_scenario("baseline").portfolio.segments[0].behaviour.hazard.daily
+    overrides = {"portfolio.segments": [{"name": "only", "share": 1.0}],
+                 "portfolio.segments.0.behaviour.hazard.daily.0": 0.01}
+    scenario = load_scenario("baseline", overrides)
+    assert [s.name for s in scenario.portfolio.segments] == ["only"]
+    daily = scenario.portfolio.segments[0].behaviour.hazard.daily
+    assert daily[0] == 0.01 and len(daily) == len(default)
+    assert overrides["portfolio.segments"] == [{"name": "only", "share": 1.0}]
+
+
 def test_dso_of_an_imported_ledger_is_on_net_sales():
     """Hand computation: on 31 March, invoice A (1,000, open), B (500, paid 15 March), credit note C
     (−200, open) issued in the 90 days: net AR 800, net sales 1,300 → DSO 800 / 1,300 × 90 = 55.38."""

@@ -5,6 +5,7 @@ import json
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 
@@ -131,3 +132,28 @@ def test_bounded_interval_covers_as_often_as_it_claims():
         _, lo, hi = bounded_mean_ci95(rng.gamma(shape, scale, size=10), lower=0)
         hits += lo <= shape * scale <= hi
     assert 0.93 <= hits / trials <= 0.97
+
+
+def test_a_warm_start_from_ledger_ids_that_look_simulated_keeps_every_id_unique():
+    """A real ledger numbered like the simulator (INV0000001…, rebills …-R1) must not clash with the
+    invoices the simulation issues after the as-of date."""
+    import datetime as dt
+
+    from o2c_sim.model import simulate
+    from o2c_sim.scenario import load_scenario
+    from o2c_sim.warmstart import opening_book
+
+    n = 40
+    days = pd.to_datetime("2026-01-01") + pd.to_timedelta(np.arange(n), unit="D")
+    table = pd.DataFrame({
+        "invoice_id": [f"INV{k + 50:07d}" for k in range(n - 1)] + ["INV0000053-R1"],
+        "customer_id": [f"C{k % 7}" for k in range(n)],
+        "invoice_date": days, "due_date": days + pd.Timedelta(days=30), "amount": 100.0 + np.arange(n),
+        "paid_date": pd.NaT, "paid_amount": 0.0, "disputed": [k % 9 == 0 for k in range(n)],
+    })
+    book = opening_book(table, dt.date(2026, 2, 15), load_scenario("baseline"))
+    result = simulate(load_scenario("baseline", {"horizon_days": 90}), opening=book)
+    ids = result.invoices["invoice_id"]
+    assert ids.is_unique and len(ids) > n
+    assert set(table["invoice_id"]) <= set(ids)
+    assert set(result.events["invoice_id"].dropna()) - {""} <= set(ids)

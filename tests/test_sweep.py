@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pandas as pd
 import pytest
 
-import o2c_sim.sweep as sweep_mod
+import o2c_sim.sweep_executor as sweep_mod
 from o2c_sim.cli import main
 from o2c_sim.errors import UserError
 from o2c_sim.kpis import CATALOGUE
 from o2c_sim.results import KPI_UNITS
 from o2c_sim.scenario import load_scenario
-from o2c_sim.sweep import grid_cells, load_sweep, parse_grid_arg, parse_values, sweep
+from o2c_sim.sweep import load_sweep, sweep
+from o2c_sim.sweep_grid import grid_cells, parse_grid_arg, parse_values
 
 TINY = {"portfolio.accounts": 150, "horizon_days": 92, "warmup_days": 62}
 TINY_ARGS = [f"--set={k}={v}" for k, v in TINY.items()]
@@ -115,6 +117,29 @@ def test_one_and_two_workers_give_identical_results(tmp_path, scenario, full):
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "two" / "results.parquet"),
                                   pd.read_parquet(full.out / "results.parquet"))
     pd.testing.assert_frame_equal(two.summary, full.summary)
+
+
+def test_a_local_worker_that_dies_is_replaced_and_the_sweep_completes(tmp_path, monkeypatch, scenario, full):
+    """A worker process killed mid-sweep (here: the first process to rank a worklist exits at once) loses
+    only its running task; the pool is started again and the results are those of the in-process sweep."""
+    marker = tmp_path / "died-once"
+    (tmp_path / "dies_once.py").write_text(
+        "import os\n"
+        "from o2c_sim.strategies import LargestBalance\n"
+        "class DiesOnce(LargestBalance):\n"
+        "    def score(self, f):\n"
+        f"        if not os.path.exists({str(marker)!r}):\n"
+        f"            open({str(marker)!r}, 'w').close()\n"
+        "            os._exit(9)\n"
+        "        return super().score(f)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("PYTHONPATH", f"{tmp_path}:{os.environ.get('PYTHONPATH', '')}")
+    grid = {"team.collectors": [3], "strategy.prioritisation": ["dies_once:DiesOnce"]}
+    res = sweep(scenario, grid, REPS, workers=2, out=tmp_path / "killed", progress=False)
+    assert marker.exists()  # a worker did die
+    expected = full.results[full.results["cell"] == 3].drop(columns=["cell", "strategy.prioritisation"])
+    pd.testing.assert_frame_equal(res.results.drop(columns=["cell", "strategy.prioritisation"]),
+                                  expected.reset_index(drop=True))
 
 
 def test_an_existing_scheduler_by_address(tmp_path, scenario, full):

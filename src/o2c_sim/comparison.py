@@ -3,7 +3,7 @@
 Replication *r* of every scenario is seeded from ``(seed, r)``, so the difference between two
 scenarios is taken replication by replication (a *paired* difference) and its 95 % confidence interval
 is much narrower than the one of two independent means would be. The statistics are those of
-:mod:`o2c_sim.sweep` (:func:`~o2c_sim.sweep.summarise`, :func:`~o2c_sim.sweep.paired_differences`);
+:mod:`o2c_sim.sweep_stats` (:func:`~o2c_sim.sweep_stats.summarise`, :func:`~o2c_sim.sweep_stats.paired_differences`);
 this module applies them to separately run :class:`~o2c_sim.experiments.Replications` (e.g. two
 scenario files) and formats the result as a table a team lead reads.
 
@@ -21,7 +21,7 @@ import pandas as pd
 
 from .errors import UserError
 from .kpis import CATALOGUE
-from .sweep import METRIC_UNITS, paired_differences, summarise
+from .sweep_stats import METRIC_UNITS, paired_differences, summarise
 
 #: KPIs shown by default when comparing scenarios (what a team lead looks at first)
 DEFAULT_KPIS = ("dso", "bpdso", "add", "cei", "pct_over_90", "bad_debt_ratio", "dispute_sla_pct",

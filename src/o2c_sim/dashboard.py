@@ -54,6 +54,7 @@ from typing import Any, Callable, Iterable, Mapping
 from .errors import UserError
 from .kpis import CATALOGUE
 from .results import KPI_UNITS
+from . import strategies
 from .scenario import STRATEGIES, DunningStep, Scenario, resized_collectors
 
 #: run-length overrides of the quick preview (kept through the one override mechanism)
@@ -225,8 +226,10 @@ def resolve(setting: Setting, base: Scenario) -> Scenario:
                          *((f"collectors of {ds.name}", ds.collectors) for ds in setting.desks)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
             raise UserError(f"{field.replace('_', ' ')} must be a whole number, got {value!r}")
-    if setting.strategy not in STRATEGIES:
-        raise UserError(f"unknown strategy {setting.strategy!r}; expected one of {', '.join(STRATEGIES)}")
+    try:
+        strategies.canonical(setting.strategy)
+    except ValueError as err:
+        raise UserError(str(err)) from None
     return base.with_overrides(overrides_for(setting, base))
 
 
@@ -775,6 +778,8 @@ class StaffingWhatIf:
             self.collectors_w.value = s.collectors
             self.analysts_w.max = max(12, 2 * s.dispute_analysts)
             self.analysts_w.value = s.dispute_analysts
+            if s.strategy not in [value for _, value in self.strategy_w.options]:  # the scenario's own class
+                self.strategy_w.options = [*self.strategy_w.options, (s.strategy.rpartition(":")[2], s.strategy)]
             self.strategy_w.value = s.strategy
             has_levels = s.first_reminder_day is not None
             self.first_w.disabled = self.spacing_w.disabled = not has_levels

@@ -49,7 +49,7 @@ def summarise_kpis(rows: list[dict[str, float]]) -> dict:
 
 
 def run_replications(scenario: Scenario, replications: int | None = None, *, seed: int | None = None,
-                     progress: bool = False, strategy: type | None = None, opening=None) -> Replications:
+                     progress: bool = False, opening=None) -> Replications:
     """Run replications 0..n−1 of ``scenario`` (n defaults to ``scenario.replications``), optionally
     warm-started from an :class:`~o2c_sim.warmstart.OpeningBook`."""
     n = scenario.replications if replications is None else replications
@@ -58,7 +58,7 @@ def run_replications(scenario: Scenario, replications: int | None = None, *, see
         from tqdm.auto import tqdm
 
         reps = tqdm(reps, desc=f"{scenario.name}", unit="rep")
-    results = [simulate(scenario, r, seed=seed, strategy=strategy, opening=opening) for r in reps]
+    results = [simulate(scenario, r, seed=seed, opening=opening) for r in reps]
     return Replications(results[0].scenario if results else scenario, results)
 
 

@@ -37,7 +37,7 @@ from .results import SimResult
 from .scenario import Scenario, from_dict, with_values
 from .streams import Streams
 from .warmstart import OpeningBook, warm_scenario
-from .strategies import REGISTRY
+from .strategies import resolve as strategy_class
 from .queries import QueryDesk
 from .refunds import Refunds
 from .teams import OwnedWorklists, TeamLayout
@@ -50,7 +50,7 @@ BUCKETS = ("current", "1_30", "31_60", "61_90", "over_90")
 class Simulation:
     """One replication of a scenario. ``run()`` returns a :class:`~o2c_sim.results.SimResult`."""
 
-    def __init__(self, scenario: Scenario, replication: int = 0, *, seed: int | None = None, strategy: type | None = None,
+    def __init__(self, scenario: Scenario, replication: int = 0, *, seed: int | None = None,
                  check_every_day: bool = False, opening: OpeningBook | None = None):
         if opening is not None:
             scenario = warm_scenario(scenario, opening)
@@ -84,10 +84,10 @@ class Simulation:
         self.credit_holds = CreditHolds(sc, self.acc) if sc.credit_holds.enabled else None
         self.fees = Fees(sc) if sc.fees.enabled else None
         self.refunds = None  # set in _build_pools when refunds.enabled
-        self.strategy = (strategy or REGISTRY[sc.strategy.prioritisation])()
+        self.strategy = strategy_class(sc.strategy.prioritisation)()
         self.teams = TeamLayout(sc, self.keyed, self.acc.segment, self.acc.credit_limit) if sc.teams.enabled else None
-        if self.teams is not None:  # each team ranks its own accounts; a custom strategy class serves them all
-            self.team_strategies = [REGISTRY[d.prioritisation]() if d.prioritisation and strategy is None else self.strategy
+        if self.teams is not None:  # each team ranks its own accounts, by the team's strategy or the scenario's
+            self.team_strategies = [strategy_class(d.prioritisation)() if d.prioritisation else self.strategy
                                     for d in sc.teams.desks]
         self.cadence_desk = dunning.cadence_desk(self)  # per account: the team whose cadence it follows
         self.open_idx = np.array([], np.int64)  # candidates for open invoices (compacted daily)
@@ -273,12 +273,14 @@ class Simulation:
     def invoice_ids(self) -> pa.Array:
         """Every invoice's id, indexed by ledger row, the same under every policy: the ledger's own for
         carried-in items, ``INV0000123`` for simulated originals (numbered in billing order), and the
-        corrected invoice's id + ``-R1``, ``-R2`` … for rebills."""
+        corrected invoice's id + ``-R1``, ``-R2`` … for rebills (other marks where the ledger's own ids
+        already use these: :func:`simulated_id_marks`)."""
         n = self.ledger.n
         key, gen = self.inv.key[:n], self.inv.generation[:n]
         carried = [] if self.opening is None else self.opening.items["invoice_id"].astype(str).tolist()
-        base = [carried[k] if k < len(carried) else f"INV{k:07d}" for k in key.tolist()]
-        return pa.array([b if g == 0 else f"{b}-R{g}" for b, g in zip(base, gen.tolist())], pa.string())
+        prefix, rebill = simulated_id_marks(carried)
+        base = [carried[k] if k < len(carried) else f"{prefix}{k:07d}" for k in key.tolist()]
+        return pa.array([b if g == 0 else f"{b}{rebill}{g}" for b, g in zip(base, gen.tolist())], pa.string())
 
     def customer_ids(self) -> pa.Array:
         """Every account's customer id, indexed by account."""
@@ -330,14 +332,25 @@ class Simulation:
         return SimResult.from_simulation(self)
 
 
-def simulate(scenario: Scenario, replication: int = 0, *, seed: int | None = None, strategy: type | None = None,
+def simulated_id_marks(carried: list[str]) -> tuple[str, str]:
+    """``(prefix, rebill mark)`` for simulated invoice ids that no carried-in id can equal: ``INV`` and
+    ``-R`` unless some ledger id starts with that prefix or contains that mark, then ``SINV``/``-SR``,
+    ``SSINV``/``-SSR`` …"""
+    prefix, rebill = "INV", "-R"
+    while any(c.startswith(prefix) for c in carried):
+        prefix = "S" + prefix
+    while any(rebill in c for c in carried):
+        rebill = "-S" + rebill[1:]
+    return prefix, rebill
+
+
+def simulate(scenario: Scenario, replication: int = 0, *, seed: int | None = None,
              check_every_day: bool = False, opening: OpeningBook | None = None) -> SimResult:
     """Run one replication of ``scenario`` (seeded from ``seed`` or the scenario's seed), optionally
     warm-started from an :class:`~o2c_sim.warmstart.OpeningBook`."""
     values = uncertainty.draw(scenario, replication, seed) if scenario.uncertain else {}  # parameter uncertainty
     drawn = with_values(scenario, values) if values else scenario
-    result = Simulation(drawn, replication, seed=seed, strategy=strategy, check_every_day=check_every_day,
-                        opening=opening).run()
+    result = Simulation(drawn, replication, seed=seed, check_every_day=check_every_day, opening=opening).run()
     if values:  # the result keeps the distributions, as scenario.yaml records them; the draws go to extra
         result.scenario = from_dict({**result.scenario.model_dump(mode="json"), "uncertain": scenario.uncertain})
         result.extra["parameters"] = dict(values)

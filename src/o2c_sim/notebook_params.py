@@ -124,7 +124,7 @@ def _overrides(name: str, v: Any) -> dict[str, Any]:
 def _int_list(name: str, v: Any) -> list[int]:
     """Whole numbers: a list, one number, or text such as ``4..8``, ``4..12:2`` or ``4,6,8``."""
     if isinstance(v, str) and (".." in v or "," in v):
-        from .sweep import parse_values
+        from .sweep_grid import parse_values
 
         try:
             v = parse_values(name, v)
@@ -150,7 +150,7 @@ def _str_list(name: str, v: Any) -> list[str]:
 
 
 def _kpis(name: str, v: Any) -> list[str]:
-    from .sweep import METRIC_UNITS
+    from .sweep_stats import METRIC_UNITS
 
     v = _str_list(name, v)
     unknown = [k for k in v if k not in METRIC_UNITS]

@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from . import strategies
 from .errors import UserError
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -36,7 +37,7 @@ MAX_MULTIPLIER = 1000.0  # any hazard multiplier: 1000× already means "pays at 
 Multiplier = Annotated[float, Field(gt=0.0, le=MAX_MULTIPLIER)]
 Intensity = Annotated[float, Field(gt=0.0, le=1e4)]  # daily hazard intensity (above ~20, paying that day is certain)
 
-STRATEGIES = ("oldest_first", "largest_balance", "risk_weighted", "broken_promises_first", "scored_rules")
+STRATEGIES = tuple(strategies.BUILT_IN)
 DISPUTE_REASONS = ("pricing", "quantity", "billing_error", "contract", "duplicate", "service")
 
 
@@ -323,9 +324,7 @@ class Strategy(Strict):
     @field_validator("prioritisation")
     @classmethod
     def _known(cls, v: str) -> str:
-        if v not in STRATEGIES:
-            raise ValueError(f"unknown strategy {v!r}; expected one of {', '.join(STRATEGIES)}")
-        return v
+        return strategies.canonical(v)
 
 
 class Disputes(Strict):
@@ -599,9 +598,7 @@ class Desk(Strict):
     @field_validator("prioritisation")
     @classmethod
     def _known(cls, v: str | None) -> str | None:
-        if v is not None and v not in STRATEGIES:
-            raise ValueError(f"unknown strategy {v!r}; expected one of {', '.join(STRATEGIES)}")
-        return v
+        return None if v is None else strategies.canonical(v)
 
     def speakers(self) -> list[list[str]]:
         """The languages of each collector, in order."""
@@ -1179,6 +1176,8 @@ def apply_overrides(data: dict[str, Any], overrides: dict[str, Any] | list[str] 
         parts = path.split(".")
         if not all(parts):
             raise UserError(f"override '{path}': empty part in dotted path", source=source)
+        if _through_default_list(result, parts, path):  # e.g. a list only the defaults hold, in a replaced segment
+            result = {**_written_out(result), **({"uncertain": result["uncertain"]} if "uncertain" in result else {})}
         node: Any = result
         for i, part in enumerate(parts):
             container, key = _child(node, part, path)
@@ -1188,7 +1187,7 @@ def apply_overrides(data: dict[str, Any], overrides: dict[str, Any] | list[str] 
                 if relative and isinstance(container, dict) and container and key not in container:
                     raise UserError(_unknown_key(path, key, container), source=source)  # (the schema names other unknown keys)
                 current = container.get(key) if isinstance(container, dict) else container[key]
-                container[key] = _relative(value, current, path)
+                container[key] = copy.deepcopy(_relative(value, current, path))  # the caller's value stays theirs
                 uncertainty.forget(result, path)  # a value set explicitly is no longer uncertain
             else:
                 if isinstance(container, dict) and key not in container:
@@ -1251,6 +1250,21 @@ def _apportion(total: int, weights: list[int]) -> list[int]:
         i = max((j for j in range(len(share)) if share[j] > 1), key=lambda j: share[j] - quota[j])
         share[i] -= 1
     return share
+
+
+def _through_default_list(data: dict, parts: list[str], path: str) -> bool:
+    """Whether ``path`` indexes into a list that ``data`` leaves at its default (absent), so that the
+    defaults must be written out before an item of it can be set."""
+    node: Any = data
+    for i, part in enumerate(parts[:-1]):
+        try:
+            container, key = _child(node, part, path)
+        except UserError:
+            return False
+        if isinstance(container, dict) and key not in container:
+            return any(p.isdigit() for p in parts[i + 1:])
+        node = container[key]
+    return False
 
 
 def _unknown_key(path: str, key: str, container: dict) -> str:

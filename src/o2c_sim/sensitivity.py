@@ -151,7 +151,7 @@ def _accepted(scenario: Scenario, path: str, base: float, end: float) -> float:
 
 def parse_decision(text: str) -> Decision:
     """``"team.collectors=6,8"`` → ``({"team.collectors": 6}, {"team.collectors": 8})``."""
-    from .sweep import parse_grid_arg
+    from .sweep_grid import parse_grid_arg
 
     key, values = parse_grid_arg(text)
     if len(values) != 2:
@@ -266,7 +266,8 @@ def sensitivity(scenario: Scenario, fs: list[Factor], kpis: Iterable[str] = ("ds
     """Run the analysis (module docstring). ``samples``: Morris trajectories r (default 10) or Sobol base
     samples N (a power of 2, default 64). ``budget``: the most simulation runs allowed; a larger design
     is refused before anything runs. ``out``: a directory for the resumable runs (``out/runs``)."""
-    from .sweep import METRIC_UNITS, sweep
+    from .sweep import sweep
+    from .sweep_stats import METRIC_UNITS
 
     kpis = list(kpis)
     unknown = [k for k in kpis if k not in METRIC_UNITS]

@@ -63,7 +63,8 @@ from scipy import stats
 from .errors import UserError
 from .kpis import kpi_mean_ci95, mean_ci95
 from .scenario import Scenario, load_scenario
-from .sweep import METRIC_UNITS, SweepResult, sweep
+from .sweep import SweepResult, sweep
+from .sweep_stats import METRIC_UNITS
 
 #: the scenario fields that are headcounts (and so have a cost per FTE)
 HEADCOUNT_KEYS = ("team.collectors", "team.dispute_analysts", "team.cash_app_clerks")
@@ -123,7 +124,7 @@ def parse_target(text: str | Target) -> Target:
 
 def parse_range(text: str) -> tuple[str, list[int]]:
     """``"team.collectors=2..20"`` → ``("team.collectors", [2, …, 20])`` (also ``a..b:step`` or ``2,4,8``)."""
-    from .sweep import parse_grid_arg
+    from .sweep_grid import parse_grid_arg
 
     key, sep, _ = text.partition("=")
     if not sep or not key.strip():

@@ -56,7 +56,7 @@ def main(args) -> int:
     from ..scenario import check_flag, load_scenario
     from ..sensitivity import factors, parse_params
     from ..staffing import flips, format_roi, parse_range, parse_target, recommend
-    from ..sweep import cell_scenarios
+    from ..sweep_grid import cell_scenarios
 
     target = parse_target(args.target)
     if not 0 < args.confidence < 1:

@@ -45,7 +45,7 @@ def register(sub) -> None:
 
 def parse_grid(args_grid: list[str]) -> dict[str, list]:
     """``--grid`` arguments → a grid; a key given twice is an error."""
-    from ..sweep import parse_grid_arg
+    from ..sweep_grid import parse_grid_arg
 
     grid: dict[str, list] = {}
     for text in args_grid:
@@ -57,7 +57,7 @@ def parse_grid(args_grid: list[str]) -> dict[str, list]:
 
 
 def check_kpis(kpis: list[str] | None) -> list[str]:
-    from ..sweep import METRIC_UNITS
+    from ..sweep_stats import METRIC_UNITS
 
     if not kpis:
         return list(DEFAULT_KPIS)
@@ -73,7 +73,9 @@ def default_workers(tasks: int) -> int:
 
 def main(args) -> int:
     from ..scenario import check_flag, load_scenario
-    from ..sweep import cell_scenarios, format_differences, grid_cells, normalise_grid, sweep
+    from ..sweep import sweep
+    from ..sweep_grid import cell_scenarios, grid_cells, normalise_grid
+    from ..sweep_stats import format_differences
 
     if args.replications is not None:
         check_flag("--replications", args.replications, 1, "replications")
@@ -89,7 +91,7 @@ def main(args) -> int:
     n = args.replications or scenario.replications
     workers = args.workers if args.workers is not None else default_workers(len(cells) * n)
     where = f"scheduler {args.scheduler}" if args.scheduler else (
-        "this process" if workers == 1 else f"a local cluster of {workers} workers")
+        "this process" if workers == 1 else f"{workers} local worker processes")
     print(f"Sweep of {scenario.name!r}: {len(cells)} cell{'s' * (len(cells) != 1)} × {n} replication{'s' * (n != 1)} "
           f"on {where} → {args.out}", flush=True)
     if scenario.uncertain:
