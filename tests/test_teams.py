@@ -236,10 +236,12 @@ def test_overriding_team_collectors_with_teams_on_resizes_the_desks_in_proportio
 
 
 def test_more_collectors_with_teams_on_raise_coverage():
-    """The staffing lever works with teams: paired, 2 collectors split over the desks cover less than 8."""
+    """The staffing lever works with teams: paired, 2 collectors split over the desks cover less than 8
+    (split 1/1 and 6/2). The team is made capacity-bound (one-hour shifts): at the small test size a
+    full-day team is mostly idle, and coverage then moves only with who happens to be absent."""
     two_desks = teams([{"name": "en_desk", "collectors": 3, "languages": ["en", "fr"]},
                        {"name": "es_desk", "collectors": 1, "languages": ["es"]}])
-    stretched = {**two_desks, "team.absence_rate": 0.3, "strategy.coverage_business_days": 1}
+    stretched = {**two_desks, "team.hours_per_day": 1.0, "strategy.coverage_business_days": 1}
     cover = {n: simulate(small_scenario("baseline", {**stretched, "team.collectors": n})).kpis["coverage_pct"] for n in (2, 8)}
     assert cover[8] > cover[2] + 5, cover
 
