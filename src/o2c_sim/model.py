@@ -9,12 +9,15 @@ raised on receipt, payments falling due, the dunning run, pre-legal hand-overs a
 worklist. During the day the work pools' processes take inbound queries, pre-legal files and worklist
 calls, disputes and unapplied payments (one SimPy timeout per job). In the evening the outcomes of the
 day's calls are applied and the book is snapshotted. Work that happens "over all open items once a
-day" is vectorised with numpy; only jobs that take people's time are SimPy events.
+day" is vectorised with numpy; only jobs that take people's time are SimPy events. The morning's and
+the evening's steps are listed in :attr:`Simulation.MORNING` and :attr:`Simulation.EVENING`, which a
+subclass can extend or change.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Callable
 
 import numpy as np
 import pyarrow as pa
@@ -45,6 +48,26 @@ from .workforce import FifoQueue, WorkPool, person_days
 
 EVENING = 0.99  # time of day (fraction) of the evening book-keeping
 BUCKETS = ("current", "1_30", "31_60", "61_90", "over_90")
+
+
+def settle_fees(sim: "Simulation", d: int) -> None:
+    if sim.fees is not None:
+        sim.fees.settle(sim, d)
+
+
+def pay_refunds(sim: "Simulation", d: int) -> None:
+    if sim.refunds is not None:
+        sim.refunds.morning(d)
+
+
+def run_dunning(sim: "Simulation", d: int) -> None:
+    if sim.scenario.dunning.enabled:
+        dunning.run(sim, d)
+
+
+def check_ledger(sim: "Simulation", d: int) -> None:
+    if sim.check_every_day:
+        sim.ledger.check()
 
 
 class Simulation:
@@ -183,26 +206,14 @@ class Simulation:
             self.evening(d)
 
     def morning(self, d: int) -> None:
-        settlement.insolvencies(self, d)
-        self.issue_invoices(d)
-        disputes.open_due(self, d)
-        settlement.payments(self, d)
-        if self.fees is not None:
-            self.fees.settle(self, d)
-        if self.refunds is not None:
-            self.refunds.morning(d)
-        collection.promises_due(self, d)
-        if self.scenario.dunning.enabled:
-            dunning.run(self, d)
-        settlement.legal_and_write_off(self, d)
-        collection.build_worklist(self, d)
+        """A business day's morning: every step of :attr:`MORNING` in order."""
+        for step in self.MORNING:
+            step(self, d)
 
     def evening(self, d: int) -> None:
-        collection.track_episodes(self, d)  # before today's calls are booked, so first-day calls count
-        collection.apply_calls(self, d)
-        self.snapshot(d)
-        if self.check_every_day:
-            self.ledger.check()
+        """Every day's evening: every step of :attr:`EVENING` in order."""
+        for step in self.EVENING:
+            step(self, d)
 
     # ---------------------------------------------------------------------------------- billing
     def issue_invoices(self, d: int) -> np.ndarray:
@@ -330,6 +341,30 @@ class Simulation:
         self.env.run(until=self.days)
         self.ledger.check()
         return SimResult.from_simulation(self)
+
+    # ---------------------------------------------------------------------------- the day's steps
+    #: The steps of a business day's morning, in order, each called as ``step(simulation, day)``: to add,
+    #: remove or replace one, subclass and change the tuple (``MORNING = (*Simulation.MORNING, my_step)``),
+    #: as Ciw swaps a node's behaviour by subclassing. Parts that are switched off are skipped by their step.
+    MORNING: tuple[Callable[["Simulation", int], None], ...] = (
+        settlement.insolvencies,  # accounts that go insolvent today: their items to the agency
+        issue_invoices,  # billing and rebills
+        disputes.open_due,  # disputes raised on receipt whose raising day has come
+        settlement.payments,  # payers' hazard: who pays today
+        settle_fees,  # fees: collected with their invoice, waived or written off
+        pay_refunds,  # credit balances: approved, applied or queued for the refunds desk
+        collection.promises_due,  # promises falling due: kept or broken
+        run_dunning,  # today's notices
+        settlement.legal_and_write_off,  # pre-legal hand-overs, agency and write-offs
+        collection.build_worklist,  # the collectors' ranked worklist for today
+    )
+    #: The steps of every evening, in order (the same rules as :attr:`MORNING`).
+    EVENING: tuple[Callable[["Simulation", int], None], ...] = (
+        collection.track_episodes,  # before today's calls are booked, so first-day calls count
+        collection.apply_calls,  # today's call outcomes: promises, disputes, plans
+        snapshot,  # the book by ageing bucket
+        check_ledger,  # the ledger's identities, when asked to check every day
+    )
 
 
 def simulated_id_marks(carried: list[str]) -> tuple[str, str]:
