@@ -613,12 +613,18 @@ def calibrate_activities(activities: pd.DataFrame, invoices: pd.DataFrame | None
                 f"{int(accounts.sum()):,} customers; see provenance for every estimate.")
     data["portfolio"] = {**data["portfolio"], "accounts": int(accounts.sum()), "segments": segments}
     data = apply_overrides(data, {k: v for k, v in process.values.items() if _settable(data, k)})
+    notes = []
+    if hazard.effect("credit_hold") is not None:  # the team placed holds: the scenario places them too
+        data["credit_holds"] = {**data["credit_holds"], "enabled": True}
+        notes.append("credit holds: the log records them, so they are on, with the estimated multiplier; when "
+                     "they are placed (over the limit, past the days past due) is the base scenario's rule — "
+                     "an activity log does not carry the credit limits")
     prov = {**provenance(hazard, [s["name"] for s in segments], "activity log"), **process.provenance}
     data["provenance"] = prov
     scenario = from_dict(data, source="scenario calibrated from the activity log")
     return ActivityCalibration(scenario=scenario, hazard=hazard, process=process, provenance=prov, items=items,
                                notes=[f"not identified by the log (kept from the base scenario): "
-                                      f"{', '.join(hazard.summary['not_identified']) or 'none'}"])
+                                      f"{', '.join(hazard.summary['not_identified']) or 'none'}", *notes])
 
 
 def _settable(data: dict[str, Any], path: str) -> bool:

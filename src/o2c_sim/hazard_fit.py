@@ -19,9 +19,11 @@ link (Allison 1982, "Discrete-time methods for the analysis of event histories";
    and the usual one of a collections tool (the payment run is posted before the day's worklist).
    Counting such a day as blocked would drop days known to end without payment — most often the day of
    a call whose outcome blocked the item — and bias the call's effect down. Covariates: the
-   days-past-due band, x_k = 1 when action k is recent (a notice of level k, a right-party contact or a fee on a calendar day in [t − w, t − 1]; a
-   promised date in [promised, promised + w)), the item was disputed on receipt, and the targeting
-   controls below. Rows are aggregated by covariate pattern (and account) with counts.
+   days-past-due band, x_k = 1 when action k is recent (a notice of level k, a right-party contact or
+   a fee on a calendar day in [t − w, t − 1]; a promised date in [promised, promised + w)), the account
+   on credit hold (from the day a ``credit_hold`` is placed to the day before its ``hold_released``),
+   the item was disputed on receipt, and the targeting controls below. Rows are aggregated by
+   covariate pattern (and account) with counts.
 2. **Targeting is not effect.** Collectors call the worst accounts first, so accounts that are called
    are slower payers anyway and a naive fit credits the call with too little. The fit conditions on what
    a worklist ranks by: days past due (the baseline bands), the account's past-due balance (band
@@ -230,6 +232,19 @@ def _recent(rows, log, kind, window, origin, *, level=None) -> np.ndarray:
     return x
 
 
+def _on_hold(rows: pd.DataFrame, log: pd.DataFrame, origin) -> np.ndarray:
+    """x = 1 while the row's account is on credit hold: its latest ``credit_hold`` on or before the day is
+    later than its latest ``hold_released`` on or before it. A hold is a state, not a recent action: it is
+    placed and lifted with the day's billing, before the day's payments, so it acts from its own day to
+    the day before its release (the simulator's order, :mod:`o2c_sim.credit_holds`)."""
+    last = {}
+    for kind in ("credit_hold", "hold_released"):
+        acts = log[(log["kind"] == kind) & (log["customer_id"] != "")]
+        ev = pd.DataFrame({"customer_id": acts["customer_id"].to_numpy(), "when": _day(acts["date"], origin)})
+        last[kind], _ = _last_before(rows, ev[ev["when"] < 10**7], "customer_id", inclusive=True)
+    return (last["credit_hold"] > -10**7) & (last["credit_hold"] > last["hold_released"])
+
+
 def person_period(activities: pd.DataFrame, invoices: pd.DataFrame | None = None,
                   options: FitOptions | None = None) -> pd.DataFrame:
     """The business-day person-period table, aggregated by covariate pattern and account.
@@ -334,6 +349,9 @@ def person_period(activities: pd.DataFrame, invoices: pd.DataFrame | None = None
         actions.append(name)
     rows["promise"] = _recent(rows, log, "promise", w["promise"], origin).astype(np.int8)
     actions.append("promise")
+    if (log["kind"] == "credit_hold").any():
+        rows["credit_hold"] = _on_hold(rows, log, origin).astype(np.int8)
+        actions.append("credit_hold")
     if opt.targeting_controls:
         rows["attempt"] = _recent(rows, log, "call_attempt", w["contact"], origin).astype(np.int8)
         actions.append("attempt")
@@ -675,6 +693,8 @@ def hazard_block(fit: HazardFit, segment: str, defaults: Mapping[str, Any]) -> d
     for name in ("contact", "promise", "fee"):
         if fit.effect(name):
             eff[name] = {"multiplier": round(fit.effect(name)["multiplier"], 4), "window_days": int(windows[name])}
+    if fit.effect("credit_hold"):  # a state while the hold lasts: its window is not used
+        eff["credit_hold"] = {**eff["credit_hold"], "multiplier": round(fit.effect("credit_hold")["multiplier"], 4)}
     block["effects"] = eff
     return block
 
