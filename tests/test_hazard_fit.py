@@ -75,22 +75,22 @@ def test_a_call_that_blocks_an_item_leaves_that_day_at_risk():
 
 
 def test_credit_hold_days_from_a_mapped_export(tmp_path):
-    """An SAP-style export with an order block on the account (shipped mapping): the hold acts from the day
-    it is set to the day before it is released, on every open item of the account."""
-    from o2c_sim.activities import load_activities
+    """A spreadsheet with an order block on the account, its names mapped to the new kinds: the hold acts
+    from the day it is set to the day before it is released, on every open item of the account."""
+    from o2c_sim.activities import ActivityMapping, load_activities
 
-    cols = ["Reference", "Business Partner", "Activity Date", "Activity", "Amount in LC", "Dunning Level",
-            "P2P Date", "Net Due Date", "Result", "Reason Code"]
-    rows = [
-        ["9001", "C7", "06.01.2025", "Invoice posted", "100.00", "", "", "10.01.2025", "", ""],
-        ["9002", "C7", "06.01.2025", "Invoice posted", "50.00", "", "", "05.02.2025", "", ""],
-        ["", "C7", "20.01.2025", "Credit block set", "", "", "", "", "", ""],
-        ["", "C7", "27.01.2025", "Credit block released", "", "", "", "", "", ""],
-        ["9001", "C7", "29.01.2025", "Incoming payment", "-100.00", "", "", "", "", ""],
-        ["9002", "C7", "31.01.2025", "Incoming payment", "-50.00", "", "", "", "", ""],
-    ]
-    pd.DataFrame(rows, columns=cols).to_csv(tmp_path / "fscm.csv", index=False)
-    acts = load_activities(tmp_path / "fscm.csv", "sap_fscm_activities")
+    pd.DataFrame({
+        "Doc": ["9001", "9002", "", "", "9001", "9002"], "Customer": ["C7"] * 6,
+        "Day": ["2025-01-06", "2025-01-06", "2025-01-20", "2025-01-27", "2025-01-29", "2025-01-31"],
+        "What": ["Invoice", "Invoice", "Credit block set", "Credit block released", "Paid", "Paid"],
+        "Amount": ["100", "50", "", "", "100", "50"], "Due": ["2025-01-10", "2025-02-05", "", "", "", ""],
+    }).to_csv(tmp_path / "log.csv", index=False)
+    mapping = ActivityMapping(
+        columns={"item_id": "Doc", "customer_id": "Customer", "date": "Day", "activity": "What", "amount": "Amount",
+                 "due_date": "Due"},
+        activities={"Invoice": "issued", "Paid": "payment", "Credit block set": "credit_hold",
+                    "Credit block released": "hold_released"})
+    acts = load_activities(tmp_path / "log.csv", mapping)
     assert list(acts["kind"].astype(str)[2:4]) == ["credit_hold", "hold_released"] and (acts["item_id"][2:4] == "").all()
     t = hf.person_period(acts, options=hf.FitOptions(bands=(-30, 0, 1, 8), targeting_controls=False))
     # on hold Mon 20th – Fri 24th: five business days for each of the two open items
