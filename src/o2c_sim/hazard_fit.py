@@ -155,6 +155,24 @@ def item_table(log: pd.DataFrame, invoices: pd.DataFrame | None = None) -> pd.Da
     return items.reset_index(drop=True)
 
 
+def invoice_activities(history: pd.DataFrame) -> pd.DataFrame:
+    """The activity log an invoice table implies: ``issued`` (amount, due date), ``payment`` on the paid
+    date, and for a disputed invoice a dispute opened and closed on its invoice date (so the fit treats it
+    as disputed on receipt without blocking days the history does not date)."""
+    issued = pd.DataFrame({"item_id": history["invoice_id"], "customer_id": history["customer_id"],
+                           "date": history["invoice_date"], "kind": "issued", "amount": history["amount"],
+                           "due_date": history["due_date"]})
+    paid = history[history["paid_date"].notna()]
+    payments = pd.DataFrame({"item_id": paid["invoice_id"], "customer_id": paid["customer_id"], "date": paid["paid_date"],
+                             "kind": "payment", "amount": paid["amount"]})
+    disp = history[history["disputed"]] if "disputed" in history else history.iloc[:0]
+    frames = [issued, payments]
+    for kind in ("dispute_opened", "dispute_closed"):
+        frames.append(pd.DataFrame({"item_id": disp["invoice_id"], "customer_id": disp["customer_id"],
+                                    "date": disp["invoice_date"], "kind": kind}))
+    return pd.concat(frames, ignore_index=True)
+
+
 # ---------------------------------------------------------------------------------- person-period table
 
 

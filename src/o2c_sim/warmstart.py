@@ -103,12 +103,24 @@ def cadence_notices(known: pd.DataFrame, scenario: Scenario, as_of) -> pd.DataFr
     return pd.concat(frames, ignore_index=True)
 
 
+def _frailty_log_prior(hazard, silent_share: float, log_c: float) -> np.ndarray:
+    """A segment's prior of z = c·w on the frailty grid: Gamma(1, θ), with the silent share as a point mass
+    at ``silent_frailty`` (normalised log weights)."""
+    from .hazard_fit import LOG_Z, gamma_grid_logprior
+
+    lg = gamma_grid_logprior(hazard.frailty_variance, log_c)
+    if silent_share > 0:
+        point = np.full(len(LOG_Z), -np.inf)
+        point[np.argmin(np.abs(LOG_Z - log_c - np.log(max(hazard.silent_frailty, 1e-300))))] = 0.0
+        lg = np.logaddexp(np.log1p(-silent_share) + lg, np.log(silent_share) + point)
+    return lg
+
+
 def frailty_posterior(history: pd.DataFrame, as_of, scenario: Scenario, customers: np.ndarray,
                       segment: np.ndarray) -> FrailtyPosterior | None:
     """:class:`FrailtyPosterior` of each customer from its payment record in ``history`` up to ``as_of``
     under ``scenario``'s baseline hazard (module docstring); None when no segment has a frailty variance."""
-    from .calibration import invoice_activities
-    from .hazard_fit import LOG_Z, FitOptions, frailty_grid_loglik, gamma_grid_logprior, person_period
+    from .hazard_fit import LOG_Z, FitOptions, frailty_grid_loglik, invoice_activities, person_period
     from .payers import HazardTables
 
     segs = scenario.portfolio.segments
@@ -158,21 +170,11 @@ def frailty_posterior(history: pd.DataFrame, as_of, scenario: Scenario, customer
         mine = segment[rows] == s
         if h.frailty_variance <= 0 or not mine.any():
             continue
-        share = spec.behaviour.silent_share
-
-        def log_prior(log_c: float) -> np.ndarray:  # on the grid of z = c·w
-            lg = gamma_grid_logprior(h.frailty_variance, log_c)
-            if share > 0:
-                point = np.full(len(LOG_Z), -np.inf)
-                point[np.argmin(np.abs(LOG_Z - log_c - np.log(max(h.silent_frailty, 1e-300))))] = 0.0
-                lg = np.logaddexp(np.log1p(-share) + lg, np.log(share) + point)
-            return lg
-
-        sub = ll[mine]
-        fit = optimize.minimize_scalar(lambda c: -special.logsumexp(sub + log_prior(c)[None, :], axis=1).sum(),
+        sub, share = ll[mine], spec.behaviour.silent_share
+        fit = optimize.minimize_scalar(lambda c: -special.logsumexp(sub + _frailty_log_prior(h, share, c)[None, :], axis=1).sum(),
                                        bounds=(-3.0, 3.0), method="bounded", options={"xatol": 1e-3})
-        log_c = float(fit.x)
-        post = sub + log_prior(log_c)[None, :]
+        log_c = float(fit.x)  # c: the common factor of the module docstring, by maximum marginal likelihood
+        post = sub + _frailty_log_prior(h, share, log_c)[None, :]
         post = np.exp(post - special.logsumexp(post, axis=1, keepdims=True))
         # on the grid of w = z / c: the same weights, shifted by −log c
         c_grid = np.cumsum(post, axis=1)
