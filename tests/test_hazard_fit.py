@@ -57,6 +57,47 @@ def test_person_period_by_hand():
     assert set(t["balance_band"]) == {0}
 
 
+def test_a_call_that_blocks_an_item_leaves_that_day_at_risk():
+    # A issued Mon 6 Jan, due Fri 10th; a call on Mon 20th ends in a dispute raised that day, closed Wed
+    # 22nd (decided after that day's payments); written off Mon 27th. The day's payments come first, so
+    # the 20th and the 27th were days A could have paid and did not: at risk 6–10, 13–17, 20, 23–24, 27.
+    d = lambda n: MON + pd.Timedelta(days=n)  # noqa: E731
+    log = _log([
+        ("A", "C", d(0), "issued", 100.0, None, None, d(4)),
+        ("", "C", d(14), "contact", None, None, None, None),
+        ("A", "C", d(14), "dispute_opened", None, None, None, None),
+        ("A", "C", d(16), "dispute_closed", None, None, None, None),
+        ("A", "C", d(21), "write_off", 100.0, None, None, None),
+    ])
+    t = hf.person_period(log, options=hf.FitOptions(bands=(-30, 0, 1, 8), targeting_controls=False))
+    assert t["at_risk"].sum() == 5 + 5 + 1 + 2 + 1 and t["events"].sum() == 0
+    assert t["disputed"].sum() == 0  # raised well after receipt: not the disputed-on-receipt multiplier
+
+
+def test_credit_hold_days_from_a_mapped_export(tmp_path):
+    """A spreadsheet with an order block on the account, its names mapped to the new kinds: the hold acts
+    from the day it is set to the day before it is released, on every open item of the account."""
+    from o2c_sim.activities import ActivityMapping, load_activities
+
+    pd.DataFrame({
+        "Doc": ["9001", "9002", "", "", "9001", "9002"], "Customer": ["C7"] * 6,
+        "Day": ["2025-01-06", "2025-01-06", "2025-01-20", "2025-01-27", "2025-01-29", "2025-01-31"],
+        "What": ["Invoice", "Invoice", "Credit block set", "Credit block released", "Paid", "Paid"],
+        "Amount": ["100", "50", "", "", "100", "50"], "Due": ["2025-01-10", "2025-02-05", "", "", "", ""],
+    }).to_csv(tmp_path / "log.csv", index=False)
+    mapping = ActivityMapping(
+        columns={"item_id": "Doc", "customer_id": "Customer", "date": "Day", "activity": "What", "amount": "Amount",
+                 "due_date": "Due"},
+        activities={"Invoice": "issued", "Paid": "payment", "Credit block set": "credit_hold",
+                    "Credit block released": "hold_released"})
+    acts = load_activities(tmp_path / "log.csv", mapping)
+    assert list(acts["kind"].astype(str)[2:4]) == ["credit_hold", "hold_released"] and (acts["item_id"][2:4] == "").all()
+    t = hf.person_period(acts, options=hf.FitOptions(bands=(-30, 0, 1, 8), targeting_controls=False))
+    # on hold Mon 20th – Fri 24th: five business days for each of the two open items
+    assert t.loc[t["credit_hold"] == 1, "at_risk"].sum() == 10
+    assert "credit_hold" in t.attrs["actions"]
+
+
 # ------------------------------------------------------------------------ a world drawn from the formula
 
 TRUE = {"h0": [0.01, 0.04, 0.25, 0.06, 0.05, 0.04, 0.03], "bands": (-30, -7, 0, 1, 8, 15, 31),

@@ -48,6 +48,24 @@ def test_one_seed_recovers_every_effect_within_tolerance(first, truth):
     assert sc.dunning.pre_legal_days == truth.dunning.pre_legal_days
 
 
+def test_credit_hold_multiplier_is_recovered_when_the_team_places_holds():
+    """Issue 14 item 3: holds recorded in the log (credit_hold / hold_released) give the hold multiplier
+    like any other action effect, and the calibrated scenario places holds with it."""
+    truth = load_scenario("baseline", {**SMALL, "credit_holds.enabled": True})
+    r = rc.recover(truth, seed=2)
+    t = r.table.set_index("parameter")
+    row = t.loc["credit_hold"]
+    assert row["ci_lo"] <= row["truth"] <= row["ci_hi"], row.to_dict()
+    assert row["estimate"] == pytest.approx(row["truth"], rel=0.15)
+    assert t.loc["contact", "ci_lo"] <= t.loc["contact", "truth"] <= t.loc["contact", "ci_hi"]
+    sc = r.calibration.scenario
+    assert sc.credit_holds.enabled
+    hz = sc.portfolio.segments[0].behaviour.hazard
+    assert hz.effects.credit_hold.multiplier == pytest.approx(row["estimate"], rel=1e-3)
+    prov = r.calibration.provenance[f"portfolio.segments.{sc.portfolio.segments[0].name}.behaviour.hazard.effects.credit_hold.multiplier"]
+    assert "activity log" in prov["source"] and any("credit holds" in n for n in r.calibration.notes)
+
+
 @pytest.mark.slow
 def test_intervals_cover_the_truth_in_most_seeds(truth):
     tables = [rc.recover(truth, seed).table.set_index("parameter") for seed in range(5)]

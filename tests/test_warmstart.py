@@ -83,3 +83,59 @@ def test_bad_warm_start_flags(args, message, ibm_csv, tmp_path, capsys):
     code = main(["run", "baseline", *args, "--mapping", "ibm_ar", "-q", "--out", str(tmp_path / "x")])
     assert code == 2
     assert message in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ frailty given the payment record
+
+SEGMENTS = ("key_accounts", "mid_market", "small_business")
+HISTORY = {"portfolio.accounts": 150, "horizon_days": 300, "warmup_days": 60, "team.hours_per_day": 0.5,
+           "team.collectors": 2, **{f"portfolio.segments.{s}.behaviour.silent_share": 0.0 for s in SEGMENTS}}
+
+
+@pytest.fixture(scope="module")
+def simulated_history():
+    """A history simulated from a known scenario, its accounts' true frailties (by customer id) and the
+    opening book 240 days in (ids prefixed as an ERP's would be)."""
+    from o2c_sim.model import Simulation
+
+    truth = load_scenario("baseline", HISTORY)
+    sim = Simulation(truth, 0, seed=11)
+    z = pd.Series(sim.frailty.copy(), index=[str(c) for c in sim.customer_ids().to_pylist()])
+    res = sim.run()
+    ledger = res.invoices.assign(invoice_id="H-" + res.invoices["invoice_id"].astype(str))
+    as_of = pd.Timestamp(res.activities["date"].min()).floor("D") + pd.Timedelta(days=240)
+    return truth, z, opening_book(ledger, as_of, truth)
+
+
+def test_frailty_posterior_finds_the_slow_payers_the_open_book_holds(simulated_history):
+    """Against the simulator's own frailties (independent of the fit): the posterior ranks the accounts
+    as their true frailties do, and the accounts with items open on the date — slower than their segment,
+    as an open book is — get a lower frailty, near their true one, instead of the prior's 1."""
+    from scipy import stats
+
+    from o2c_sim.warmstart import frailty_posterior
+
+    truth, z, book = simulated_history
+    post = frailty_posterior(book.history, book.as_of, truth, book.customers, book.segment)
+    mean, true = post.mean(), z[book.customers[post.rows]].to_numpy()
+    assert stats.spearmanr(mean, true)[0] > 0.7
+    late = np.isin(post.rows, book.items.loc[book.items["due_day"] < 0, "account"].unique())  # past due on the date
+    assert late.sum() > 20 and true[late].mean() < 0.85  # the open book's late accounts are slow payers
+    # their posterior mean frailty: nearer their true mean than the prior's mean 1 (by more than half)
+    assert abs(mean[late].mean() - true[late].mean()) < abs(1 - true[late].mean()) / 2
+
+
+def test_warm_start_draws_each_frailty_from_its_posterior_the_same_under_a_what_if(simulated_history):
+    from o2c_sim.model import Simulation
+    from o2c_sim.warmstart import frailty_posterior
+
+    truth, _, book = simulated_history
+    base = Simulation(truth.with_overrides({"horizon_days": 30}), 0, seed=5, opening=book)
+    more = Simulation(truth.with_overrides({"horizon_days": 30, "team.collectors": 4}), 0, seed=5, opening=book)
+    assert np.array_equal(base.frailty, more.frailty)  # common random numbers: the same payers in both
+    post = frailty_posterior(book.history, book.as_of, truth, book.customers, book.segment)
+    u = base.keyed.uniform("frailty", np.arange(len(book.customers)))
+    assert np.allclose(base.frailty[post.rows], post.draw(u[post.rows]))
+    # over the accounts, the draws follow the posteriors: each account's draw at its own quantile
+    q = np.array([np.interp(np.log(z), post.log_w, c) for z, c in zip(base.frailty[post.rows], post.cdf)])
+    assert np.allclose(q, u[post.rows], atol=0.02)

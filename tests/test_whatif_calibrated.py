@@ -123,3 +123,19 @@ def test_dashboard_what_if_says_what_the_history_could_identify(world, tmp_path,
     assert len(frame) == d.FORECAST_HORIZON and team >= 1
     assert "the team as it was" in note and "Estimated from the activity log: " in note and "contact ×" in note
     assert "Not identified" in note and "fee" in note
+
+
+def test_ibm_base_case_holds_the_recorded_cash(ibm_csv):
+    """Real data: warm-started on the IBM sample's items open on 2013-06-30 (the warm-start tests' date),
+    with the scenario calibrated from the payment history known then, the base case's cash over the next
+    8 weeks holds the cash the ledger recorded in its replications' 95 % interval."""
+    from o2c_sim.importer import load_ledger
+
+    ibm = load_ledger(ibm_csv, "ibm_ar")
+    history = History(ibm, "2013-06-30", "W")
+    basis = what_if_basis(history)
+    sims = receipts_by_period(history, WEEKS, basis.scenario, basis.table, 20).sum(axis=1)
+    end = history.as_of + pd.Timedelta(weeks=WEEKS)
+    recorded = ibm.loc[(ibm["paid_date"] > history.as_of) & (ibm["paid_date"] <= end), "amount"].sum()
+    lo, hi = sims.quantile([0.025, 0.975])
+    assert lo <= recorded <= hi, (recorded, lo, hi)

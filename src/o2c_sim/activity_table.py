@@ -8,7 +8,8 @@ of action effects reads either.
 =============  ==================================================================================
 column         meaning
 =============  ==================================================================================
-item_id        invoice (or case) id; "" for an account-level action (a call, a contact, a promise)
+item_id        invoice (or case) id; "" for an account-level action (a call, a contact, a promise, a
+               credit hold placed on the account — ``credit_hold`` — or lifted — ``hold_released``)
 customer_id    string; "" where unknown
 date           date of the event (datetime64[ns]; a timestamp keeps its time of day)
 kind           one of :data:`KINDS`
@@ -35,6 +36,7 @@ from .invoice_table import conform_columns
 KINDS = (
     "issued", "notice", "fee_added", "call_attempt", "contact", "promise", "payment", "dispute_opened",
     "dispute_closed", "credit_note", "plan_agreed", "plan_broken", "agency_handover", "write_off",
+    "credit_hold", "hold_released",
 )
 COLUMNS = ("item_id", "customer_id", "date", "kind", "amount", "level", "outcome", "reason", "promised_date", "due_date")
 REQUIRED = ("date", "kind")
@@ -52,6 +54,7 @@ FROM_EVENT = {
     "legal_recovery": "payment", "dispute_open": "dispute_opened", "dispute_close": "dispute_closed",
     "credit_note": "credit_note", "plan_start": "plan_agreed", "plan_broken": "plan_broken",
     "legal_handover": "agency_handover", "write_off": "write_off", "fee_added": "fee_added",
+    "credit_hold": "credit_hold", "credit_release": "hold_released",
 }
 
 

@@ -41,7 +41,7 @@ import yaml
 from scipy import optimize, stats
 
 from .errors import UserError
-from .hazard_fit import FitOptions, HazardFit, fit_hazard, hazard_block, person_period, provenance
+from .hazard_fit import FitOptions, HazardFit, fit_hazard, hazard_block, invoice_activities, person_period, provenance
 from .rundir import atomic_dir, atomic_write_text, write_json
 from .scenario import Hazard, Scenario, apply_overrides, from_dict
 
@@ -141,24 +141,6 @@ def cluster_names(k: int) -> tuple[str, ...]:
 
 
 # ---------------------------------------------------------------------------------------- hazard
-
-
-def invoice_activities(history: pd.DataFrame) -> pd.DataFrame:
-    """The activity log an invoice table implies: ``issued`` (amount, due date), ``payment`` on the paid
-    date, and for a disputed invoice a dispute opened and closed on its invoice date (so the fit treats it
-    as disputed on receipt without blocking days the history does not date)."""
-    issued = pd.DataFrame({"item_id": history["invoice_id"], "customer_id": history["customer_id"],
-                           "date": history["invoice_date"], "kind": "issued", "amount": history["amount"],
-                           "due_date": history["due_date"]})
-    paid = history[history["paid_date"].notna()]
-    payments = pd.DataFrame({"item_id": paid["invoice_id"], "customer_id": paid["customer_id"], "date": paid["paid_date"],
-                             "kind": "payment", "amount": paid["amount"]})
-    disp = history[history["disputed"]] if "disputed" in history else history.iloc[:0]
-    frames = [issued, payments]
-    for kind in ("dispute_opened", "dispute_closed"):
-        frames.append(pd.DataFrame({"item_id": disp["invoice_id"], "customer_id": disp["customer_id"],
-                                    "date": disp["invoice_date"], "kind": kind}))
-    return pd.concat(frames, ignore_index=True)
 
 
 def fit_invoice_hazard(history: pd.DataFrame, *, weekmask: str) -> HazardFit:
@@ -613,12 +595,18 @@ def calibrate_activities(activities: pd.DataFrame, invoices: pd.DataFrame | None
                 f"{int(accounts.sum()):,} customers; see provenance for every estimate.")
     data["portfolio"] = {**data["portfolio"], "accounts": int(accounts.sum()), "segments": segments}
     data = apply_overrides(data, {k: v for k, v in process.values.items() if _settable(data, k)})
+    notes = []
+    if hazard.effect("credit_hold") is not None:  # the team placed holds: the scenario places them too
+        data["credit_holds"] = {**data["credit_holds"], "enabled": True}
+        notes.append("credit holds: the log records them, so they are on, with the estimated multiplier; when "
+                     "they are placed (over the limit, past the days past due) is the base scenario's rule — "
+                     "an activity log does not carry the credit limits")
     prov = {**provenance(hazard, [s["name"] for s in segments], "activity log"), **process.provenance}
     data["provenance"] = prov
     scenario = from_dict(data, source="scenario calibrated from the activity log")
     return ActivityCalibration(scenario=scenario, hazard=hazard, process=process, provenance=prov, items=items,
                                notes=[f"not identified by the log (kept from the base scenario): "
-                                      f"{', '.join(hazard.summary['not_identified']) or 'none'}"])
+                                      f"{', '.join(hazard.summary['not_identified']) or 'none'}", *notes])
 
 
 def _settable(data: dict[str, Any], path: str) -> bool:

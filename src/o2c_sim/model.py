@@ -100,6 +100,8 @@ class Simulation:
                              account_currency=None if self.currencies is None else self.currencies.account)
         self.inv = InvoiceState(capacity=len(self.ledger.amount), notice_effects=self.hazard.notice_mult.shape[1])
         self.frailty = frailty(sc, self.keyed, self.acc.segment, self.acc.silent)
+        if opening is not None:  # each customer's frailty given its payment record (warmstart)
+            self.frailty = opening.account_frailty(sc, self.frailty, self.keyed.uniform("frailty", np.arange(len(self.acc))))
         self.acct = AccountState(len(self.acc))
         self.episodes = Episodes()
         self.billing = Billing(sc, self.acc, self.rng.billing, self.rng.amounts, self.cal)

@@ -29,11 +29,14 @@ DESIGN = (("oldest_first", 2), ("oldest_first", 8), ("largest_balance", 2), ("la
 
 
 def true_values(truth: Scenario) -> dict[str, float]:
-    """The hazard parameters the fit estimates, by the fit's names (segments share their effects)."""
+    """The hazard parameters the fit estimates, by the fit's names (segments share their effects); the credit
+    hold's multiplier when the truth places holds."""
     h = truth.portfolio.segments[0].behaviour.hazard
     out = {f"notice_{k + 1}": e.multiplier for k, e in enumerate(h.effects.notice)}
     out |= {"contact": h.effects.contact.multiplier, "promise": h.effects.promise.multiplier,
             "disputed": h.disputed_multiplier, "frailty_variance": h.frailty_variance}
+    if truth.credit_holds.enabled:
+        out["credit_hold"] = h.effects.credit_hold.multiplier
     return out
 
 

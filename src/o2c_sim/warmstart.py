@@ -10,9 +10,27 @@ open on ``as_of`` — issued by then and not settled by then — is carried in w
 * its invoice and due dates (ages), its dunning level from a ``dunning_level`` column if the ledger
   has one, otherwise the number of the cadence's steps already due on ``as_of``;
 * an open dispute if it is disputed and the dispute was not resolved by ``as_of``;
-* a fresh Exp(1) resistance and no hazard accumulated (:mod:`o2c_sim.payers`): given that it was not
-  paid by ``as_of``, an exponential resistance's remainder is again Exp(1), so this is the correct
-  conditional start; no past notice counts as recent (their dates are not known).
+* a fresh Exp(1) resistance and no hazard accumulated (:mod:`o2c_sim.payers`): given its account's
+  frailty and that it was not paid by ``as_of``, an exponential resistance's remainder is again Exp(1),
+  so this is the correct conditional start; no past notice counts as recent (their dates are not known).
+
+**Frailty given the record.** The items open on a date over-represent slow payers: a customer whose
+items are still open after many days is, most likely, one with a low frailty z. Drawing each account's
+z afresh from the segment's Gamma(1, θ) would forget that and run the book off too fast. Instead each
+account's z is drawn from its posterior given its payment record up to ``as_of``
+(:class:`FrailtyPosterior`): its items' business days at risk until payment, or until ``as_of`` for those
+still open (:func:`o2c_sim.hazard_fit.person_period` on the ledger read as an activity log), give the
+likelihood L_a(z) = ∏_days exp(−z·H) · ∏_payments (1 − exp(−z·H)) with H the scenario's baseline
+intensity of the day, its disputed multiplier and the effect of the notices the scenario's cadence
+sent it (:func:`cadence_notices`); the posterior is L_a(z) × the segment's prior
+(Gamma(1, θ), with the silent share as a point mass at ``silent_frailty``) on the grid of
+:data:`o2c_sim.hazard_fit.LOG_Z` (Clayton 1978; the empirical-Bayes frailty of Klein 1992). A ledger
+does not record the calls and promises behind its delays, so a common factor c per segment, fitted
+by maximum marginal likelihood, stands for their average effect (z = c·w, w the account's frailty):
+it keeps the conditioning relative — an account slower than its segment gets a lower frailty than the
+average — without crediting the history's chasing to the payers. The draw is the posterior's quantile
+at the account's keyed uniform, the one the unconditional Gamma draw uses, so runs compared from the
+same book share it (common random numbers). Accounts without a record keep the prior draw.
 
 Open credits (credit notes with a negative open amount on ``as_of``) are carried in by applying them,
 as an ERP's clearing run would, to the same customer's open invoices: first the invoice a credit note
@@ -27,14 +45,146 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
+from scipy import optimize, special
 
 from .errors import UserError
 from .invoice_table import open_as_of
 from .scenario import Scenario
+
+
+@dataclass
+class FrailtyPosterior:
+    """Each account's posterior of its frailty on the grid ``log_w`` (log of z / c, see the module docstring):
+    ``cdf`` (accounts with a record × grid), ``rows`` the accounts (indices into the book's customers)."""
+
+    log_w: np.ndarray
+    cdf: np.ndarray
+    rows: np.ndarray
+    scale: dict[str, float]  # segment -> c
+
+    def mean(self) -> np.ndarray:
+        """E[w | record] per account of ``rows``."""
+        return np.diff(self.cdf, axis=1, prepend=0.0) @ np.exp(self.log_w)
+
+    def draw(self, u: np.ndarray) -> np.ndarray:
+        """z at the posterior quantile ``u`` per account of ``rows`` (linear in log z between grid points)."""
+        out = np.empty(len(self.rows))
+        for j, (cdf, q) in enumerate(zip(self.cdf, u)):
+            out[j] = np.interp(q, cdf, self.log_w)
+        return np.exp(out)
+
+
+def cadence_notices(known: pd.DataFrame, scenario: Scenario, as_of) -> pd.DataFrame:
+    """The notices the scenario's dunning cadence sent to a ledger's items by ``as_of``, as activity rows:
+    level k on the first business day an item is ``steps[k].days_past_due`` past due, if it was still
+    unpaid after that day's payments (the segment's own cadence where it has one; minimum amounts and
+    exclusions are not known from a ledger). A ledger does not record its reminders; the cadence is the
+    best account of them, so that their effect is not mistaken for the payers' habit."""
+    if not scenario.dunning.enabled or known.empty:
+        return pd.DataFrame(columns=["item_id", "customer_id", "date", "kind", "level"])
+    steps_of = {s.name: (s.dunning_steps if s.dunning_steps is not None else scenario.dunning.steps)
+                for s in scenario.portfolio.segments}
+    due = known["due_date"].to_numpy("datetime64[D]")
+    paid = known["paid_date"].to_numpy("datetime64[D]")
+    frames = []
+    for name, steps in steps_of.items():
+        mine = (known["segment"] == name).to_numpy()
+        for level, step in enumerate(steps, start=1):
+            day = np.busday_offset(due[mine] + np.timedelta64(step.days_past_due, "D"), 0, roll="forward",
+                                   weekmask=scenario.calendar.weekmask, holidays=list(scenario.calendar.holidays))
+            sent = (day <= np.datetime64(pd.Timestamp(as_of).date())) & (np.isnat(paid[mine]) | (paid[mine] > day))
+            frames.append(pd.DataFrame({"item_id": known["invoice_id"].to_numpy()[mine][sent],
+                                        "customer_id": known["customer_id"].to_numpy()[mine][sent],
+                                        "date": pd.to_datetime(day[sent]), "kind": "notice", "level": level}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _frailty_log_prior(hazard, silent_share: float, log_c: float) -> np.ndarray:
+    """A segment's prior of z = c·w on the frailty grid: Gamma(1, θ), with the silent share as a point mass
+    at ``silent_frailty`` (normalised log weights)."""
+    from .hazard_fit import LOG_Z, gamma_grid_logprior
+
+    lg = gamma_grid_logprior(hazard.frailty_variance, log_c)
+    if silent_share > 0:
+        point = np.full(len(LOG_Z), -np.inf)
+        point[np.argmin(np.abs(LOG_Z - log_c - np.log(max(hazard.silent_frailty, 1e-300))))] = 0.0
+        lg = np.logaddexp(np.log1p(-silent_share) + lg, np.log(silent_share) + point)
+    return lg
+
+
+def frailty_posterior(history: pd.DataFrame, as_of, scenario: Scenario, customers: np.ndarray,
+                      segment: np.ndarray) -> FrailtyPosterior | None:
+    """:class:`FrailtyPosterior` of each customer from its payment record in ``history`` up to ``as_of``
+    under ``scenario``'s baseline hazard (module docstring); None when no segment has a frailty variance."""
+    from .hazard_fit import LOG_Z, FitOptions, frailty_grid_loglik, invoice_activities, person_period
+    from .payers import HazardTables
+
+    segs = scenario.portfolio.segments
+    if not any(s.behaviour.hazard.frailty_variance > 0 for s in segs) or history.empty:
+        return None
+    as_of = pd.Timestamp(as_of)
+    known = history[(history["invoice_date"] <= as_of) & (history["amount"] > 0)].copy()
+    if "paid_date" not in known:
+        known["paid_date"] = pd.NaT
+    # the record: items paid by as_of, and items still open on it (censored there); an item settled by then
+    # without any payment (credited, written off) is left out — that was no payment
+    settled = known["paid_date"].notna() & (known["paid_date"] <= as_of)
+    paid_some = known["paid_amount"].fillna(0.0) > 0 if "paid_amount" in known else True
+    known = known[~settled | paid_some]
+    known["paid_date"] = known["paid_date"].where(settled[known.index])
+    account = pd.Series(np.arange(len(customers)), index=customers)
+    names = np.array([s.name for s in segs])
+    known["segment"] = names[segment[account[known["customer_id"].astype(str)].to_numpy()]]
+    known["customer_id"] = known["customer_id"].astype(str)
+    edges = sorted({int(b) for s in segs for b in s.behaviour.hazard.bands})
+    options = FitOptions(bands=tuple(edges), weekmask=scenario.calendar.weekmask,
+                         holidays=tuple(scenario.calendar.holidays), targeting_controls=False, as_of=as_of)
+    log = pd.concat([invoice_activities(known), cadence_notices(known, scenario, as_of)], ignore_index=True)
+    windows = tuple(e.window_days for e in segs[0].behaviour.hazard.effects.notice)
+    options = replace(options, notice_windows=windows)
+    try:
+        table = person_period(log, known, options)
+    except UserError:  # nothing at risk before as_of: no record to condition on
+        return None
+    tab = HazardTables.of(scenario)
+    seg_index = {n: i for i, n in enumerate(names)}
+    seg = table["segment"].map(seg_index).to_numpy()
+    hazard = tab.baseline(seg, np.asarray(edges)[table["band"].to_numpy()])
+    hazard = np.where(table["disputed"].to_numpy() > 0, hazard * tab.disputed_mult[seg], hazard)
+    for lv in (int(c.split("_")[1]) for c in table.attrs["actions"] if c.startswith("notice_")):
+        mult = tab.notice_mult[seg, tab.notice_column(seg, np.full(len(seg), lv))]
+        hazard = np.where(table[f"notice_{lv}"].to_numpy() > 0, hazard * mult, hazard)
+    ids, acc = np.unique(table["customer_id"].to_numpy(), return_inverse=True)
+    ll = frailty_grid_loglik(table, hazard, acc, len(ids))
+    rows = account[ids].to_numpy()
+    cdf = np.tile(np.linspace(0.0, 1.0, len(LOG_Z)), (len(ids), 1))  # placeholder for accounts left at their prior
+    log_w = LOG_Z.copy()
+    keep = np.zeros(len(ids), bool)
+    scale = {}
+    for s, spec in enumerate(segs):
+        h = spec.behaviour.hazard
+        mine = segment[rows] == s
+        if h.frailty_variance <= 0 or not mine.any():
+            continue
+        sub, share = ll[mine], spec.behaviour.silent_share
+        fit = optimize.minimize_scalar(lambda c: -special.logsumexp(sub + _frailty_log_prior(h, share, c)[None, :], axis=1).sum(),
+                                       bounds=(-3.0, 3.0), method="bounded", options={"xatol": 1e-3})
+        log_c = float(fit.x)  # c: the common factor of the module docstring, by maximum marginal likelihood
+        post = sub + _frailty_log_prior(h, share, log_c)[None, :]
+        post = np.exp(post - special.logsumexp(post, axis=1, keepdims=True))
+        # on the grid of w = z / c: the same weights, shifted by −log c
+        c_grid = np.cumsum(post, axis=1)
+        cdf[mine] = np.array([np.interp(LOG_Z, LOG_Z - log_c, c) for c in c_grid])
+        keep[mine] = True
+        scale[spec.name] = float(np.exp(log_c))
+    if not keep.any():
+        return None
+    cdf = np.maximum.accumulate(np.clip(cdf[keep], 0.0, 1.0), axis=1)
+    return FrailtyPosterior(log_w, cdf, rows[keep], scale)
 
 
 @dataclass
@@ -47,6 +197,24 @@ class OpeningBook:
     items: pd.DataFrame  # account, invoice_id, invoice_day, due_day, open, disputed_open, level (or -1)
     credits_applied: float = 0.0  # open credits applied to open invoices on as_of
     credit_balance: pd.Series | None = None  # customer id -> credit left over (positive), if any
+    history: pd.DataFrame | None = None  # the ledger known on as_of: each account's payment record
+    _posteriors: dict = field(default_factory=dict, repr=False, compare=False)  # hazard -> FrailtyPosterior
+
+    def account_frailty(self, scenario: Scenario, prior: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """Each account's frailty for a run of ``scenario`` from this book: drawn from its posterior given its
+        payment record (:func:`frailty_posterior`) at its keyed uniform ``u``; ``prior`` (the unconditional
+        draw at the same ``u``) for accounts without a record. The posterior is kept per hazard."""
+        if self.history is None:
+            return prior
+        key = repr([s.behaviour.hazard.model_dump() | {"silent": s.behaviour.silent_share} for s in scenario.portfolio.segments])
+        if key not in self._posteriors:
+            self._posteriors[key] = frailty_posterior(self.history, self.as_of, scenario, self.customers, self.segment)
+        post = self._posteriors[key]
+        if post is None:
+            return prior
+        z = prior.copy()
+        z[post.rows] = post.draw(u[post.rows])
+        return z
 
     @property
     def total(self) -> float:
@@ -124,7 +292,8 @@ def opening_book(table: pd.DataFrame, as_of, scenario: Scenario) -> OpeningBook:
         "disputed_open": disputed.to_numpy(),
         "level": open_items["dunning_level"].fillna(-1).astype(int).to_numpy() if "dunning_level" in open_items else -1,
     })
-    return OpeningBook(as_of.date(), customers, seg, items.reset_index(drop=True), applied, left)
+    return OpeningBook(as_of.date(), customers, seg, items.reset_index(drop=True), applied, left,
+                       history=table[table["invoice_date"] <= as_of])
 
 
 def warm_scenario(scenario: Scenario, book: OpeningBook) -> Scenario:
