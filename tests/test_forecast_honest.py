@@ -8,8 +8,9 @@ import pandas as pd
 import pytest
 
 from o2c_sim.forecast.honest import SELECTED, honest_selection, versus
-from o2c_sim.forecast.invoice_level import SurvivalCurves, paid_share
+from o2c_sim.forecast.invoice_level import SurvivalCurves, on_run_days, paid_share, payment_runs, shrinkage
 from o2c_sim.forecast.models import SES, MovingAverage, Naive, giant_receipts, run
+from o2c_sim.forecast.metrics import summary
 from o2c_sim.forecast.pipeline import forecast_with_backtest
 from o2c_sim.forecast.series import KNOWN_AT_ISSUE, History, billing_forecast, giant_threshold, known_at, receipts
 
@@ -88,14 +89,52 @@ def honest_row(result, model, band="1-4"):
     return s[(s["model"] == model) & (s["band"] == band)].iloc[0]
 
 
-def test_chosen_forecast_beats_smoothing_honestly_with_calibrated_intervals(result):
-    sel, ses, ets = honest_row(result, SELECTED), honest_row(result, "ses"), honest_row(result, "ets")
-    print(f"honest WAPE 1-4 {sel.wape:.3f} (SES {ses.wape:.3f}, ETS {ets.wape:.3f}), bias {sel.bias:+.3f}, "
-          f"cov80 {sel.cov80:.2f}, cov95 {sel.cov95:.2f}, origins {sel.origins}")
-    assert sel.origins >= 20
+#: seeds of the robustness check, fixed before any of them was looked at and never changed (the method was
+#: developed on seeds 0–7): the criteria hold on the back-tests of all of them pooled, not on a lucky one
+FAST_SEEDS = (101, 102, 103)
+SLOW_SEEDS = tuple(range(101, 111))
+CRITERIA_MODELS = ["naive", "ses", "ets", "invoice_km"]
+
+
+def pooled_backtest(seeds) -> pd.DataFrame:
+    """The back-tests of :func:`realistic_ledger` histories (one per seed) stacked, forecast as of its end."""
+    frames = []
+    for seed in seeds:
+        led = realistic_ledger(seed=seed)
+        r = forecast_with_backtest(led, led["invoice_date"].max() - pd.Timedelta(days=1), 13, "W", CRITERIA_MODELS)
+        frames.append(r.backtest.assign(seed=seed))
+    return pd.concat(frames, ignore_index=True)
+
+
+def assert_beats_smoothing_honestly(bt: pd.DataFrame) -> None:
+    """The issue's criteria on a pooled back-test at horizons 1–4: the honest selection's WAPE at least 10 %
+    below SES's and ETS's, its 80 % intervals covering 72–88 %, its bias within ±5 %."""
+    s = summary(bt.assign(origin=bt["seed"].astype(str) + ":" + bt["origin"].astype(str)))  # origins per history
+    s = s[s["band"] == "1-4"].set_index("model")
+    sel, ses, ets = s.loc[SELECTED], s.loc["ses"], s.loc["ets"]
+    per_seed = {seed: round(summary(g).query("band == '1-4'").set_index("model").loc[SELECTED, "wape"], 3)
+                for seed, g in bt.groupby("seed")}
+    print(f"pooled honest WAPE 1-4 {sel.wape:.3f} (SES {ses.wape:.3f}, ETS {ets.wape:.3f}), bias {sel.bias:+.3f}, "
+          f"cov80 {sel.cov80:.3f}, cov95 {sel.cov95:.3f}, rows {sel.n}; per seed {per_seed}")
     assert sel.wape <= 0.9 * ses.wape and sel.wape <= 0.9 * ets.wape
     assert 0.72 <= sel.cov80 <= 0.88
     assert abs(sel.bias) <= 0.05
+
+
+def test_chosen_forecast_beats_smoothing_honestly_with_calibrated_intervals():
+    """Pooled over :data:`FAST_SEEDS` (three histories, about 85 scored origins)."""
+    assert_beats_smoothing_honestly(pooled_backtest(FAST_SEEDS))
+
+
+@pytest.mark.slow
+def test_chosen_forecast_beats_smoothing_honestly_on_ten_histories():
+    """Pooled over :data:`SLOW_SEEDS` (ten histories, about 280 scored origins)."""
+    assert_beats_smoothing_honestly(pooled_backtest(SLOW_SEEDS))
+
+
+def test_honest_score_has_a_bootstrap_interval_and_a_difference_to_the_best_simple_baseline(result):
+    sel = honest_row(result, SELECTED)
+    assert sel.origins >= 20
     assert sel.wape_lo <= sel.wape <= sel.wape_hi
     diff = result.honest["versus_best_simple"]["1-4"]
     assert diff["difference"] < 0 and diff["lo95"] <= diff["difference"] <= diff["hi95"]
@@ -235,8 +274,10 @@ def test_a_customer_that_paid_late_last_month_is_expected_later():
         c0 = items[items["customer_id"] == "C0"]
         return np.average((c0["period_start"] - as_of).dt.days, weights=c0["expected"])
 
-    moved = mean_day(late, SurvivalCurves()) - mean_day(led, SurvivalCurves())
-    unweighted = mean_day(late, SurvivalCurves(half_life=1e9)) - mean_day(led, SurvivalCurves(half_life=1e9))
+    # a fixed shrinkage isolates the recency weighting: the estimated one is tested on its own below
+    moved = mean_day(late, SurvivalCurves(shrink=3.0)) - mean_day(led, SurvivalCurves(shrink=3.0))
+    unweighted = (mean_day(late, SurvivalCurves(shrink=3.0, half_life=1e9))
+                  - mean_day(led, SurvivalCurves(shrink=3.0, half_life=1e9)))
     assert moved > 2 and moved > unweighted
 
 
@@ -273,3 +314,29 @@ def test_both_credit_note_conventions_give_net_cash_and_a_full_share(invoice_pai
                         "paid_date": d(["2021-03-31", "2021-03-31"]), "paid_amount": [invoice_paid, note_paid]})
     assert receipts(led, "W", d("2021-04-04")).sum() == pytest.approx(80.0)
     assert paid_share(led, shrink=0.0)[0] == pytest.approx(1.0)
+
+
+def test_estimated_shrinkage_matches_the_normal_normal_moments():
+    """Groups with true means N(0, τ² = 16) and noise σ² = 4, 20 rows each: k = σ²/τ² ≈ 0.25 (Efron &
+    Morris 1975); groups that do not differ get the cap."""
+    rng = np.random.default_rng(11)
+    g = np.repeat(np.arange(200), 20)
+    v = rng.normal(0, 4, 200)[g] + rng.normal(0, 2, len(g))
+    assert shrinkage(v, np.ones(len(g)), g) == pytest.approx(0.25, rel=0.25)
+    assert shrinkage(rng.normal(0, 2, len(g)), np.ones(len(g)), g, k_max=50.0) > 10
+
+
+def test_payment_run_customers_are_paid_on_their_run_day():
+    """A customer paying only on Thursdays (ρ → 1) has its chances moved to Thursdays, mass conserved; one
+    paying on every weekday keeps its curve."""
+    days = pd.date_range("2022-01-03", periods=70)
+    known = pd.DataFrame({"customer_id": ["thu"] * 10 + ["any"] * 70, "amount": 1.0,
+                          "paid_date": list(days[days.day_of_week == 3][:10]) + list(days)})
+    run_day, rho = payment_runs(known)
+    assert run_day[0] == 3 and rho[0] > 0.5 and rho[-1] == pytest.approx(0.0, abs=0.05)
+    p = np.full((2, 14), 1 / 20)
+    out = on_run_days(p, np.array([3, 3]), np.array([1.0, 0.0]), pd.Timestamp("2022-03-06"))  # a Sunday
+    np.testing.assert_allclose(out.sum(axis=1)[1], p.sum(axis=1)[1])
+    thursdays = (pd.Timestamp("2022-03-07") + pd.to_timedelta(np.arange(14), unit="D")).day_of_week == 3
+    assert out[0, ~thursdays].sum() == 0 and out[0].sum() == pytest.approx(p[0].sum())
+    np.testing.assert_allclose(out[1], p[1])
