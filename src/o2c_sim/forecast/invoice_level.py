@@ -149,7 +149,7 @@ class InvoiceLevel(Model):
         """Expected receipts per period from invoices not yet issued, and their variance."""
         known, as_of = history.known, history.as_of
         threshold = giant_threshold(known, history.giant_share)
-        daily, week_sd = billing_forecast(known, as_of, days, threshold)
+        daily, daily_sd = billing_forecast(known, as_of, days, threshold)
         recent = (known["invoice_date"] > as_of - pd.Timedelta(days=BILLING_WINDOW_DAYS)) & (known["amount"] > 0)
         recent &= known["amount"] <= threshold
         rows = np.flatnonzero(recent.to_numpy())
@@ -161,8 +161,9 @@ class InvoiceLevel(Model):
         per_day = np.convolve(daily, pay)[:days]
         new = per_day.reshape(horizon, -1).sum(axis=1)
         x = known.loc[recent, "amount"].to_numpy()
-        # billing level error (s.d. per week, spread with the payment delays) adds to the compound-Poisson term
-        level = np.convolve(np.full(days, week_sd / 7.0), pay)[:days].reshape(horizon, -1).sum(axis=1)
+        # the billing forecast's own error (s.d. per day, from its honest back-test; errors of one forecast
+        # move together, so s.d.s add) spread with the payment delays, on top of the compound-Poisson term
+        level = np.convolve(daily_sd, pay)[:days].reshape(horizon, -1).sum(axis=1)
         return new, new * (x**2).mean() / x.mean() + level**2
 
 

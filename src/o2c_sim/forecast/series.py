@@ -199,16 +199,18 @@ def giant_threshold(known: pd.DataFrame, share: float = GIANT_SHARE, ratio: floa
     return float(max(amounts.quantile(1.0 - share), ratio * amounts.median()))
 
 
-def billing_forecast(known: pd.DataFrame, as_of: pd.Timestamp, days: int, threshold: float = float("inf"),
-                     grid=(0.05, 0.1, 0.2, 0.3, 0.5)) -> tuple[np.ndarray, float]:
-    """Expected new billing on each of the ``days`` days after ``as_of`` and the one-week-ahead error s.d.
+def billing_forecast(known: pd.DataFrame, as_of: pd.Timestamp, days: int,
+                     threshold: float = float("inf")) -> tuple[np.ndarray, np.ndarray]:
+    """Expected new billing on each of the ``days`` days after ``as_of`` and its error s.d. per day.
 
     Weekly net billing (credit notes included, giants excluded: they are not expected to recur) is
-    smoothed by simple exponential smoothing, ``ℓ_t = α b_t + (1 − α) ℓ_{t−1}``, with α picked from
-    ``grid`` by the smallest one-step squared error (Hyndman & Athanasopoulos, FPP3 §8.1). The level is
-    spread over the days by the day-of-month profile of the last year's billing (recurring contracts
-    billed on fixed days), shrunk towards a flat profile with 30 pseudo-days.
+    forecast by its own model, level, damped trend or annual seasonality, chosen by its errors at past
+    origins (:func:`o2c_sim.forecast.billing.forecast_billing`), whose errors per week ahead are the s.d.
+    Each week's forecast is spread over its days by the day-of-month profile of the last year's billing
+    (recurring contracts billed on fixed days), shrunk towards a flat profile with 30 pseudo-days.
     """
+    from .billing import forecast_billing
+
     as_of = pd.Timestamp(as_of)
     regular = known[(known["amount"] <= threshold) & (known["invoice_date"] <= as_of)]
     end = last_complete_end(as_of, "W")
@@ -216,16 +218,9 @@ def billing_forecast(known: pd.DataFrame, as_of: pd.Timestamp, days: int, thresh
     idx = periods(regular["invoice_date"].min(), end, "W") if len(regular) and end >= regular["invoice_date"].min() else []
     b = weekly.reindex(idx, fill_value=0.0).to_numpy(float)
     if len(b) == 0:
-        return np.zeros(days), 0.0
-    best = None
-    for alpha in grid:
-        level, sse = b[: min(4, len(b))].mean(), 0.0
-        for x in b:
-            sse += (x - level) ** 2
-            level += alpha * (x - level)
-        if best is None or sse < best[0]:
-            best = (sse, level)
-    sse, level = best
+        return np.zeros(days), np.zeros(days)
+    week = (np.arange(days) + (as_of - end).days) // 7  # week ahead of each future day, counted from ``end``
+    fc = forecast_billing(b, int(week.max()) + 1)
     future = pd.date_range(as_of + pd.Timedelta(days=1), periods=days)
     year = regular[regular["invoice_date"] > as_of - pd.Timedelta(days=365)]
     by_dom = year["amount"].groupby(year["invoice_date"].dt.day).sum().reindex(range(1, 32), fill_value=0.0)
@@ -233,8 +228,8 @@ def billing_forecast(known: pd.DataFrame, as_of: pd.Timestamp, days: int, thresh
     flat = by_dom.sum() / max(n_dom.sum(), 1)
     per_day = (by_dom + 30 * flat) / (n_dom + 30)  # mean billing per calendar day with that day of month
     profile = per_day / per_day.mean() if per_day.mean() > 0 else per_day * 0 + 1.0
-    daily = level / 7.0 * profile.reindex(future.day).to_numpy()
-    return np.clip(daily, 0.0, None), float(np.sqrt(sse / len(b)))
+    daily = fc.mean[week] / 7.0 * profile.reindex(future.day).to_numpy()
+    return np.clip(daily, 0.0, None), fc.sd[week] / 7.0
 
 
 def terms_days(known: pd.DataFrame, as_of: pd.Timestamp, window_days: int = BILLING_WINDOW_DAYS) -> pd.Series:
