@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from o2c_sim.forecast.gap import gap_analysis
 from o2c_sim.forecast.honest import SELECTED, honest_selection, versus
 from o2c_sim.forecast.invoice_level import SurvivalCurves, on_run_days, paid_share, payment_runs, shrinkage
 from o2c_sim.forecast.models import SES, MovingAverage, Naive, giant_receipts, run
@@ -340,3 +341,39 @@ def test_payment_run_customers_are_paid_on_their_run_day():
     thursdays = (pd.Timestamp("2022-03-07") + pd.to_timedelta(np.arange(14), unit="D")).day_of_week == 3
     assert out[0, ~thursdays].sum() == 0 and out[0].sum() == pytest.approx(p[0].sum())
     np.testing.assert_allclose(out[1], p[1])
+
+
+def test_a_customer_found_paying_late_by_the_gap_analysis_is_expected_later_next_time():
+    """Last period's gap analysis finds one customer's invoices *paid late* (forecast in the window, still
+    unpaid at its end); the next forecast, as of the window's end, expects that customer's other open
+    invoices later than the same model without the feedback — the others stay where they were."""
+    rng = np.random.default_rng(8)
+    rows = []
+    for c in range(12):
+        for k in range(60):
+            inv = pd.Timestamp("2022-01-03") + pd.Timedelta(days=7 * k + int(rng.integers(0, 5)))
+            rows.append((f"C{c}", inv, inv + pd.Timedelta(days=30 + int(rng.integers(-3, 4)))))
+    led = pd.DataFrame(rows, columns=["customer_id", "invoice_date", "paid_date"])
+    led["invoice_id"] = [f"I{i}" for i in range(len(led))]
+    led["due_date"], led["amount"] = led["invoice_date"] + pd.Timedelta(days=30), 100.0
+    as_of = pd.Timestamp("2023-01-22")  # a Sunday
+    previous = as_of - pd.Timedelta(days=28)
+    stuck = (led["customer_id"] == "C0") & led["due_date"].between(previous - pd.Timedelta(days=3), as_of)
+    led.loc[stuck, "paid_date"] = led.loc[stuck, "due_date"] + pd.Timedelta(days=60)
+
+    items = SurvivalCurves().items(History(led, previous), 13)
+    gap = gap_analysis(led, items, previous, previous + pd.Timedelta(days=1), as_of)
+    c0 = gap[gap["customer_id"] == "C0"]
+    assert (c0.loc[c0["invoice_id"].isin(led.loc[stuck, "invoice_id"]), "cause"] == "paid late").all()
+    assert c0["gap"].sum() < -0.5 * c0["forecast"].sum()
+
+    def mean_day(model, customer):
+        h = History(led, as_of)
+        it = model.items(h, 13)
+        it = it[(it["customer_id"] == customer) & it["invoice_id"].isin(h.known.loc[h.known["due_date"] > as_of, "invoice_id"])]
+        return np.average((it["period_start"] - as_of).dt.days, weights=it["expected"])
+
+    moved = mean_day(SurvivalCurves(), "C0") - mean_day(SurvivalCurves(late_feedback=False), "C0")
+    others = mean_day(SurvivalCurves(), "C5") - mean_day(SurvivalCurves(late_feedback=False), "C5")
+    print(f"C0 moved {moved:+.2f} days, C5 {others:+.2f}")
+    assert moved > 1 and abs(others) < 0.2 * moved

@@ -125,6 +125,7 @@ def test_cli_forecast_with_payments_and_a_bad_payments_file(tmp_path, split, cap
     assert main(["forecast", str(src), "--as-of", "2020-09-06", "--horizon", "4", "--models", "naive,invoice_km",
                  "--payments", str(pay), "--out", str(out)]) == 0
     assert json.loads((out / "metrics.json").read_text())["payments"] == f"{len(payments)} dated payment records"
+    assert "track record, last quarter (13 weeks), honest: WAPE 1-4" in capsys.readouterr().out
     bad = tmp_path / "bad.csv"
     bad.write_text("invoice_id,payment_date,amount\nNOPE,2020-02-03,5\n")
     capsys.readouterr()

@@ -211,7 +211,8 @@ def report_lines(r: ForecastResult) -> list[str]:
         lines.append(f"honest WAPE 1-4 minus {vs['baseline']}: {vs['difference']:+.3f} (95% CI [{vs['lo95']:+.3f}, {vs['hi95']:+.3f}])")
     tr = r.honest.get("track_record")
     if tr:
-        lines.append(f"track record, last {tr['periods']} periods: WAPE 1-4 {tr['wape']:.3f}, bias {tr['bias']:+.3f}, "
+        span = f"last quarter ({tr['periods']} weeks)" if r.freq == "W" else f"last {tr['periods']} periods"
+        lines.append(f"track record, {span}, honest: WAPE 1-4 {tr['wape']:.3f}, bias {tr['bias']:+.3f}, "
                      f"80% coverage {tr['cov80']:.2f}")
     for name, reason in r.skipped.items():
         lines.append(f"skipped {name}: {reason}")

@@ -267,6 +267,22 @@ def shrinkage(values: np.ndarray, weight: np.ndarray, group: np.ndarray, k_max: 
     return sigma2 / tau2 if tau2 > 0 else k_max
 
 
+def conditional_mean(surv, c: np.ndarray, support: np.ndarray) -> np.ndarray:
+    """``E[ε | ε > c]`` for a survival curve ``S`` of ε: ``c + ∫_c^∞ S(x) dx / S(c)``, integrated by whole
+    days up to the largest observed ``support``; at least ``c + 1`` (a day later than it is already)."""
+    if len(c) == 0:
+        return c
+    hi = max(float(np.max(support)) if len(support) else 0.0, float(np.max(c))) + 1
+    lo = min(float(np.min(support)) if len(support) else 0.0, float(np.min(c))) - 1
+    xs = np.arange(np.floor(lo), np.ceil(hi) + 1)
+    s = surv(xs)
+    tail = np.cumsum(s[::-1])[::-1]  # Σ_{x ≥ xs[j]} S(x), one-day steps
+    j = np.clip(np.searchsorted(xs, c), 0, len(xs) - 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        extra = np.where(s[j] > 1e-9, tail[j] / s[j], 1.0)
+    return c + np.maximum(extra, 1.0)
+
+
 def disputed_stratum(known: pd.DataFrame, status: np.ndarray, min_paid: int) -> np.ndarray:
     """Per invoice: 1 if disputed (dated disputes only, as :func:`covariates`), else 0 — all 0 when fewer
     than ``min_paid`` disputed invoices are paid. A dispute does not only delay payment by a mean: its
@@ -290,6 +306,11 @@ class SurvivalCurves(InvoiceLevel):
     so a customer that paid late last month moves later). ``S_ε`` is the Kaplan–Meier estimate of ``u − s``
     with open invoices censored; ``S_i(age) = S_ε(age − terms_i − s_i)``.
 
+    **Late now, later next** (``late_feedback``, one Buckley–James step; Buckley & James 1979, Biometrika
+    66): an invoice still open after its due date — the gap analysis's *paid late* — enters its customer's
+    shift with ``E[u | u > its delay so far]`` from the fitted curve, and the shifts are refitted; a
+    customer that did not pay what was expected last period is then expected later on all its items.
+
     ``k`` is estimated from the ledger unless ``shrink`` fixes it (:func:`shrinkage`): the normal–normal
     empirical-Bayes ratio ``σ²_within / τ²_between`` (Efron & Morris 1975). A fixed ``k`` of a few
     pseudo-invoices pulled customers with habits weeks apart towards the mean by days, so their open
@@ -298,8 +319,10 @@ class SurvivalCurves(InvoiceLevel):
 
     name = "invoice_km"
 
-    def __init__(self, shrink: float | None = None, sweeps: int = 5, half_life: float = 180.0, mature_days: int = 30):
+    def __init__(self, shrink: float | None = None, sweeps: int = 5, half_life: float = 180.0, mature_days: int = 30,
+                 late_feedback: bool = True):
         self.shrink, self.sweeps, self.half_life, self.mature_days = shrink, sweeps, half_life, mature_days
+        self.late_feedback = late_feedback
 
     def shifts(self, known: pd.DataFrame, u: np.ndarray, paid: np.ndarray, weight: np.ndarray) -> np.ndarray:
         """``s_i`` for every row of ``known``, fitted on the rows ``paid``."""
@@ -335,8 +358,24 @@ class SurvivalCurves(InvoiceLevel):
         shift = np.zeros(len(known))
         shift[pos] = self.shifts(known[pos], u[pos], fit[pos], weight[pos])
         stratum = disputed_stratum(known, status, self.min_paid)
-        e = u - shift
-        fs = [km_curve(e[pos & (stratum == k)], status[pos & (stratum == k)]) for k in range(stratum.max() + 1)]
+
+        def residual_curves():
+            e = u - shift
+            return [km_curve(e[pos & (stratum == k)], status[pos & (stratum == k)]) for k in range(stratum.max() + 1)]
+
+        fs = residual_curves()
+        # Buckley–James step: an open invoice already past due counts in its customer's shift with its
+        # expected delay given that it is still unpaid, so a customer late now moves later
+        overdue = pos & (status == 0) & (since_due > 0)
+        if self.late_feedback and overdue.any():
+            c = u - shift
+            imputed = u.copy()
+            for k, f in enumerate(fs):
+                rows = overdue & (stratum == k)
+                imputed[rows] = shift[rows] + conditional_mean(f, c[rows], (u - shift)[pos & (status == 1)])
+            use = fit | overdue
+            shift[pos] = self.shifts(known[pos], imputed[pos], use[pos], weight[pos])
+            fs = residual_curves()
 
         def surv(rows, t):
             x = t - terms[rows][:, None] - shift[rows][:, None]
