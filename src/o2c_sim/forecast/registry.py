@@ -31,7 +31,7 @@ def _statsforecast_installed() -> bool:
 
 
 #: the simulation model calibrates and runs a Monte Carlo at every back-test origin: opt-in by name. With
-#: statsforecast installed its AutoETS replaces statsmodels' ETS (the same accuracy, about 13 times faster:
+#: statsforecast installed its AutoETS replaces statsmodels' ETS (the same accuracy, 13–17 times faster:
 #: benchmarks/bench_forecast_vs_statsforecast.py) and its AutoTheta is one more candidate
 OPT_IN = ("simulation", "invoice_cox", "sarimax", "unobserved_components")
 DEFAULT = [n for n in MODELS if n not in OPT_IN and n != ("ets" if _statsforecast_installed() else "sf_autoets")
