@@ -269,14 +269,13 @@ def shrinkage(values: np.ndarray, weight: np.ndarray, group: np.ndarray, k_max: 
 
 def conditional_mean(surv, c: np.ndarray, support: np.ndarray) -> np.ndarray:
     """``E[ε | ε > c]`` for a survival curve ``S`` of ε: ``c + ∫_c^∞ S(x) dx / S(c)``, integrated by whole
-    days up to the largest observed ``support``; at least ``c + 1`` (a day later than it is already)."""
-    if len(c) == 0:
-        return c
-    hi = max(float(np.max(support)) if len(support) else 0.0, float(np.max(c))) + 1
-    lo = min(float(np.min(support)) if len(support) else 0.0, float(np.min(c))) - 1
-    xs = np.arange(np.floor(lo), np.ceil(hi) + 1)
+    days over the curve's ``support`` (its event and censoring times); at least ``c + 1`` (a day later than it is)."""
+    if len(c) == 0 or len(support) == 0:
+        return c + 1.0
+    xs = np.arange(np.floor(np.min(support)) - 1, np.ceil(np.max(support)) + 2)  # the curve's range: a restricted mean
     s = surv(xs)
     tail = np.cumsum(s[::-1])[::-1]  # Σ_{x ≥ xs[j]} S(x), one-day steps
+    c = np.maximum(c, xs[0])  # below the support, S = 1 up to it: the whole distribution lies above c
     j = np.clip(np.searchsorted(xs, c), 0, len(xs) - 1)
     with np.errstate(divide="ignore", invalid="ignore"):
         extra = np.where(s[j] > 1e-9, tail[j] / s[j], 1.0)
@@ -328,6 +327,9 @@ class SurvivalCurves(InvoiceLevel):
         """``s_i`` for every row of ``known``, fitted on the rows ``paid``."""
         terms = (known["due_date"] - known["invoice_date"]).dt.days.to_numpy(float) / 30.0
         x = np.column_stack([covariates(known), terms]) if terms.std() > 0 else covariates(known)
+        # a covariate constant over the fitted rows has no effect to estimate (its float residue after
+        # centring would get an arbitrary coefficient that the other rows then multiply)
+        x = x[:, x[paid].std(axis=0) > 1e-9] if paid.any() else x[:, :0]
         y = u - u[paid].mean()
         xc = x - x[paid].mean(axis=0)
         cust = np.zeros(len(known))
@@ -372,7 +374,7 @@ class SurvivalCurves(InvoiceLevel):
             imputed = u.copy()
             for k, f in enumerate(fs):
                 rows = overdue & (stratum == k)
-                imputed[rows] = shift[rows] + conditional_mean(f, c[rows], (u - shift)[pos & (status == 1)])
+                imputed[rows] = shift[rows] + conditional_mean(f, c[rows], c[pos & (stratum == k)])
             use = fit | overdue
             shift[pos] = self.shifts(known[pos], imputed[pos], use[pos], weight[pos])
             fs = residual_curves()
