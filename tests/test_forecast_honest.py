@@ -80,9 +80,14 @@ def ledger():
 
 
 @pytest.fixture(scope="module")
-def result(ledger):
-    as_of = ledger["invoice_date"].max() - pd.Timedelta(days=1)
-    return forecast_with_backtest(ledger, as_of, 13, "W", ["naive", "ses", "ets", "invoice_km"])
+def fast_results():
+    """The forecasts of the :data:`FAST_SEEDS` histories (the pooled criteria test and the score's CIs)."""
+    return forecasts(FAST_SEEDS)
+
+
+@pytest.fixture(scope="module")
+def result(fast_results):
+    return fast_results[0]
 
 
 def honest_row(result, model, band="1-4"):
@@ -97,14 +102,20 @@ SLOW_SEEDS = tuple(range(101, 111))
 CRITERIA_MODELS = ["naive", "ses", "ets", "invoice_km"]
 
 
-def pooled_backtest(seeds) -> pd.DataFrame:
-    """The back-tests of :func:`realistic_ledger` histories (one per seed) stacked, forecast as of its end."""
-    frames = []
+def forecasts(seeds) -> list:
+    """The forecast of each seed's :func:`realistic_ledger` history as of its end (``seed`` attribute set)."""
+    out = []
     for seed in seeds:
         led = realistic_ledger(seed=seed)
         r = forecast_with_backtest(led, led["invoice_date"].max() - pd.Timedelta(days=1), 13, "W", CRITERIA_MODELS)
-        frames.append(r.backtest.assign(seed=seed))
-    return pd.concat(frames, ignore_index=True)
+        r.seed = seed
+        out.append(r)
+    return out
+
+
+def pooled_backtest(results) -> pd.DataFrame:
+    """The back-tests of several histories' forecasts stacked, with a ``seed`` column."""
+    return pd.concat([r.backtest.assign(seed=r.seed) for r in results], ignore_index=True)
 
 
 def assert_beats_smoothing_honestly(bt: pd.DataFrame) -> None:
@@ -122,15 +133,15 @@ def assert_beats_smoothing_honestly(bt: pd.DataFrame) -> None:
     assert abs(sel.bias) <= 0.05
 
 
-def test_chosen_forecast_beats_smoothing_honestly_with_calibrated_intervals():
+def test_chosen_forecast_beats_smoothing_honestly_with_calibrated_intervals(fast_results):
     """Pooled over :data:`FAST_SEEDS` (three histories, about 85 scored origins)."""
-    assert_beats_smoothing_honestly(pooled_backtest(FAST_SEEDS))
+    assert_beats_smoothing_honestly(pooled_backtest(fast_results))
 
 
 @pytest.mark.slow
 def test_chosen_forecast_beats_smoothing_honestly_on_ten_histories():
     """Pooled over :data:`SLOW_SEEDS` (ten histories, about 280 scored origins)."""
-    assert_beats_smoothing_honestly(pooled_backtest(SLOW_SEEDS))
+    assert_beats_smoothing_honestly(pooled_backtest(forecasts(SLOW_SEEDS)))
 
 
 def test_honest_score_has_a_bootstrap_interval_and_a_difference_to_the_best_simple_baseline(result):
