@@ -126,6 +126,10 @@ def test_cli_forecast_with_payments_and_a_bad_payments_file(tmp_path, split, cap
                  "--payments", str(pay), "--out", str(out)]) == 0
     assert json.loads((out / "metrics.json").read_text())["payments"] == f"{len(payments)} dated payment records"
     assert "track record, last quarter (13 weeks), honest: WAPE 1-4" in capsys.readouterr().out
+    assert main(["gap", str(src), "--forecast", str(out), "--period", "2020-09-07..2020-09-20", "--payments", str(pay)]) == 0
+    table = pd.read_csv(next(out.glob("gap_*")) / "gap_by_invoice.csv")
+    window = payments[payments["payment_date"].between("2020-09-07", "2020-09-20")]
+    assert table["actual"].sum() == pytest.approx(window[window["invoice_id"].isin(table["invoice_id"])]["amount"].sum(), abs=0.01)
     bad = tmp_path / "bad.csv"
     bad.write_text("invoice_id,payment_date,amount\nNOPE,2020-02-03,5\n")
     capsys.readouterr()
