@@ -5,12 +5,12 @@
 2. Every default model and statsforecast's AutoETS / AutoTheta (when installed) on the same rolling
    origins and metrics: accuracy and time of each back-test, measured in this one run.
 
-statsforecast is a benchmark-only dependency. Install it without letting it change the project's pandas:
+statsforecast's models are candidates of the registry (``sf_autoets``, ``sf_autotheta``). With pandas 3
+install it without letting it pin pandas < 3:
 
-    .venv/bin/pip install --no-deps statsforecast coreforecast utilsforecast fugue triad adagio fs cloudpickle
+    .venv/bin/pip install --no-deps statsforecast coreforecast utilsforecast numba llvmlite fugue triad adagio fs
 
-(``pip install statsforecast`` alone pins pandas < 3 and would downgrade the project's pandas.) Without
-it, part 2 compares the project's models only.
+Without it, part 2 compares the project's models only.
 
 Run: ``.venv/bin/python benchmarks/bench_forecast_vs_statsforecast.py [LEDGER.csv --mapping ibm_ar]``
 """
@@ -27,37 +27,25 @@ import pandas as pd
 from o2c_sim import settings
 from o2c_sim.forecast.backtest import origins, run_backtest
 from o2c_sim.forecast.metrics import summary
-from o2c_sim.forecast.models import SeriesModel, frame
+from o2c_sim.forecast.models import ETS, StatsForecast
 from o2c_sim.forecast.pipeline import forecast_with_backtest
 from o2c_sim.forecast.registry import DEFAULT, build
 from o2c_sim.forecast.series import known_at
 from o2c_sim.importer import load_ledger
 
 
-class StatsForecastModel(SeriesModel):
-    """A statsforecast model (non-seasonal: the weekly history is under two years) with 80/95 % intervals."""
-
-    min_periods = 12
-
-    def __init__(self, name: str, make):
-        self.name, self.make = name, make
-
-    def predict(self, y, horizon, history):
-        fc = self.make().forecast(y=np.asarray(y, float), h=horizon, level=[80, 95])
-        return frame(history.future(horizon), fc["mean"], lo80=fc["lo-80"], hi80=fc["hi-80"],
-                     lo95=fc["lo-95"], hi95=fc["hi-95"])
-
-
-def peers() -> list[SeriesModel]:
+def peers() -> list[StatsForecast]:
+    """statsforecast's AutoETS and AutoTheta, compiled once before timing (numba compiles on first use)."""
+    models = [StatsForecast("AutoETS"), StatsForecast("AutoTheta")]
     try:
-        from statsforecast.models import AutoETS, AutoTheta
+        import statsforecast  # noqa: F401
     except ImportError:
-        print("statsforecast is not installed (see the install line at the top): comparing the project's models only")
+        print("statsforecast is not installed: comparing the project's models only")
         return []
-    models = [StatsForecastModel("statsforecast_autoets", lambda: AutoETS(season_length=1)),
-              StatsForecastModel("statsforecast_autotheta", lambda: AutoTheta(season_length=1))]
-    for m in models:  # numba compiles on first use: not timed
-        m.make().forecast(y=np.arange(20.0) + 100, h=2)
+    from statsforecast.models import AutoETS, AutoTheta
+
+    for make in (AutoETS, AutoTheta):
+        make(season_length=1).forecast(y=np.arange(20.0) + 100, h=2)
     return models
 
 
@@ -79,7 +67,10 @@ def main(argv=None) -> int:
     known = known_at(ledger, pd.Timestamp(args.as_of))
     at = origins(known, "W")
     rows, seconds = [], {}
-    for model in [*build(), *peers()]:
+    project = build()
+    names = {m.name for m in project}
+    # statsmodels' ETS is compared with its peer even when the default has replaced it
+    for model in [*project, *[m for m in (ETS(), *peers()) if m.name not in names]]:
         t0 = time.process_time()
         bt, _ = run_backtest(known, [model], "W", 13, at)
         seconds[model.name] = time.process_time() - t0
@@ -92,10 +83,10 @@ def main(argv=None) -> int:
         a, b = g.set_index("band").loc["1-4"], g.set_index("band").loc["5-13"]
         print(f"{model:<26}{a.wape:>9.3f}{b.wape:>10.3f}{a.mase:>9.3f}{a.bias:>+8.3f}{a.cov80:>7.2f}{a.cov95:>7.2f}"
               f"{seconds[model]:>8.2f}")
-    if "statsforecast_autoets" in seconds:
-        w = s[s.band == "1-4"].set_index("model")["wape"]
-        print(f"ets / statsforecast_autoets: WAPE ratio {w['ets'] / w['statsforecast_autoets']:.3f}, "
-              f"time ratio {seconds['ets'] / seconds['statsforecast_autoets']:.2f}")
+    w = s[s.band == "1-4"].set_index("model")["wape"]
+    for ours, peer in (("ets", "sf_autoets"), ("ses", "sf_autotheta")):
+        if peer in seconds and ours in seconds:
+            print(f"{ours} / {peer}: WAPE ratio {w[ours] / w[peer]:.3f}, time ratio {seconds[ours] / seconds[peer]:.2f}")
     return 0
 
 

@@ -224,3 +224,25 @@ def test_cli_refuses_an_out_dir_that_is_not_a_forecast_before_any_work(tmp_path,
     assert main(["forecast", str(tmp_path / "missing.csv"), "--as-of", "2021-01-01", "--out", str(out)]) == 2
     assert "not a forecast directory" in capsys.readouterr().err
     assert [p.name for p in out.iterdir()] == ["notes.txt"] and (out / "notes.txt").read_text() == "keep me"
+
+
+def test_statsforecast_candidates_find_a_known_level_and_decline_when_missing(ledger, monkeypatch):
+    """On a level of 1000 with noise of s.d. 50 statsforecast's AutoETS and AutoTheta forecast about 1000
+    with the noise's 80 % band; through the registry they forecast a real history; without
+    statsforecast the candidate is skipped with the reason."""
+    from o2c_sim.forecast.models import StatsForecast
+    from o2c_sim.forecast.registry import build
+
+    pytest.importorskip("statsforecast")
+    h = History(ledger, pd.Timestamp("2021-01-31"))
+    y = 1000 + np.random.default_rng(4).normal(0, 50, 80)
+    for kind in StatsForecast.KINDS:
+        f = StatsForecast(kind).predict(y, 4, h)
+        assert f["mean"].to_numpy() == pytest.approx(np.full(4, 1000), rel=0.05)
+        assert (f["hi80"] - f["lo80"]).iloc[0] == pytest.approx(2 * 1.2816 * 50, rel=0.3)
+    sf, skipped = run(build(["sf_autoets", "sf_autotheta"]), h, 6)
+    assert not skipped and len(sf) == 12
+    assert ((sf["lo95"] <= sf["lo80"]) & (sf["lo80"] <= sf["mean"]) & (sf["mean"] <= sf["hi80"])).all()
+    monkeypatch.setitem(__import__("sys").modules, "statsforecast", None)
+    f, skipped = run([StatsForecast("AutoTheta")], h, 6)
+    assert f.empty and "statsforecast is not installed" in skipped["sf_autotheta"]

@@ -43,7 +43,9 @@ def test_honest_intervals_cover_and_net_accuracy(result):
 
 def test_forecast_has_every_model_and_ordered_bounds(result):
     f = result.forecast
-    assert {"naive", "ses", "ets", "invoice_km", "combination"} <= set(f["model"])
+    assert {"naive", "ses", "invoice_km", "combination"} <= set(f["model"])
+    assert {"ets", "sf_autoets"} & set(f["model"])  # statsforecast's AutoETS where installed, else statsmodels'
+
     assert (f.groupby("model").size() == 13).all()
     assert ((f["lo95"] <= f["lo80"]) & (f["lo80"] <= f["mean"]) & (f["mean"] <= f["hi80"]) & (f["hi80"] <= f["hi95"])).all()
     assert result.items["expected"].sum() == pytest.approx(f.loc[f["model"] == "invoice_km", "mean"].sum(), rel=1e-6)

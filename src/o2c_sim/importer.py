@@ -881,3 +881,62 @@ def set_aside(raw: pd.DataFrame, found: list[pd.DataFrame], path: Path, *, on_er
     target = Path(quarantine_path) if quarantine_path is not None else default_quarantine_path(path)
     _write_quarantine(raw, problems, target, path)
     return bad, str(target)
+
+
+# ------------------------------------------------------------------------------------------ payments
+
+#: the payments table: one row per payment received against an invoice (partials each with their date)
+PAYMENT_COLUMNS = {"invoice_id": ("invoice_id", "item_id", "invoice"), "payment_date": ("payment_date", "date", "paid_date"),
+                   "amount": ("amount", "payment_amount", "paid_amount")}
+
+
+def load_payments(path: str | os.PathLike, known_invoices: set[str] | None = None) -> pd.DataFrame:
+    """Read a payments table (CSV, XLSX or Parquet): columns ``invoice_id, payment_date, amount``.
+
+    Each column may also go by the names in :data:`PAYMENT_COLUMNS` (``item_id``, ``date``, ``payment_amount``
+    …). Dates and amounts are read as the ledger's are (formats inferred, ``1.234,50``, ``(5)``); a
+    negative amount is a refund or reversal. Every bad row — empty or unknown invoice (when
+    ``known_invoices`` is given), unparseable date or amount — is listed with its row and column in one
+    :class:`UserError`. Returns ``invoice_id, payment_date, amount`` sorted by date.
+    """
+    path = Path(path)
+    mapping = Mapping()
+    raw, ragged = _read_raw(path, mapping, what="payments table")
+    if raw.empty:
+        raise UserError("no data rows below the header", source=str(path))
+    lower = {c.strip().lower(): c for c in raw.columns}
+    columns, missing = {}, []
+    for canon, names in PAYMENT_COLUMNS.items():
+        src = next((lower[n] for n in names if n in lower), None)
+        if src is None:
+            missing.append(f"{canon} (or {', '.join(names[1:])})")
+        else:
+            columns[canon] = src
+    if missing:
+        raise UserError(f"the payments table has no column {'; no column '.join(missing)}; it has {_names(list(raw.columns))}",
+                        source=str(path))
+    texts = {src: _text(raw[src]) for src in columns.values()}
+    formats = date_formats(raw, {"paid_date": columns["payment_date"]}, mapping, str(path), texts)
+    out = pd.DataFrame(index=raw.index)
+    found = [ragged]
+    for canon, src in columns.items():
+        values, text = raw[src], texts[src]
+        empty = text.eq("")
+        found.append(_flag(empty, values, src, f"empty value; {canon} is required"))
+        if canon == "payment_date":
+            out[canon] = _parse_dates(values, text, formats)
+            found.append(_flag(out[canon].isna() & ~empty, values, src,
+                               f"unparseable date; expected a date like {_example(formats[0])} ({formats[0]})"))
+        elif canon == "amount":
+            decimal = detect_decimal(text)
+            out[canon] = _parse_numbers(values, text, decimal)
+            found.append(_flag(out[canon].isna() & ~empty, values, src,
+                               f"not a number; expected an amount like {'1234.56' if decimal == '.' else '1234,56'}"))
+        else:
+            out[canon] = text
+            if known_invoices is not None:
+                found.append(_flag(~text.isin(known_invoices) & ~empty, values, src,
+                                   "no invoice with this id in the ledger; a payment must name an invoice of the ledger"))
+    set_aside(raw, found, path, on_error="fail", quarantine_path=None)
+    out["amount"] = out["amount"].round(2)
+    return out.sort_values("payment_date", kind="stable").reset_index(drop=True)

@@ -41,8 +41,26 @@ def register(subparsers) -> None:
                    help="simulate the cash forecast again with these overrides (e.g. team.collectors=+2) next to the base case")
     p.add_argument("--replications", type=int, default=30, help="Monte Carlo replications of the simulation and what-if (default 30)")
     add_what_if_basis_args(p)
+    add_payments_arg(p)
     p.add_argument("--out", required=True, metavar="DIR", help="output directory to create (an existing one is never replaced)")
     p.set_defaults(func=run)
+
+
+def add_payments_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--payments", metavar="FILE", type=Path,
+                   help="payments table (.csv, .xlsx, .parquet: invoice_id, payment_date, amount), one row per payment: "
+                        "receipts come from these dated records, partial payments each on its own date")
+
+
+def read_payments(args, ledger, activities=None):
+    """Dated payment records: ``--payments FILE`` through the importer, else the activity log's ``payment``
+    rows with an amount, else None (receipts from the ledger's settlement dates)."""
+    from ..forecast.series import payments_from_activities
+    from ..importer import load_payments
+
+    if getattr(args, "payments", None):
+        return load_payments(args.payments, set(ledger["invoice_id"].astype(str)))
+    return payments_from_activities(activities) if activities is not None else None
 
 
 def add_what_if_basis_args(p: argparse.ArgumentParser) -> None:
@@ -95,9 +113,8 @@ def run(args) -> int:
     check_out(Path(args.out))
     check_flag("--replications", args.replications, 2, "replications")
     scenario = base = load_scenario(args.scenario) if args.scenario else None
-    if (args.activities or args.overrides) and not args.what_if:
-        raise UserError("--activities and --set describe the what-if's base case: add --what-if KEY=VALUE "
-                        "(e.g. team.collectors=+2)")
+    if args.overrides and not args.what_if:
+        raise UserError("--set describes the what-if's base case: add --what-if KEY=VALUE (e.g. team.collectors=+2)")
     if args.what_if:  # a bad override, or an effort what-if payment history cannot answer, fails now
         from ..forecast.simulation import WhatIfBasis, scenario_source
 
@@ -111,13 +128,19 @@ def run(args) -> int:
     check_quarantine(args, args.history)
     ledger = read_history(args)
     activities = read_activities(args, ledger)
+    payments = read_payments(args, ledger, activities)
+    if activities is not None and not args.what_if and payments is None:
+        raise UserError("--activities gives the forecast its dated payments (rows of kind 'payment' with an amount) "
+                        "or the what-if's base case: this log has no payment rows with amounts, and no --what-if "
+                        "KEY=VALUE (e.g. team.collectors=+2) was given")
     names = [n.strip() for n in args.models.split(",") if n.strip()] if args.models else None
-    result = forecast_with_backtest(ledger, args.as_of, args.horizon, args.freq, names, scenario)
+    result = forecast_with_backtest(ledger, args.as_of, args.horizon, args.freq, names, scenario, payments=payments)
+    result.payments = "none: receipts on the ledger's settlement dates" if payments is None else f"{len(payments)} dated payment records"
     if args.what_if:
         from ..forecast.series import History
         from ..forecast.simulation import what_if, what_if_basis
 
-        history = History(ledger, result.as_of, args.freq)
+        history = History(ledger, result.as_of, args.freq, payments=payments)
         basis = what_if_basis(history, base, activities=activities, collectors=stated_collectors(args.overrides))
         basis.check(args.what_if)  # an effort what-if from payment history alone is refused, with the reason
         result.what_if = what_if(history, args.horizon, args.what_if, replications=args.replications, basis=basis)
@@ -134,7 +157,7 @@ def metrics_dict(r: ForecastResult) -> dict:
     for row in r.summary.to_dict("records"):
         per_model.setdefault(row["model"], {})[row["band"]] = {k: clean(v) for k, v in row.items() if k not in ("model", "band")}
     return {"as_of": str(r.as_of.date()), "freq": r.freq, "horizon": r.horizon, "selected": r.selected,
-            "honest": r.honest, "skipped": r.skipped, "models": per_model}
+            "honest": r.honest, "skipped": r.skipped, "payments": getattr(r, "payments", None), "models": per_model}
 
 
 def write(r: ForecastResult, out: Path) -> None:
@@ -188,7 +211,8 @@ def report_lines(r: ForecastResult) -> list[str]:
         lines.append(f"honest WAPE 1-4 minus {vs['baseline']}: {vs['difference']:+.3f} (95% CI [{vs['lo95']:+.3f}, {vs['hi95']:+.3f}])")
     tr = r.honest.get("track_record")
     if tr:
-        lines.append(f"track record, last {tr['periods']} periods: WAPE 1-4 {tr['wape']:.3f}, bias {tr['bias']:+.3f}, "
+        span = f"last quarter ({tr['periods']} weeks)" if r.freq == "W" else f"last {tr['periods']} periods"
+        lines.append(f"track record, {span}, honest: WAPE 1-4 {tr['wape']:.3f}, bias {tr['bias']:+.3f}, "
                      f"80% coverage {tr['cov80']:.2f}")
     for name, reason in r.skipped.items():
         lines.append(f"skipped {name}: {reason}")

@@ -21,6 +21,7 @@ from ..forecast.gap import by_account, by_cause, gap_analysis, waterfall_steps
 from ..forecast.series import history_end, period_start, step
 from ..excel import write_csv
 from ..rundir import atomic_dir, check_target, new_subdir
+from .forecast import add_payments_arg, read_payments
 from .validate import add_history_args, check_quarantine, read_history
 
 
@@ -30,6 +31,7 @@ def register(subparsers) -> None:
     add_history_args(p, "ledger file with the receipts since the forecast")
     p.add_argument("--forecast", required=True, metavar="DIR", help="directory written by 'o2c-sim forecast'")
     p.add_argument("--period", required=True, metavar="START..END", help="dates of the periods to compare, e.g. 2013-12-02..2013-12-29")
+    add_payments_arg(p)
     p.set_defaults(func=run)
 
 
@@ -82,7 +84,7 @@ def run(args) -> int:
     if stored.empty:
         first, last = fc["period_start"].min(), fc["period_start"].max()
         raise UserError(f"--period {args.period} is outside the stored forecast's periods {first.date()}..{last.date()}")
-    table = gap_analysis(ledger, items, meta["as_of"], start, end)
+    table = gap_analysis(ledger, items, meta["as_of"], start, end, read_payments(args, ledger))
     accounts = by_account(table)
     steps = waterfall_steps(table, float(stored["mean"].sum()))
     title = f"Forecast of {meta['as_of']} ({meta['selected']}) vs actual, {start.date()}..{end.date()}"

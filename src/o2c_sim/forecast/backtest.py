@@ -34,21 +34,22 @@ def origins(ledger: pd.DataFrame, freq: str = "W", *, min_train: int | None = No
 
 
 def run_backtest(ledger: pd.DataFrame, models: list[Model], freq: str = "W", horizon: int = 13,
-             at: list[pd.Timestamp] | None = None) -> tuple[pd.DataFrame, dict[str, str]]:
+             at: list[pd.Timestamp] | None = None, payments: pd.DataFrame | None = None) -> tuple[pd.DataFrame, dict[str, str]]:
     """Forecasts against actuals at each origin ``at`` (default :func:`origins`).
 
     Returns the table (columns :data:`COLUMNS`; ``scale`` is the MASE scale of the training series,
     ``level`` its mean over the last :data:`LEVEL_PERIODS` periods) and
-    {model: reason} for models skipped at one or more origins.
+    {model: reason} for models skipped at one or more origins. ``payments`` are dated payment records
+    (:func:`~o2c_sim.forecast.series.cash_events`): actuals and every origin's history use them.
     """
-    actual = receipts(ledger, freq)
+    actual = receipts(ledger, freq, payments=payments)
     at = origins(ledger, freq) if at is None else at
     if not at:
         raise UserError(f"the history ({len(actual)} periods) is too short for a back-test; it needs more than "
                         f"{SEASON[freq]} complete periods")
     rows, skipped = [], {}
     for origin in at:
-        history = History(ledger, origin, freq)
+        history = History(ledger, origin, freq, payments=payments)
         f, skip = run(models, history, horizon)
         for name, reason in skip.items():
             skipped.setdefault(name, f"{reason} (first at origin {history.as_of.date()})")

@@ -20,16 +20,19 @@ import pandas as pd
 
 from ..errors import UserError
 from .invoice_level import NEW_BILLING
-from .series import known_at, received
+from .series import cash_events, known_at
 
 CAUSES = ("paid early", "paid late", "partial", "disputed", "broken promise", "written off", "new items")
 
 
-def gap_analysis(ledger: pd.DataFrame, items: pd.DataFrame, as_of, start, end) -> pd.DataFrame:
+def gap_analysis(ledger: pd.DataFrame, items: pd.DataFrame, as_of, start, end,
+                 payments: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per invoice with a forecast or a receipt in the window ``start..end``:
     invoice_id, customer_id, forecast, actual, gap, cause (the cause of an exact hit is still recorded).
 
-    ``items`` are expected receipts per invoice and period (``period_start`` within the window counts).
+    ``items`` are expected receipts per invoice and period (``period_start`` within the window counts);
+    the actual is the money received in the window (:func:`~o2c_sim.forecast.series.cash_events`: each
+    dated partial payment where ``payments`` has them).
     """
     as_of, start, end = pd.Timestamp(as_of), pd.Timestamp(start), pd.Timestamp(end)
     if start <= as_of:
@@ -43,7 +46,9 @@ def gap_analysis(ledger: pd.DataFrame, items: pd.DataFrame, as_of, start, end) -
     new = ledger[ledger["invoice_date"] > as_of]
     rows = pd.concat([open_then, new]).copy()
     in_win = rows["paid_date"].between(start, end)
-    rows["actual"] = received(rows).where(in_win, 0.0)
+    cash = cash_events(rows, payments)
+    cash = cash[cash["date"].between(start, end)].groupby("invoice_id")["amount"].sum()
+    rows["actual"] = rows["invoice_id"].astype(str).map(cash).fillna(0.0)
     rows["forecast"] = rows["invoice_id"].map(fc).fillna(0.0)
     rows["cause"] = _causes(rows, as_of, start, in_win)
     rows = rows[["invoice_id", "customer_id", "forecast", "actual", "cause"]]

@@ -116,16 +116,18 @@ class InvoiceLevel(Model):
         key = (self.name, "fit")
         if key not in history.cache:
             history.cache[key] = self._fit(known, as_of)
-        surv, share, age = history.cache[key]
+        surv, share, age, runs = history.cache[key]
         days = horizon * FREQS[history.freq]
         is_open = (known["paid_date"].isna() & (known["amount"] > 0)).to_numpy()
         mask = is_open if only is None else is_open & only
         rows = np.flatnonzero(mask)
         amount = (open_amount(known.iloc[rows]).clip(lower=0) * share[rows]).to_numpy()
         amount = amount * _credit_factor(known, rows, amount)
-        s = surv(rows, age[rows, None] + np.arange(0, days + 1)[None, :])  # from as_of to the horizon's end
+        # from as_of to a week past the horizon's end, so that mass moved back to a payment run is kept
+        s = surv(rows, age[rows, None] + np.arange(0, days + 8)[None, :])
         with np.errstate(divide="ignore", invalid="ignore"):
             p_day = np.where(s[:, :1] > 1e-9, -np.diff(s, axis=1) / s[:, :1], 0.0)
+        p_day = on_run_days(p_day, runs[0][rows], runs[1][rows], as_of)[:, :days]
         p = p_day.reshape(len(rows), horizon, FREQS[history.freq]).sum(axis=2)
         exp = amount[:, None] * p
         var = (amount[:, None] ** 2 * p * (1 - p)).sum(axis=0)
@@ -141,13 +143,13 @@ class InvoiceLevel(Model):
         pos = (known["amount"] > 0).to_numpy()
         if status[pos].sum() < self.min_paid:
             raise CannotFit(f"needs at least {self.min_paid} paid invoices before the as-of date, has {status[pos].sum()}")
-        return self.curves(known, as_of), paid_share(known, self.share_shrink), time
+        return self.curves(known, as_of), paid_share(known, self.share_shrink), time, payment_runs(known)
 
     def _new_billing(self, history, surv, share, days, horizon):
         """Expected receipts per period from invoices not yet issued, and their variance."""
         known, as_of = history.known, history.as_of
         threshold = giant_threshold(known, history.giant_share)
-        daily, week_sd = billing_forecast(known, as_of, days, threshold)
+        daily, daily_sd = billing_forecast(known, as_of, days, threshold)
         recent = (known["invoice_date"] > as_of - pd.Timedelta(days=BILLING_WINDOW_DAYS)) & (known["amount"] > 0)
         recent &= known["amount"] <= threshold
         rows = np.flatnonzero(recent.to_numpy())
@@ -159,9 +161,51 @@ class InvoiceLevel(Model):
         per_day = np.convolve(daily, pay)[:days]
         new = per_day.reshape(horizon, -1).sum(axis=1)
         x = known.loc[recent, "amount"].to_numpy()
-        # billing level error (s.d. per week, spread with the payment delays) adds to the compound-Poisson term
-        level = np.convolve(np.full(days, week_sd / 7.0), pay)[:days].reshape(horizon, -1).sum(axis=1)
+        # the billing forecast's own error (s.d. per day, from its honest back-test; errors of one forecast
+        # move together, so s.d.s add) spread with the payment delays, on top of the compound-Poisson term
+        level = np.convolve(daily_sd, pay)[:days].reshape(horizon, -1).sum(axis=1)
         return new, new * (x**2).mean() / x.mean() + level**2
+
+
+def payment_runs(known: pd.DataFrame, prior: float = 7.0) -> tuple[np.ndarray, np.ndarray]:
+    """Per invoice: its customer's payment-run weekday (0 = Monday) and how strictly it keeps to it.
+
+    Many payers settle in a weekly payment run. The run day is the weekday of most of the customer's
+    settlements; the strictness ``ρ = (q − 1/7) / (1 − 1/7)`` rescales the share ``q`` of settlements on
+    that weekday — shrunk to 1/7 with ``prior`` pseudo-settlements, ``q = (n_mode + prior/7) / (n + prior)`` —
+    so that ρ = 1 for a customer that only pays on its run day and 0 for one that pays on any day.
+    """
+    paid = known[known["paid_date"].notna() & (known["amount"] > 0)]
+    if paid.empty:
+        return np.zeros(len(known), int), np.zeros(len(known))
+    counts = pd.crosstab(paid["customer_id"], paid["paid_date"].dt.day_of_week)
+    n = counts.sum(axis=1)
+    q = (counts.max(axis=1) + prior / 7) / (n + prior)
+    rho = ((q - 1 / 7) / (1 - 1 / 7)).clip(0.0, 1.0)
+    cust = known["customer_id"]
+    return (cust.map(counts.idxmax(axis=1)).fillna(0).astype(int).to_numpy(),
+            cust.map(rho).fillna(0.0).to_numpy(float))
+
+
+def on_run_days(p_day: np.ndarray, run_day: np.ndarray, rho: np.ndarray, as_of: pd.Timestamp) -> np.ndarray:
+    """Daily payment chances (column ``j`` = day ``as_of + j + 1``) with the share ``ρ`` of each day's chance
+    moved to the nearest run day of the row's customer (the next one if the nearest is not after ``as_of``).
+
+    The curves are fitted to settlement dates that already include the wait for the run, so moving to the
+    *nearest* run day keeps the expected date where the curve had it while the week it falls in follows
+    the customer's run.
+    """
+    n, days = p_day.shape
+    if n == 0 or not (rho > 0).any():
+        return p_day
+    weekday = (pd.Timestamp(as_of).day_of_week + 1 + np.arange(days)) % 7
+    offset = (run_day[:, None] - weekday[None, :] + 3) % 7 - 3  # −3..3: the nearest run day
+    target = np.arange(days)[None, :] + offset
+    target = np.where(target < 0, target + 7, target)
+    target = np.minimum(target, days - 1)
+    moved = np.zeros_like(p_day)
+    np.add.at(moved, (np.repeat(np.arange(n), days), target.ravel()), p_day.ravel())
+    return (1 - rho[:, None]) * p_day + rho[:, None] * moved
 
 
 def paid_share(known: pd.DataFrame, shrink: float = 3.0) -> np.ndarray:
@@ -200,6 +244,55 @@ def _credit_factor(known: pd.DataFrame, rows: np.ndarray, expected: np.ndarray) 
     return pd.Series(cust).map(f).to_numpy()
 
 
+def shrinkage(values: np.ndarray, weight: np.ndarray, group: np.ndarray, k_max: float = 50.0) -> float:
+    """Pseudo-observations ``k = σ² / τ²`` that shrink group means optimally under a normal–normal model.
+
+    With weights ``w`` as observation counts: ``σ²`` is the pooled within-group variance
+    ``Σ w (v − m_g)² / (Σ w − G)``, ``τ²`` the between-group variance of the means net of their sampling
+    noise, ``max(var_g(m_g) − mean_g(σ² / W_g), σ²/k_max)`` (method of moments; Efron & Morris 1975,
+    JASA 70, §2; the James–Stein ``B = σ²/(σ² + τ²)`` per unit count). ``k_max`` when the groups do not differ.
+    """
+    df = pd.DataFrame({"v": values, "w": weight, "g": group})
+    df = df[df["w"] > 0]
+    if df.empty or df["g"].nunique() < 3:
+        return k_max
+    W = df.groupby("g")["w"].sum()
+    m = (df["v"] * df["w"]).groupby(df["g"]).sum() / W
+    resid = df["v"] - df["g"].map(m)
+    dof = df["w"].sum() - len(W)
+    if dof <= 0:
+        return k_max
+    sigma2 = float((df["w"] * resid**2).sum() / dof)
+    tau2 = max(float(m.var(ddof=1) - (sigma2 / W).mean()), sigma2 / k_max)
+    return sigma2 / tau2 if tau2 > 0 else k_max
+
+
+def conditional_mean(surv, c: np.ndarray, support: np.ndarray) -> np.ndarray:
+    """``E[ε | ε > c]`` for a survival curve ``S`` of ε: ``c + ∫_c^∞ S(x) dx / S(c)``, integrated by whole
+    days over the curve's ``support`` (its event and censoring times); at least ``c + 1`` (a day later than it is)."""
+    if len(c) == 0 or len(support) == 0:
+        return c + 1.0
+    xs = np.arange(np.floor(np.min(support)) - 1, np.ceil(np.max(support)) + 2)  # the curve's range: a restricted mean
+    s = surv(xs)
+    tail = np.cumsum(s[::-1])[::-1]  # Σ_{x ≥ xs[j]} S(x), one-day steps
+    c = np.maximum(c, xs[0])  # below the support, S = 1 up to it: the whole distribution lies above c
+    j = np.clip(np.searchsorted(xs, c), 0, len(xs) - 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        extra = np.where(s[j] > 1e-9, tail[j] / s[j], 1.0)
+    return c + np.maximum(extra, 1.0)
+
+
+def disputed_stratum(known: pd.DataFrame, status: np.ndarray, min_paid: int) -> np.ndarray:
+    """Per invoice: 1 if disputed (dated disputes only, as :func:`covariates`), else 0 — all 0 when fewer
+    than ``min_paid`` disputed invoices are paid. A dispute does not only delay payment by a mean: its
+    delay is spread over weeks (until resolution), so disputed invoices get their own residual curve and
+    their spread no longer leaks into the curve of the undisputed ones (a stratified Kaplan–Meier)."""
+    if "disputed" not in known.columns or DISPUTE_RAISED not in known.columns:
+        return np.zeros(len(known), int)
+    d = known["disputed"].fillna(False).astype(bool).to_numpy() & (known["amount"] > 0).to_numpy()
+    return d.astype(int) if (status[d] == 1).sum() >= min_paid else np.zeros(len(known), int)
+
+
 class SurvivalCurves(InvoiceLevel):
     """Kaplan–Meier curve of the days from the due date to payment, shifted per customer and covariates.
 
@@ -211,17 +304,32 @@ class SurvivalCurves(InvoiceLevel):
     residual shrunk as ``Σ w r / (Σ w + k)`` (weights halve every ``half_life`` days since the due date,
     so a customer that paid late last month moves later). ``S_ε`` is the Kaplan–Meier estimate of ``u − s``
     with open invoices censored; ``S_i(age) = S_ε(age − terms_i − s_i)``.
+
+    **Late now, later next** (``late_feedback``, one Buckley–James step; Buckley & James 1979, Biometrika
+    66): an invoice still open after its due date — the gap analysis's *paid late* — enters its customer's
+    shift with ``E[u | u > its delay so far]`` from the fitted curve, and the shifts are refitted; a
+    customer that did not pay what was expected last period is then expected later on all its items.
+
+    ``k`` is estimated from the ledger unless ``shrink`` fixes it (:func:`shrinkage`): the normal–normal
+    empirical-Bayes ratio ``σ²_within / τ²_between`` (Efron & Morris 1975). A fixed ``k`` of a few
+    pseudo-invoices pulled customers with habits weeks apart towards the mean by days, so their open
+    invoices were forecast early (over-forecast weeks 1–2, under-forecast later).
     """
 
     name = "invoice_km"
 
-    def __init__(self, shrink: float = 3.0, sweeps: int = 5, half_life: float = 180.0, mature_days: int = 30):
+    def __init__(self, shrink: float | None = None, sweeps: int = 5, half_life: float = 180.0, mature_days: int = 30,
+                 late_feedback: bool = True):
         self.shrink, self.sweeps, self.half_life, self.mature_days = shrink, sweeps, half_life, mature_days
+        self.late_feedback = late_feedback
 
     def shifts(self, known: pd.DataFrame, u: np.ndarray, paid: np.ndarray, weight: np.ndarray) -> np.ndarray:
         """``s_i`` for every row of ``known``, fitted on the rows ``paid``."""
         terms = (known["due_date"] - known["invoice_date"]).dt.days.to_numpy(float) / 30.0
         x = np.column_stack([covariates(known), terms]) if terms.std() > 0 else covariates(known)
+        # a covariate constant over the fitted rows has no effect to estimate (its float residue after
+        # centring would get an arbitrary coefficient that the other rows then multiply)
+        x = x[:, x[paid].std(axis=0) > 1e-9] if paid.any() else x[:, :0]
         y = u - u[paid].mean()
         xc = x - x[paid].mean(axis=0)
         cust = np.zeros(len(known))
@@ -230,9 +338,11 @@ class SurvivalCurves(InvoiceLevel):
         for _ in range(self.sweeps):
             if x.shape[1]:
                 beta = np.linalg.lstsq(xc[paid], (y - cust)[paid], rcond=None)[0]
-            r = pd.Series((y - xc @ beta) * w.to_numpy(), index=known.index)
+            e = y - xc @ beta
+            r = pd.Series(e * w.to_numpy(), index=known.index)
             g = known["customer_id"]
-            cust = (r.groupby(g).transform("sum") / (w.groupby(g).transform("sum") + self.shrink)).to_numpy()
+            k = shrinkage(e[paid], w.to_numpy()[paid], g.to_numpy()[paid]) if self.shrink is None else self.shrink
+            cust = (r.groupby(g).transform("sum") / (w.groupby(g).transform("sum") + k)).to_numpy()
         return cust + xc @ beta
 
     def curves(self, known, as_of):
@@ -249,10 +359,33 @@ class SurvivalCurves(InvoiceLevel):
             fit = status == 1
         shift = np.zeros(len(known))
         shift[pos] = self.shifts(known[pos], u[pos], fit[pos], weight[pos])
-        f = km_curve((u - shift)[pos], status[pos])
+        stratum = disputed_stratum(known, status, self.min_paid)
+
+        def residual_curves():
+            e = u - shift
+            return [km_curve(e[pos & (stratum == k)], status[pos & (stratum == k)]) for k in range(stratum.max() + 1)]
+
+        fs = residual_curves()
+        # Buckley–James step: an open invoice already past due counts in its customer's shift with its
+        # expected delay given that it is still unpaid, so a customer late now moves later
+        overdue = pos & (status == 0) & (since_due > 0)
+        if self.late_feedback and overdue.any():
+            c = u - shift
+            imputed = u.copy()
+            for k, f in enumerate(fs):
+                rows = overdue & (stratum == k)
+                imputed[rows] = shift[rows] + conditional_mean(f, c[rows], c[pos & (stratum == k)])
+            use = fit | overdue
+            shift[pos] = self.shifts(known[pos], imputed[pos], use[pos], weight[pos])
+            fs = residual_curves()
 
         def surv(rows, t):
-            return f(t - terms[rows][:, None] - shift[rows][:, None])
+            x = t - terms[rows][:, None] - shift[rows][:, None]
+            out = fs[0](x)
+            for k in range(1, len(fs)):
+                sel = stratum[rows] == k
+                out[sel] = fs[k](x[sel])
+            return out
 
         return surv
 

@@ -58,13 +58,15 @@ def check_inputs(ledger: pd.DataFrame, as_of, horizon: int, freq: str) -> pd.Tim
 
 
 def forecast_with_backtest(ledger: pd.DataFrame, as_of, horizon: int = 13, freq: str = "W",
-                           models: list[Model] | list[str] | None = None, scenario=None) -> ForecastResult:
-    """Back-test, combine, select and forecast. ``models`` are instances or registry names (default all)."""
+                           models: list[Model] | list[str] | None = None, scenario=None,
+                           payments: pd.DataFrame | None = None) -> ForecastResult:
+    """Back-test, combine, select and forecast. ``models`` are instances or registry names (default all);
+    ``payments`` are dated payment records (``invoice_id, payment_date, amount``) when the ledger has them."""
     as_of = check_inputs(ledger, as_of, horizon, freq)
     if models is None or all(isinstance(m, str) for m in models):
         models = build(models, scenario)
     known = known_at(ledger, as_of)
-    n = len(receipts(known, freq, as_of))
+    n = len(receipts(known, freq, as_of, payments))
     min_train = SEASON[freq] if n >= SEASON[freq] + 2 * MIN_ORIGINS else max(8, n // 2)
     at = origins(known, freq, min_train=min_train)
     if len(at) < MIN_ORIGINS:
@@ -73,11 +75,12 @@ def forecast_with_backtest(ledger: pd.DataFrame, as_of, horizon: int = 13, freq:
     # warm-up origins before the scored ones give the first scored origin a record of MIN_RECORD errors at
     # each horizon 1–4 to choose and calibrate from; they are not scored themselves
     warm = [o for o in origins(known, freq, min_train=max(8, min_train - MIN_RECORD - 4)) if o < at[0]]
-    bt, skipped = run_backtest(known, models, freq, horizon, warm + at)
+    known_pay = None if payments is None else payments[payments["payment_date"] <= as_of]
+    bt, skipped = run_backtest(known, models, freq, horizon, warm + at, payments=known_pay)
     if bt.empty:
         raise UserError(f"no model could be fitted on this history: {skipped}")
     bt = conformal_intervals(combine_backtest(bt), freq)
-    history = History(ledger, as_of, freq)
+    history = History(ledger, as_of, freq, payments=payments)
     combo = Combination(models, bt)
     f, skipped_now = run([*models, combo], history, horizon)
     skipped.update(skipped_now)

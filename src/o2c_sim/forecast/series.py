@@ -71,14 +71,16 @@ KNOWN_AT_ISSUE = ("invoice_id", "customer_id", "segment", "invoice_date", "due_d
 DISPUTE_RAISED = "dispute_raised_date"
 
 
-def known_at(ledger: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+def known_at(ledger: pd.DataFrame, as_of: pd.Timestamp, payments: pd.DataFrame | None = None) -> pd.DataFrame:
     """The ledger as recorded on ``as_of``: invoices issued by then; settlements after it undone.
 
     For an invoice still open on ``as_of`` every column that is neither fixed at issue
     (:data:`KNOWN_AT_ISSUE`) nor dated on or before ``as_of`` is blanked (money 0, flags False, text "",
     dates NaT): an undated outcome such as ``disputed`` or ``paid_amount`` was recorded later and must not
     leak. ``disputed`` is then True only while a dated dispute (:data:`DISPUTE_RAISED` ≤ as_of, not
-    resolved by then) is running. Invoices settled by ``as_of`` keep all their columns.
+    resolved by then) is running. Invoices settled by ``as_of`` keep all their columns. With dated
+    ``payments`` (:func:`cash_events`), an open invoice's ``paid_amount`` is what it had paid by ``as_of``,
+    so only its rest is expected.
     """
     as_of = pd.Timestamp(as_of)
     df = ledger[ledger["invoice_date"] <= as_of].copy()
@@ -102,6 +104,10 @@ def known_at(ledger: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
             df.loc[later, col] = ""
         else:
             df.loc[later, col] = pd.NA
+    if payments is not None and len(payments):
+        to_date = payments[payments["payment_date"] <= as_of].groupby("invoice_id")["amount"].sum()
+        ids = df["invoice_id"].astype(str)
+        df.loc[later, "paid_amount"] = ids[later].map(to_date).fillna(0.0).to_numpy()
     if "disputed" in df.columns and DISPUTE_RAISED in df.columns:
         running = df[DISPUTE_RAISED].notna() & ~(df.get("dispute_resolved_date", pd.Series(pd.NaT, index=df.index)) <= as_of)
         df.loc[later, "disputed"] = running[later]
@@ -118,21 +124,57 @@ def received(ledger: pd.DataFrame) -> pd.Series:
     return paid.where(ledger["paid_date"].notna(), 0.0)
 
 
+def cash_events(ledger: pd.DataFrame, payments: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Money received: ``invoice_id, date, amount``, one row per payment.
+
+    An invoice with dated payment records (``payments``: ``invoice_id, payment_date, amount``, every
+    partial payment with its own date — :func:`o2c_sim.importer.load_payments` or the ``payment`` rows of
+    an activity log, :func:`payments_from_activities`) is received as those records say; any other
+    settled row as :func:`received` on its ``paid_date``. Partial payments do not collapse onto one date.
+    """
+    settled = ledger[ledger["paid_date"].notna()]
+    if payments is not None and len(payments):
+        ids = set(ledger["invoice_id"].astype(str))
+        pay = payments[payments["invoice_id"].astype(str).isin(ids)]
+        settled = settled[~settled["invoice_id"].astype(str).isin(set(pay["invoice_id"].astype(str)))]
+        dated = pd.DataFrame({"invoice_id": pay["invoice_id"].astype(str), "date": pay["payment_date"],
+                              "amount": pay["amount"].astype(float)})
+    else:
+        dated = None
+    out = pd.DataFrame({"invoice_id": settled["invoice_id"].astype(str), "date": settled["paid_date"],
+                        "amount": received(settled).astype(float)})
+    return out if dated is None else pd.concat([out, dated], ignore_index=True)
+
+
+def payments_from_activities(activities: pd.DataFrame) -> pd.DataFrame | None:
+    """The payments table from an activity log's ``payment`` rows that carry an amount (None if it has none)."""
+    if activities is None or "amount" not in activities.columns:
+        return None
+    rows = activities[(activities["kind"] == "payment") & activities["amount"].notna()]
+    if rows.empty:
+        return None
+    return pd.DataFrame({"invoice_id": rows["item_id"].astype(str), "payment_date": pd.to_datetime(rows["date"]).dt.normalize(),
+                         "amount": rows["amount"].astype(float)}).sort_values("payment_date", ignore_index=True)
+
+
 def periods(first: pd.Timestamp, last: pd.Timestamp, freq: str) -> pd.DatetimeIndex:
     """Period starts from the period containing ``first`` to the one containing ``last``."""
     return pd.date_range(period_start(pd.Timestamp(first), freq), period_start(pd.Timestamp(last), freq), freq=step(freq))
 
 
-def receipts(ledger: pd.DataFrame, freq: str, through: pd.Timestamp | None = None) -> pd.Series:
-    """Receipts per complete period, from the first invoice's period to the last period ending by ``through``.
+def receipts(ledger: pd.DataFrame, freq: str, through: pd.Timestamp | None = None,
+             payments: pd.DataFrame | None = None) -> pd.Series:
+    """Receipts per complete period (:func:`cash_events`), from the first invoice's period to the last
+    period ending by ``through``.
 
     ``through`` defaults to :func:`history_end`. Periods with no receipts are 0.
     """
     through = history_end(ledger) if through is None else pd.Timestamp(through)
     end = last_complete_end(through, freq)
     idx = periods(ledger["invoice_date"].min(), end, freq) if end >= ledger["invoice_date"].min() else pd.DatetimeIndex([])
-    paid = ledger[ledger["paid_date"].notna() & (ledger["paid_date"] <= end)]
-    s = received(paid).groupby(period_start(paid["paid_date"], freq)).sum()
+    cash = cash_events(ledger, payments)
+    cash = cash[cash["date"] <= end]
+    s = cash["amount"].groupby(period_start(cash["date"], freq)).sum()
     return s.reindex(idx, fill_value=0.0).rename("receipts").astype(float)
 
 
@@ -157,16 +199,18 @@ def giant_threshold(known: pd.DataFrame, share: float = GIANT_SHARE, ratio: floa
     return float(max(amounts.quantile(1.0 - share), ratio * amounts.median()))
 
 
-def billing_forecast(known: pd.DataFrame, as_of: pd.Timestamp, days: int, threshold: float = float("inf"),
-                     grid=(0.05, 0.1, 0.2, 0.3, 0.5)) -> tuple[np.ndarray, float]:
-    """Expected new billing on each of the ``days`` days after ``as_of`` and the one-week-ahead error s.d.
+def billing_forecast(known: pd.DataFrame, as_of: pd.Timestamp, days: int,
+                     threshold: float = float("inf")) -> tuple[np.ndarray, np.ndarray]:
+    """Expected new billing on each of the ``days`` days after ``as_of`` and its error s.d. per day.
 
     Weekly net billing (credit notes included, giants excluded: they are not expected to recur) is
-    smoothed by simple exponential smoothing, ``ℓ_t = α b_t + (1 − α) ℓ_{t−1}``, with α picked from
-    ``grid`` by the smallest one-step squared error (Hyndman & Athanasopoulos, FPP3 §8.1). The level is
-    spread over the days by the day-of-month profile of the last year's billing (recurring contracts
-    billed on fixed days), shrunk towards a flat profile with 30 pseudo-days.
+    forecast by its own model, level, damped trend or annual seasonality, chosen by its errors at past
+    origins (:func:`o2c_sim.forecast.billing.forecast_billing`), whose errors per week ahead are the s.d.
+    Each week's forecast is spread over its days by the day-of-month profile of the last year's billing
+    (recurring contracts billed on fixed days), shrunk towards a flat profile with 30 pseudo-days.
     """
+    from .billing import forecast_billing
+
     as_of = pd.Timestamp(as_of)
     regular = known[(known["amount"] <= threshold) & (known["invoice_date"] <= as_of)]
     end = last_complete_end(as_of, "W")
@@ -174,16 +218,9 @@ def billing_forecast(known: pd.DataFrame, as_of: pd.Timestamp, days: int, thresh
     idx = periods(regular["invoice_date"].min(), end, "W") if len(regular) and end >= regular["invoice_date"].min() else []
     b = weekly.reindex(idx, fill_value=0.0).to_numpy(float)
     if len(b) == 0:
-        return np.zeros(days), 0.0
-    best = None
-    for alpha in grid:
-        level, sse = b[: min(4, len(b))].mean(), 0.0
-        for x in b:
-            sse += (x - level) ** 2
-            level += alpha * (x - level)
-        if best is None or sse < best[0]:
-            best = (sse, level)
-    sse, level = best
+        return np.zeros(days), np.zeros(days)
+    week = (np.arange(days) + (as_of - end).days) // 7  # week ahead of each future day, counted from ``end``
+    fc = forecast_billing(b, int(week.max()) + 1)
     future = pd.date_range(as_of + pd.Timedelta(days=1), periods=days)
     year = regular[regular["invoice_date"] > as_of - pd.Timedelta(days=365)]
     by_dom = year["amount"].groupby(year["invoice_date"].dt.day).sum().reindex(range(1, 32), fill_value=0.0)
@@ -191,8 +228,8 @@ def billing_forecast(known: pd.DataFrame, as_of: pd.Timestamp, days: int, thresh
     flat = by_dom.sum() / max(n_dom.sum(), 1)
     per_day = (by_dom + 30 * flat) / (n_dom + 30)  # mean billing per calendar day with that day of month
     profile = per_day / per_day.mean() if per_day.mean() > 0 else per_day * 0 + 1.0
-    daily = level / 7.0 * profile.reindex(future.day).to_numpy()
-    return np.clip(daily, 0.0, None), float(np.sqrt(sse / len(b)))
+    daily = fc.mean[week] / 7.0 * profile.reindex(future.day).to_numpy()
+    return np.clip(daily, 0.0, None), fc.sd[week] / 7.0
 
 
 def terms_days(known: pd.DataFrame, as_of: pd.Timestamp, window_days: int = BILLING_WINDOW_DAYS) -> pd.Series:
@@ -233,19 +270,22 @@ class History:
     as_of: pd.Timestamp
     freq: str = "W"
     giant_share: float = GIANT_SHARE
+    payments: pd.DataFrame | None = field(default=None, repr=False)  #: dated payment records (cut to as_of)
     known: pd.DataFrame = field(init=False, repr=False)
     cache: dict = field(init=False, repr=False, default_factory=dict)  #: fits shared by the models at one origin
 
     def __post_init__(self, ledger):
         check_freq(self.freq)
         self.as_of = last_complete_end(pd.Timestamp(self.as_of), self.freq)
-        self.known = known_at(ledger, self.as_of)
+        if self.payments is not None:
+            self.payments = self.payments[self.payments["payment_date"] <= self.as_of]
+        self.known = known_at(ledger, self.as_of, self.payments)
         if self.known.empty:
             raise UserError(f"no invoices were issued on or before {self.as_of.date()}; choose a later as-of date")
 
     @cached_property
     def receipts(self) -> pd.Series:
-        return receipts(self.known, self.freq, self.as_of)
+        return receipts(self.known, self.freq, self.as_of, self.payments)
 
     @cached_property
     def giant(self) -> np.ndarray:
@@ -258,7 +298,7 @@ class History:
         if not self.giant.any():
             return self.receipts
         g = self.known[self.giant]
-        return self.receipts - receipts(g, self.freq, self.as_of).reindex(self.receipts.index, fill_value=0.0)
+        return self.receipts - receipts(g, self.freq, self.as_of, self.payments).reindex(self.receipts.index, fill_value=0.0)
 
     def future(self, horizon: int) -> pd.DatetimeIndex:
         return pd.date_range(self.as_of + pd.Timedelta(days=1), periods=horizon, freq=step(self.freq))
