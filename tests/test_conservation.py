@@ -5,7 +5,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from o2c_sim.model import simulate
-from o2c_sim.strategies import REGISTRY
+from o2c_sim.strategies import BUILT_IN
 from conftest import small_scenario
 
 random_overrides = st.fixed_dictionaries({
@@ -16,7 +16,7 @@ random_overrides = st.fixed_dictionaries({
     "team.collectors": st.integers(0, 4),
     "team.dispute_analysts": st.integers(0, 2),
     "team.cash_app_clerks": st.integers(0, 2),
-    "strategy.prioritisation": st.sampled_from(sorted(REGISTRY)),
+    "strategy.prioritisation": st.sampled_from(sorted(BUILT_IN)),
     "portfolio.segments.mid_market.behaviour.dispute_rate": st.floats(0, 0.5),
     "portfolio.segments.mid_market.behaviour.partial_payment_rate": st.floats(0, 0.5),
     "portfolio.segments.mid_market.behaviour.unapplied_rate": st.floats(0, 0.5),
