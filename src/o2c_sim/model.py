@@ -123,7 +123,9 @@ class Simulation:
         self.suspense = np.zeros(self.days, np.int64)
         if self.currencies is not None:  # reporting-currency cents gained or lost on open items by rate moves
             self.fx_revaluation = np.zeros(self.days)
+            self.fx_realised = np.zeros(self.days)  # ... and realised on the items settled (currencies.py)
             self._open_by_currency = np.zeros(len(self.currencies.codes))
+            self._open_yesterday = (np.array([], np.int64), np.array([], np.int64))
         if opening is not None:
             self._carry_in(opening)
         self.env.process(self._days())
@@ -323,7 +325,9 @@ class Simulation:
         suspense = self.ledger.suspense
         if self.currencies is not None:  # the book in the reporting currency at the evening's rate
             fx, currency = self.currencies, self.ledger.currency[idx]
-            self.fx_revaluation[d] = fx.revaluation(self._open_by_currency, d)
+            self.fx_realised[d] = fx.realised(*self._open_yesterday, self.ledger, self.inv.issue_day, d)
+            self.fx_revaluation[d] = fx.revaluation(self._open_by_currency, d) - self.fx_realised[d]
+            self._open_yesterday = (idx, cents)
             self._open_by_currency = np.bincount(currency, weights=cents, minlength=len(fx.codes))
             cents = fx.reporting(cents, currency, d)
             suspense = np.rint(fx.reporting(suspense, np.arange(len(fx.codes)), d))
