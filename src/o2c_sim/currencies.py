@@ -41,14 +41,19 @@ import numpy as np
 class Currencies:
     """The currency of each account and the rate of each currency on each simulated day."""
 
-    def __init__(self, scenario, keyed, segment: np.ndarray, origin_ordinal: int, days: int):
+    def __init__(self, scenario, keyed, segment: np.ndarray, origin_ordinal: int, days: int,
+                 given: np.ndarray | None = None):
+        """``given``: each account's currency code as a warm start's ledger says; else drawn by segment."""
         cfg = scenario.currencies
         seg_names = [s.name for s in scenario.portfolio.segments]
-        billed = {c for shares in cfg.accounts.values() for c, share in shares.items() if share > 0}
+        billed = {c for shares in cfg.accounts.values() for c, share in shares.items() if share > 0} if given is None \
+            else set(given.tolist())
         #: currency codes; code 0 is the reporting currency
         self.codes = [scenario.currency] + sorted(billed - {scenario.currency})
         self.account = np.zeros(len(segment), np.int64)
-        for s, name in enumerate(seg_names):
+        if given is not None:
+            self.account = np.array([self.codes.index(c) for c in given.tolist()], np.int64)
+        for s, name in enumerate(seg_names if given is None else []):
             shares = cfg.accounts.get(name)
             if not shares:
                 continue
