@@ -100,6 +100,19 @@ class QueryDesk:
         self.shift_starts = [start for start, _ in sim.shifts]
         self.outcome_cdf = np.array([np.cumsum([cfg.outcomes[r].get(o, 0.0) for o in QUERY_OUTCOMES])
                                      for r in QUERY_REASONS])
+        self._day, self._by_account, self._account_of = -1, np.array([], np.int64), np.array([], np.int64)
+
+    def account_items(self, account: int, now: float) -> np.ndarray:
+        """The ``account``'s items open at ``now``, latest issue day first (ties: ledger order). The
+        morning's open items are sorted by account once a business day; nothing is issued later in a
+        day, so the items open now are those of the morning still open (a lookup, not a scan of the book)."""
+        sim = self.sim
+        if self._day != int(now):
+            idx = sim.open_items()
+            self._by_account = idx[np.lexsort((idx, -sim.inv.issue_day[idx], sim.inv.account[idx]))]
+            self._account_of, self._day = sim.inv.account[self._by_account], int(now)
+        mine = self._by_account[np.searchsorted(self._account_of, account):np.searchsorted(self._account_of, account, "right")]
+        return mine[sim.ledger.open[mine] > 0]
 
     def arrivals(self):
         """SimPy process: each business day's queries, in time order."""
@@ -129,9 +142,8 @@ class QueryDesk:
 
     def arrive(self, channel: int, segment: int, reason: int, account: int, minutes: float, outcome: int, *, key: int) -> None:
         sim, now = self.sim, self.sim.env.now
-        idx = sim.open_items()
-        mine = idx[sim.inv.account[idx] == account]
-        invoice = int(mine[np.argmax(sim.inv.issue_day[mine])]) if len(mine) else -1
+        mine = self.account_items(account, now)
+        invoice = int(mine[0]) if len(mine) else -1  # the most recent
         held = int(sim.ledger.open[invoice]) if invoice >= 0 else 0
         q = Query(channel=channel, segment=segment, reason=reason, account=account, invoice=invoice, held=held,
                   arrived=now, minutes=minutes, outcome=outcome, key=key)
@@ -195,8 +207,8 @@ class QueryDesk:
             credit_and_rebill(sim, i, now, cfg.rebill_share, detail=CREDIT_NOTE_DETAIL)
         elif what == "promise" and not sim.acct.ptp_open[a]:
             d = int(now)
-            idx = sim.open_items()
-            idx = idx[sim.actionable(idx, d) & (sim.inv.due_day[idx] < d) & (sim.inv.account[idx] == a)]
+            idx = np.sort(self.account_items(a, now))
+            idx = idx[sim.actionable(idx, d) & (sim.inv.due_day[idx] < d)]
             if len(idx):
                 days = sim.keyed.integers("query_promise_days", 1, sim.scenario.strategy.ptp_max_days + 1, a, q.key)
                 record_promises(sim, d, np.array([a]), np.atleast_1d(days), idx)
