@@ -89,8 +89,10 @@ class Currencies:
         if d == 0 or len(idx) == 0:
             return 0.0
         reduced = cents - ledger.open[idx]
+        moved = np.flatnonzero(reduced)
+        idx, reduced = idx[moved], reduced[moved]
         c = ledger.currency[idx]
-        return float(np.dot(reduced, self.rates[c, d] - self.rates[c, np.maximum(issue_day[idx], 0)]))
+        return float((reduced * (self.rates[c, d] - self.rates[c, np.maximum(issue_day[idx], 0)])).sum())
 
     def revaluation(self, open_by_currency: np.ndarray, d: int) -> float:
         """Reporting-currency cents of the whole exchange difference on the day-(d−1) open balances from
