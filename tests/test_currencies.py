@@ -130,3 +130,15 @@ def test_limits_minimums_and_ranking_compare_amounts_in_the_reporting_currency()
     # the fixed 40 of the Directive is 40 euros, charged as 13.33 dollars
     fixed = usd.events.loc[usd.events["kind"] == "fee_added", "amount"]
     assert (fixed.round(2) == 13.33).mean() > 0.5
+
+
+def test_calibration_refuses_an_invoice_table_in_several_currencies():
+    import pandas as pd
+
+    from o2c_sim.calibration import calibrate
+
+    table = pd.DataFrame({"invoice_id": ["A", "B"], "customer_id": ["x", "y"], "amount": [100.0, 200.0],
+                          "invoice_date": pd.to_datetime(["2026-01-01"] * 2), "due_date": pd.to_datetime(["2026-01-31"] * 2),
+                          "paid_date": pd.to_datetime(["2026-02-03"] * 2), "currency": ["EUR", "USD"]})
+    with pytest.raises(UserError, match=r"2 currencies \(EUR, USD\) and calibration would add them up"):
+        calibrate(table)
