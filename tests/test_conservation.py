@@ -55,6 +55,10 @@ random_overrides = st.fixed_dictionaries({
     "refunds.apply_to_open_items": st.booleans(),
     "refunds.clerks": st.integers(0, 2),
     "refunds.approval_days": st.floats(0, 10),
+    # query management: credit notes and corrected invoices from queries (docs/model.md §2.22)
+    "queries.enabled": st.booleans(),
+    "queries.channels": st.just([{"name": "mailbox", "per_1000_accounts_per_day": 150.0, "handling_minutes": 5.0,
+                                  "sla_minutes": 600.0}]),
     # accounts billing in several currencies (docs/model.md §2.24); the ledger checks cash per currency every evening
     "currencies.enabled": st.booleans(),
     "currencies.accounts": st.just({"mid_market": {"EUR": 0.4, "USD": 0.6}, "small_business": {"GBP": 0.5, "EUR": 0.5}}),
