@@ -55,6 +55,10 @@ random_overrides = st.fixed_dictionaries({
     "refunds.apply_to_open_items": st.booleans(),
     "refunds.clerks": st.integers(0, 2),
     "refunds.approval_days": st.floats(0, 10),
+    # query management: credit notes and corrected invoices from queries (docs/model.md §2.22)
+    "queries.enabled": st.booleans(),
+    "queries.channels": st.just([{"name": "mailbox", "per_1000_accounts_per_day": 150.0, "handling_minutes": 5.0,
+                                  "sla_minutes": 600.0}]),
     # accounts billing in several currencies (docs/model.md §2.24); the ledger checks cash per currency every evening
     "currencies.enabled": st.booleans(),
     "currencies.accounts": st.just({"mid_market": {"EUR": 0.4, "USD": 0.6}, "small_business": {"GBP": 0.5, "EUR": 0.5}}),
@@ -85,6 +89,13 @@ def test_money_is_conserved_every_day(overrides):
                                                  "credit_applied")) - kind.get("payment_reversed", 0.0)
         own = open_cents if code is None else open_cents[(inv["currency"] == code).to_numpy()]
         assert round((issued - applied - kind.get("credit_note", 0.0) - kind.get("write_off", 0.0)) * 100) == own.sum()
+    if several:  # in the reporting currency: closing AR = what was billed − what left the book, each at its
+        # day's rate, + the exchange differences (realised on settlement + revaluation of what is open)
+        rep = ev.groupby("kind", observed=True)["reporting_amount"].sum()
+        left = sum(rep.get(k, 0.0) for k in ("payment", "partial_payment", "cash_applied", "plan_instalment", "legal_recovery",
+                                             "credit_applied", "credit_note", "write_off")) - rep.get("payment_reversed", 0.0)
+        fx = result.daily["fx_realised"].sum() + result.daily["fx_revaluation"].sum()
+        assert abs(rep.get("issue", 0.0) - left + fx - result.daily["ar_total"].iloc[-1]) < 0.03 + 1e-9 * rep.get("issue", 0.0)
     by_kind = ev.groupby("kind", observed=True)["amount"].sum().round(2)
     # every cent received is applied, in suspense, in a credit balance or refunded (per currency: Ledger.check)
     if not several:

@@ -93,3 +93,40 @@ def test_bad_input_is_a_user_error(tmp_path, capsys, argv, words):
     assert main(["position", str(ledger), *argv, "--out", str(tmp_path / "out")]) == 2
     assert words in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_run_in_several_currencies_rolls_forward_one_currency_at_a_time(tmp_path, capsys):
+    """Amounts of different currencies are never added: without --currency the command refuses and names
+    them (exit 2, nothing written); with it, each currency's position closes on that currency's open
+    invoices to the cent."""
+    sc = small_scenario(overrides={"portfolio.accounts": 120, "horizon_days": 60, "warmup_days": 30, "replications": 1,
+                                   "seed": 4, "currencies.enabled": True,
+                                   "currencies.accounts": {"mid_market": {"EUR": 0.5, "USD": 0.5}},
+                                   "currencies.rates": {"USD": {"2000-01-01": 0.9, "2026-02-01": 0.8}}})
+    reps = run_replications(sc)
+    run_dir = write_run(tmp_path / "run", reps)
+    inv = reps.results[0].invoices
+    last = reps.results[0].daily["date"].iloc[-1].date()
+    period = ["--period", f"{reps.results[0].daily['date'].iloc[0].date()}..{last}"]
+    assert main(["position", str(run_dir), *period, "--out", str(tmp_path / "mixed")]) == 2
+    err = capsys.readouterr().err
+    assert "2 currencies (EUR, USD)" in err and "--currency" in err and not (tmp_path / "mixed").exists()
+    for code in ("EUR", "USD"):
+        out = tmp_path / code
+        assert main(["position", str(run_dir), *period, "--currency", code, "--out", str(out)]) == 0
+        mine = inv[inv["currency"] == code]
+        left = mine["amount"] - mine["paid_amount"] - mine["credited_amount"] - mine["written_off_amount"]
+        closing = pd.read_csv(out / "position.csv")["amount"]
+        assert round((closing.iloc[6] + closing.iloc[11]) * 100) == round(left.sum() * 100)
+
+
+def test_a_ledger_file_in_several_currencies_is_refused_by_commands_that_add_amounts(tmp_path, capsys):
+    ledger = hand_ledger().assign(currency=["EUR", "USD", "EUR", "EUR", "USD", "EUR"])
+    path = tmp_path / "ledger.csv"
+    ledger.to_csv(path, index=False)
+    assert main(["position", str(path), "--period", "2026-02-01..2026-03-04", "--out", str(tmp_path / "p")]) == 2
+    assert "2 currencies (EUR, USD)" in capsys.readouterr().err
+    assert main(["position", str(path), "--period", "2026-02-01..2026-03-04", "--currency", "EUR", "--out", str(tmp_path / "e")]) == 0
+    assert pd.read_csv(tmp_path / "e" / "position.csv")["amount"].iloc[1] == 300.0  # D, the only EUR billing in the period
+    assert main(["calibrate", str(path), "--out", str(tmp_path / "c.yaml")]) == 2
+    assert "2 currencies (EUR, USD)" in capsys.readouterr().err and not (tmp_path / "c.yaml").exists()

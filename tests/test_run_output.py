@@ -83,7 +83,7 @@ def test_catalogue_is_the_one_table():
         assert kpi.better in (-1, 0, 1) and kpi.label and kpi.meaning
         assert kpi.unit != "%" or (kpi.lower, kpi.upper) == (0.0, 100.0), kpi.key
         # a net benefit and an exchange gain or loss may be negative; other money, days and counts may not
-        assert kpi.unit not in ("money", "days", "count") or kpi.key in ("net_benefit", "fx_revaluation") or kpi.lower == 0.0, kpi.key
+        assert kpi.unit not in ("money", "days", "count") or kpi.key in ("net_benefit", "fx_revaluation", "fx_realised") or kpi.lower == 0.0, kpi.key
 
 
 def _t_interval(x):

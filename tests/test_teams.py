@@ -168,6 +168,21 @@ def test_enterprise_is_a_three_desk_three_language_example():
     assert sc.team.collectors == sc.teams.headcount()
 
 
+def test_enterprise_is_the_showcase_of_every_operations_lever():
+    """Queries, credit holds, fees, payment runs, refunds and three currencies (EUR reporting, USD and MAD
+    accounts) are on, and a small enterprise run exercises each of them with money conserved every evening."""
+    sc = load_scenario("enterprise")
+    assert all(getattr(sc, block).enabled for block in ("queries", "credit_holds", "fees", "payment_runs", "refunds", "currencies"))
+    assert sc.currency == "EUR" and {c for s in sc.currencies.accounts.values() for c in s} == {"EUR", "USD", "MAD"}
+    small = load_scenario("enterprise", {"portfolio.accounts": 1500, "team.collectors": 4, "horizon_days": 90, "warmup_days": 60})
+    r = simulate(small, check_every_day=True)
+    assert set(r.invoices["currency"]) == {"EUR", "USD", "MAD"}
+    kinds = set(r.events["kind"].astype(str))
+    assert {"inbound_query", "credit_hold", "sales_held", "fee_added", "overpayment", "refund"} <= kinds
+    assert len(r.query_reasons) and r.kpis["fx_realised"] != 0 and r.kpis["fees_charged"] > 0
+    assert set(r.teams["team"]) >= {"us_key_accounts", "fr_desk", "es_desk"}
+
+
 def test_one_more_spanish_speaker_covers_spanish_accounts_better_than_one_more_generalist():
     """A Spanish desk of one, with backup: when its speaker is away nobody may call its accounts. A
     second Spanish speaker covers them; an extra English generalist cannot."""

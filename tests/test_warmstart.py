@@ -1,6 +1,7 @@
 """Warm start: a simulation begins from exactly the items open in a real ledger on a date."""
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -139,3 +140,60 @@ def test_warm_start_draws_each_frailty_from_its_posterior_the_same_under_a_what_
     # over the accounts, the draws follow the posteriors: each account's draw at its own quantile
     q = np.array([np.interp(np.log(z), post.log_w, c) for z, c in zip(base.frailty[post.rows], post.cdf)])
     assert np.allclose(q, u[post.rows], atol=0.02)
+
+
+def currency_ledger() -> pd.DataFrame:
+    """Three customers billing in euros (the reporting currency, once left empty), dollars and dirhams."""
+    return pd.DataFrame({
+        "invoice_id": ["E1", "E2", "U1", "U2", "M1"], "customer_id": ["eu", "eu", "us", "us", "ma"],
+        "invoice_date": pd.to_datetime(["2026-01-05", "2026-01-20", "2026-01-10", "2026-02-01", "2026-01-15"]),
+        "due_date": pd.to_datetime(["2026-02-04", "2026-02-19", "2026-02-09", "2026-03-03", "2026-02-14"]),
+        "amount": [1000.0, 250.0, 2000.0, 300.0, 9000.0],
+        "paid_date": pd.to_datetime([None, None, None, "2026-02-10", None]),
+        "paid_amount": [0.0, 0.0, 500.0, 300.0, 0.0],
+        "currency": ["EUR", "", "USD", "USD", "MAD"],
+    })
+
+
+RATES = {"currencies.rates": {"USD": {"2026-01-01": 0.92}, "MAD": {"2026-01-01": 0.092}}}
+
+
+def test_a_ledger_in_several_currencies_starts_a_run_with_currencies_on(tmp_path):
+    """Each customer keeps its ledger currency: its open items are carried in in that currency (to the
+    cent, per currency) and the first evening's AR is their value at the day's rates."""
+    sc = load_scenario("baseline", {"horizon_days": 30, **RATES})
+    book = opening_book(currency_ledger(), "2026-02-15", sc)
+    assert dict(zip(book.customers, book.currency)) == {"eu": "EUR", "ma": "MAD", "us": "USD"}
+    result = simulate(sc, opening=book, check_every_day=True)
+    assert result.scenario.currencies.enabled
+    carried = result.events[result.events["kind"] == "opening_balance"].set_index("invoice_id")
+    assert carried["currency"].astype(str).to_dict() == {"E1": "EUR", "E2": "EUR", "U1": "USD", "M1": "MAD"}
+    assert carried["amount"].to_dict() == {"E1": 1000.0, "E2": 250.0, "U1": 1500.0, "M1": 9000.0}
+    assert carried["reporting_amount"].sum() == pytest.approx(1250.0 + 1500 * 0.92 + 9000 * 0.092)
+    # every new invoice of a customer is in its currency
+    inv = result.invoices
+    assert (inv.groupby("customer_id")["currency"].nunique() == 1).all()
+    # the CLI does the same from a CSV
+    path = tmp_path / "ledger.csv"
+    currency_ledger().to_csv(path, index=False)
+    assert main(["run", "baseline", "--ledger", str(path), "--as-of", "2026-02-15", "--set", "horizon_days=30",
+                 "--set", "currencies.rates.USD={2026-01-01: 0.92}", "--set", "currencies.rates.MAD={2026-01-01: 0.092}",
+                 "-r", "1", "-q", "--out", str(tmp_path / "run")]) == 0
+    assert set(pd.read_parquet(tmp_path / "run" / "invoices.parquet")["currency"]) == {"EUR", "USD", "MAD"}
+
+
+@pytest.mark.parametrize("ledger, overrides, says", [
+    (currency_ledger(), ["--set", "currencies.rates.USD={2026-01-01: 0.92}"], "currencies.rates.MAD.*no rates for MAD"),
+    (currency_ledger(), ["--set", "currencies.rates.USD={2026-03-01: 0.92}", "--set", "currencies.rates.MAD={2026-01-01: 0.1}"],
+     "no USD rate on or before 2026-02-16"),
+    (currency_ledger().assign(currency=["EUR", "EUR", "USD", "GBP", "MAD"]), [], "customer 'us' has invoices in 2 currencies"),
+    (currency_ledger().assign(currency=["EUR", "EUR", "US$", "USD", "MAD"]), [], "three-letter ISO 4217"),
+])
+def test_a_currency_the_fx_table_cannot_convert_is_refused(tmp_path, capsys, ledger, overrides, says):
+    path = tmp_path / "ledger.csv"
+    ledger.to_csv(path, index=False)
+    assert main(["run", "baseline", "--ledger", str(path), "--as-of", "2026-02-15", *overrides, "-q",
+                 "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert re.search(says, err), err
+    assert "Traceback" not in err and not (tmp_path / "run").exists()

@@ -41,6 +41,7 @@ import yaml
 from scipy import optimize, stats
 
 from .errors import UserError
+from .invoice_table import one_currency
 from .hazard_fit import FitOptions, HazardFit, fit_hazard, hazard_block, invoice_activities, person_period, provenance
 from .rundir import atomic_dir, atomic_write_text, write_json
 from .scenario import Hazard, Scenario, apply_overrides, from_dict
@@ -237,8 +238,13 @@ def _lognormal(amounts: pd.Series) -> dict[str, float]:
             "minimum": round(float(np.exp(logs.min())), 2)}
 
 
+#: how to calibrate a ledger in several currencies (docs/model.md §2.24)
+ONE_AT_A_TIME = "calibrate one currency's rows at a time, or convert the money with a mapping's 'currency' section"
+
+
 def calibrate(table: pd.DataFrame, *, name: str = "calibrated", clusters: int = 3, seed: int = 12345) -> Calibration:
     """Fit segments and payer behaviour from an invoice table with paid history; see the module docstring."""
+    one_currency(table, None, what="calibration", choose=ONE_AT_A_TIME)  # amounts are fitted as one distribution
     history = payment_history(table)
     if len(history) < MIN_HISTORY:
         raise UserError(f"calibration needs at least {MIN_HISTORY} settled invoices (paid_date set); found {len(history)}")
@@ -557,6 +563,9 @@ def calibrate_activities(activities: pd.DataFrame, invoices: pd.DataFrame | None
     dispute settings become the log's. Everything the log cannot identify stays ``base``'s."""
     from .hazard_fit import item_table, prepare_log
     from .process_fit import fit_process
+
+    if invoices is not None:
+        one_currency(invoices, None, what="calibration", choose=ONE_AT_A_TIME)
 
     log = prepare_log(activities)
     items = item_table(log, invoices)

@@ -31,6 +31,7 @@ from __future__ import annotations
 import numpy as np
 
 from .book import DISPUTE_OPEN
+from .currencies import comparable_cents
 from .disputes import open_disputes
 from .workforce import poisson_arrivals
 
@@ -77,12 +78,12 @@ def build_worklist(sim, d: int) -> None:
     if sim.scenario.team.collectors == 0:
         return
     idx = sim.open_items()
-    open_balance = sim.account_sum(idx, ledger.open[idx] / 100.0)
+    open_balance = sim.account_sum(idx, comparable_cents(sim, idx, d) / 100.0)  # in one currency (currencies.py)
     idx = idx[sim.actionable(idx, d)]
     dpd = d - inv.due_day[idx]
     pd_idx, pd_dpd = idx[dpd > 0], dpd[dpd > 0]
     n_acc = len(sim.acc)
-    past_due = sim.account_sum(pd_idx, ledger.open[pd_idx] / 100.0)
+    past_due = sim.account_sum(pd_idx, comparable_cents(sim, pd_idx, d) / 100.0)
     oldest = np.zeros(n_acc, np.int64)
     np.maximum.at(oldest, inv.account[pd_idx], pd_dpd)
     busday = sim.cal.busday_index[d]

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .currencies import comparable_cents
 from .kpis import delay_cost
 from .ledger import to_cents
 
@@ -45,7 +46,7 @@ class CreditHolds:
         accounts = sim.inv.account[idx]
         reason = np.zeros(n, bool)
         if self.cfg.over_limit:
-            balance = np.bincount(accounts, weights=sim.ledger.open[idx], minlength=n)
+            balance = np.bincount(accounts, weights=comparable_cents(sim, idx, d), minlength=n)  # limit: reporting currency
             reason |= balance > self.limit_cents
         if self.cfg.max_days_past_due is not None:
             old = idx[d - sim.inv.due_day[idx] >= self.cfg.max_days_past_due]

@@ -20,6 +20,9 @@ Movements come from
   ``invoice_date``; the paid, credited and written-off amounts of a settled invoice on its
   ``paid_date``; those of an invoice still open at the ledger's as-of date (its last invoice date) on
   that date. The invoice table carries no agency information, so the agency lines are zero.
+
+Amounts of different currencies are never added: a ledger or run in several currencies (a
+``currency`` column) is rolled forward one currency at a time (``currency``), each to the cent.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import UserError
+from .invoice_table import one_currency
 from .kpis import dso_standard
 
 #: movement kinds: sign on the in-house AR, on the agency balance and on the fee receivables
@@ -187,9 +191,16 @@ def lines_table(position: dict) -> pd.DataFrame:
                          "amount": [position["lines_cents"][key] / 100.0 for key, _ in LINES]})
 
 
-def load_movements(source: str | Path, mapping=None, replication: int = 0) -> tuple[pd.DataFrame, pd.Timestamp]:
-    """Movements of a run directory (one replication) or a ledger file, and the date they are complete through."""
+#: how to pick one currency when the data holds several
+CHOOSE_CURRENCY = "roll the position forward one currency at a time with --currency CODE"
+
+
+def load_movements(source: str | Path, mapping=None, replication: int = 0,
+                   currency: str | None = None) -> tuple[pd.DataFrame, pd.Timestamp]:
+    """Movements of a run directory (one replication) or a ledger file, in one ``currency`` (needed
+    only when the data holds several), and the date they are complete through."""
     source = Path(source)
+    what = "a debt position"
     if source.is_dir():
         files = [source / "invoices.parquet", source / "events.parquet"]
         missing = [f.name for f in files if not f.exists()]
@@ -203,8 +214,13 @@ def load_movements(source: str | Path, mapping=None, replication: int = 0) -> tu
                 raise UserError(f"--replication {replication}: the run has replications {reps}", source=str(source))
             invoices = invoices[invoices["replication"] == replication]
             events = events[events["replication"] == replication]
-        return movements_from_run(invoices, events), pd.Timestamp(events["date"].max())
+        complete = pd.Timestamp(events["date"].max())
+        mine = one_currency(invoices, currency, what=what, choose=CHOOSE_CURRENCY, source=str(source))
+        if mine is not invoices:  # the events of that currency's items and accounts
+            invoices, events = mine, events[events["currency"].astype(str) == currency]
+        return movements_from_run(invoices, events), complete
     from .importer import load_ledger
 
-    ledger = load_ledger(source, mapping)
-    return movements_from_ledger(ledger), pd.Timestamp(ledger["invoice_date"].max())
+    ledger = load_ledger(source, mapping, several_currencies=True)
+    complete = pd.Timestamp(ledger["invoice_date"].max())
+    return movements_from_ledger(one_currency(ledger, currency, what=what, choose=CHOOSE_CURRENCY, source=str(source))), complete

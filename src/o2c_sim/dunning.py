@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .currencies import comparable_cents
+
 
 def cadence(sim, segment: int, desk: int = -1):
     """The dunning steps of an account of ``segment`` served by team ``desk`` (−1: none, or no cadence of its
@@ -46,7 +48,8 @@ def run(sim, d: int) -> None:
     if len(idx) == 0:
         return
     dpd = d - inv.due_day[idx]
-    past_due_balance = sim.account_sum(idx[dpd > 0], ledger.open[idx[dpd > 0]].astype(float)) / 100.0
+    # with currencies, balances and minimum amounts compare in the reporting currency at today's rate
+    past_due_balance = sim.account_sum(idx[dpd > 0], comparable_cents(sim, idx[dpd > 0], d).astype(float)) / 100.0
     desk = sim.cadence_desk
     # one cadence per segment, or per (segment, team) when teams have their own
     group = inv.segment[idx] if desk is None else inv.segment[idx] * (len(sim.scenario.teams.desks) + 1) + desk[inv.account[idx]] + 1
@@ -61,7 +64,7 @@ def run(sim, d: int) -> None:
         level = inv.level[items].astype(np.int64)
         due_step = item_dpd >= days[level]
         a = inv.account[items]
-        enough = np.where(item_dpd > 0, past_due_balance[a] >= cfg.min_amount, ledger.amount[items] / 100.0 >= cfg.min_amount)
+        enough = np.where(item_dpd > 0, past_due_balance[a] >= cfg.min_amount, comparable_cents(sim, items, d, ledger.amount[items]) / 100.0 >= cfg.min_amount)
         send = items[due_step & enough]
         if len(send) == 0:
             continue

@@ -10,7 +10,9 @@ where ``days`` runs from the due date (or the day interest was last charged on t
 notice — simple interest on the overdue amount as in the EU Late Payment Directive 2011/7/EU
 (Art. 2(6): reference rate + 8 points; Art. 6: a fixed compensation of 40 per invoice). As SAP F150
 allows per level, a fee is charged only when the account's amount dunned at the level reaches
-``min_amount`` and is at least ``min_percent`` % of the account's open balance. Amounts are rounded
+``min_amount`` and is at least ``min_percent`` % of the account's open balance. With currencies on,
+``fixed`` and ``min_amount`` are in the reporting currency: the fee is charged in the item's currency
+at the notice day's rate and the minimum compares the translated amounts. Amounts are rounded
 to the cent (half away from zero).
 
 A fee is a receivable of its own:
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .currencies import comparable_cents
 from .ledger import to_cents
 
 
@@ -61,7 +64,8 @@ class Fees:
         """Fees on ``items`` just dunned at 1-based ``level`` on day ``d`` (see the module docstring)."""
         ledger, inv = sim.ledger, sim.inv
         open_all = sim.open_items()
-        balance = np.bincount(inv.account[open_all], weights=ledger.open[open_all], minlength=len(sim.acc)) / 100.0
+        # minimum amounts compare in the reporting currency at today's rate (currencies.py)
+        balance = np.bincount(inv.account[open_all], weights=comparable_cents(sim, open_all, d), minlength=len(sim.acc)) / 100.0
         rate = self.cfg.reference_rate + self.cfg.interest_margin
         for lv in np.unique(level).tolist():
             spec = self.by_level.get(int(lv))
@@ -70,13 +74,14 @@ class Fees:
             mine = items[level == lv]
             accounts = inv.account[mine]
             open_money = ledger.open[mine] / 100.0
-            dunned = np.bincount(accounts, weights=open_money, minlength=len(sim.acc))
+            dunned = np.bincount(accounts, weights=comparable_cents(sim, mine, d) / 100.0, minlength=len(sim.acc))
             ok = (dunned[accounts] >= spec.min_amount) & (dunned[accounts] * 100 >= spec.min_percent * balance[accounts])
             amount = open_money * spec.percent / 100.0
             if spec.fixed:
                 fresh = np.array([i not in self.fixed_charged for i in mine.tolist()], bool) if self.cfg.fixed_once_per_invoice \
                     else np.ones(len(mine), bool)
-                amount = amount + np.where(fresh & ok, spec.fixed, 0.0)
+                fixed = spec.fixed if sim.currencies is None else sim.currencies.from_reporting(spec.fixed, ledger.currency[mine], d)
+                amount = amount + np.where(fresh & ok, fixed, 0.0)
                 self.fixed_charged.update(mine[fresh & ok].tolist())
             if spec.interest:
                 start = np.array([self.interest_from.get(i, due) for i, due in zip(mine.tolist(), inv.due_day[mine].tolist())])

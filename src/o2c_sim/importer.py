@@ -629,6 +629,10 @@ def _parse(raw: pd.DataFrame, columns: dict[str, str], mapping: Mapping, source:
             expected = ", ".join(repr(k) for k in table if k != "")
             found.append(_flag(unknown & ~(empty & (canon in REQUIRED)), values, src,
                                f"unknown value; expected one of {expected} (see values.{canon} in the mapping)"))
+        elif canon == "currency":
+            parsed = text.str.upper()
+            found.append(_flag(~parsed.str.fullmatch(r"[A-Z]{3}") & ~empty, values, src,
+                               "expected a three-letter ISO 4217 currency code such as EUR, or nothing for the ledger currency"))
         else:
             parsed = text
         out[canon] = parsed
@@ -817,6 +821,7 @@ def load_ledger(
     *,
     on_error: Literal["fail", "quarantine"] = "fail",
     quarantine_path: str | os.PathLike | None = None,
+    several_currencies: bool = False,
 ) -> pd.DataFrame:
     """Read a ledger into the canonical invoice table (:func:`o2c_sim.invoice_table.conform`).
 
@@ -830,6 +835,9 @@ def load_ledger(
     first record is numbered row 2 likewise. The result's ``attrs`` hold ``source``, ``quarantined``
     (number of bad rows), ``quarantine_path``, ``prepayments`` and ``credit_notes`` (counts of good rows).
     A quarantine path that exists and is not an earlier quarantine file is refused before reading.
+    A ``currency`` column of several codes is refused (amounts of different currencies would be added
+    up) unless ``several_currencies`` (the caller keeps them apart, as a warm start does) or the
+    mapping's ``currency`` section converts the money into the ledger currency.
     """
     if on_error not in ("fail", "quarantine"):
         raise UserError(f"on_error must be 'fail' or 'quarantine', got {on_error!r}")
@@ -856,6 +864,12 @@ def load_ledger(
         if "paid_amount" not in columns:
             parsed["paid_amount"] = _settled_in_full(parsed)
     table = invoice_table.conform(parsed[~bad])
+    if mapping.currency is not None and "currency" in table:  # the money is now in the ledger currency
+        table["currency"] = mapping.currency.ledger
+    if not several_currencies:
+        invoice_table.one_currency(table, None, what="this command", source=str(path), choose=(
+            "convert them with a 'currency' section in the mapping (the column, the ledger currency and its rates), "
+            "or keep one currency's rows; a warm start (o2c-sim run --ledger) simulates each customer in its own currency"))
     table.attrs = {"source": str(path), "quarantined": int(bad.sum()), "quarantine_path": target,
                    "prepayments": int((prepaid & ~bad).sum()), "credit_notes": int((table["amount"] < 0).sum())}
     return table

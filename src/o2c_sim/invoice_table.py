@@ -21,7 +21,14 @@ dispute_reason         string or ""
 dispute_resolved_date  date or NaT
 channel                e.g. "paper" / "electronic" / "email"
 corrects_invoice_id    for a credit note: the invoice it corrects, where the ERP says so ("" if not)
+currency               ISO 4217 code of the row's money columns ("" = the ledger currency); written
+                       by a run with currencies on, read by a warm start (docs/model.md §2.24)
 =====================  ==========================================================================
+
+**Currencies.** Without a ``currency`` column every amount is in one ledger currency. With one, each
+row's money is in its own currency, and amounts of different currencies are never added as they are:
+a consumer that adds amounts either handles the currencies (the warm start simulates each customer in
+its own) or takes one currency at a time (:func:`one_currency`).
 
 **Credit notes** are rows with a negative ``amount``. Their settlement columns are 0 or negative and
 money is conserved the same way, ``amount = paid + credited + written off + open``: an open credit
@@ -39,11 +46,11 @@ import pandas as pd
 REQUIRED = ("invoice_id", "customer_id", "invoice_date", "due_date", "amount")
 DATE_COLUMNS = ("invoice_date", "due_date", "paid_date", "dispute_resolved_date")
 MONEY_COLUMNS = ("amount", "paid_amount", "credited_amount", "written_off_amount")
-STRING_COLUMNS = ("invoice_id", "customer_id", "segment", "dispute_reason", "channel", "corrects_invoice_id")
+STRING_COLUMNS = ("invoice_id", "customer_id", "segment", "dispute_reason", "channel", "corrects_invoice_id", "currency")
 COLUMNS = (
     "invoice_id", "customer_id", "segment", "invoice_date", "due_date", "amount", "paid_date",
     "paid_amount", "credited_amount", "written_off_amount", "disputed", "dispute_reason",
-    "dispute_resolved_date", "channel", "corrects_invoice_id",
+    "dispute_resolved_date", "channel", "corrects_invoice_id", "currency",
 )
 
 
@@ -76,6 +83,31 @@ def conform(df: pd.DataFrame) -> pd.DataFrame:
     """
     out = conform_columns(df, COLUMNS, DATE_COLUMNS, MONEY_COLUMNS, {"disputed": lambda s: s.fillna(False).astype(bool)})
     return out.reset_index(drop=True)
+
+
+def currencies_in(df: pd.DataFrame) -> list[str]:
+    """The distinct codes of the optional ``currency`` column, sorted ([] without one; "" is left out)."""
+    if "currency" not in df.columns:
+        return []
+    return sorted({str(c) for c in df["currency"].dropna().unique()} - {""})
+
+
+def one_currency(df: pd.DataFrame, code: str | None, *, what: str, choose: str, source: str | None = None) -> pd.DataFrame:
+    """The rows in currency ``code`` (those with no code count as the only currency there is); with no
+    ``code`` the whole table when it holds at most one currency, else a :class:`UserError` saying which
+    currencies it holds and how to ``choose`` one — ``what`` names what would have added them up."""
+    from .errors import UserError
+
+    codes = currencies_in(df)
+    if code is None:
+        if len(codes) > 1:
+            raise UserError(f"the amounts are in {len(codes)} currencies ({', '.join(codes)}) and {what} would add them up "
+                            f"as if they were one; {choose}", source=source)
+        return df
+    if codes and code not in codes:
+        raise UserError(f"no amounts in currency {code}; the table holds {', '.join(codes) or 'one unnamed currency'}",
+                        source=source)
+    return df if not codes else df[df["currency"].astype(str) == code]
 
 
 def open_amount(df: pd.DataFrame) -> pd.Series:

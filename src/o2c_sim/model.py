@@ -31,7 +31,6 @@ from .ledger import EventLog, Ledger, to_cents
 from .keyed_random import KeyedRandom
 from .credit_holds import CreditHolds
 from .currencies import Currencies
-from .errors import UserError
 from .fees import Fees
 from .payers import HazardTables, frailty
 from .payment_runs import PaymentRuns
@@ -91,11 +90,9 @@ class Simulation:
         self.log = EventLog()
         self.acc = make_accounts(sc, self.rng.accounts, None if opening is None else opening.segment, self.cal.per_year)
         self.currencies = None
-        if sc.currencies.enabled:
-            if opening is not None:
-                raise UserError("currencies.enabled cannot be combined with a warm start yet: the opening ledger has one "
-                                "currency column; run the warm start with currencies.enabled=false")
-            self.currencies = Currencies(sc, self.keyed, self.acc.segment, origin, self.days)
+        if sc.currencies.enabled:  # a warm start's customers keep the ledger's currencies
+            self.currencies = Currencies(sc, self.keyed, self.acc.segment, origin, self.days,
+                                         None if opening is None else opening.account_currencies(sc.currency))
         self.ledger = Ledger(self.log, capacity=max(1024, int(sc.portfolio.accounts * 3 * self.days / 30)),
                              account_currency=None if self.currencies is None else self.currencies.account)
         self.inv = InvoiceState(capacity=len(self.ledger.amount), notice_effects=self.hazard.notice_mult.shape[1])
@@ -125,7 +122,9 @@ class Simulation:
         self.suspense = np.zeros(self.days, np.int64)
         if self.currencies is not None:  # reporting-currency cents gained or lost on open items by rate moves
             self.fx_revaluation = np.zeros(self.days)
+            self.fx_realised = np.zeros(self.days)  # ... and realised on the items settled (currencies.py)
             self._open_by_currency = np.zeros(len(self.currencies.codes))
+            self._open_yesterday = (np.array([], np.int64), np.array([], np.int64))
         if opening is not None:
             self._carry_in(opening)
         self.env.process(self._days())
@@ -325,7 +324,9 @@ class Simulation:
         suspense = self.ledger.suspense
         if self.currencies is not None:  # the book in the reporting currency at the evening's rate
             fx, currency = self.currencies, self.ledger.currency[idx]
-            self.fx_revaluation[d] = fx.revaluation(self._open_by_currency, d)
+            self.fx_realised[d] = fx.realised(*self._open_yesterday, self.ledger, self.inv.issue_day, d)
+            self.fx_revaluation[d] = fx.revaluation(self._open_by_currency, d) - self.fx_realised[d]
+            self._open_yesterday = (idx, cents)
             self._open_by_currency = np.bincount(currency, weights=cents, minlength=len(fx.codes))
             cents = fx.reporting(cents, currency, d)
             suspense = np.rint(fx.reporting(suspense, np.arange(len(fx.codes)), d))

@@ -36,7 +36,7 @@ CREDIT_NOTE_DETAIL = 3  # ``detail`` of a query's credit note in the event log (
 
 class Query:
     __slots__ = ("channel", "segment", "reason", "account", "invoice", "held", "arrived", "minutes", "outcome",
-                 "picked", "escalated", "done", "resolved", "key")
+                 "picked", "escalated", "done", "resolved", "key", "resolution")
 
     def __init__(self, **kw):
         for k in self.__slots__:
@@ -100,6 +100,19 @@ class QueryDesk:
         self.shift_starts = [start for start, _ in sim.shifts]
         self.outcome_cdf = np.array([np.cumsum([cfg.outcomes[r].get(o, 0.0) for o in QUERY_OUTCOMES])
                                      for r in QUERY_REASONS])
+        self._day, self._by_account, self._account_of = -1, np.array([], np.int64), np.array([], np.int64)
+
+    def account_items(self, account: int, now: float) -> np.ndarray:
+        """The ``account``'s items open at ``now``, latest issue day first (ties: ledger order). The
+        morning's open items are sorted by account once a business day; nothing is issued later in a
+        day, so the items open now are those of the morning still open (a lookup, not a scan of the book)."""
+        sim = self.sim
+        if self._day != int(now):
+            idx = sim.open_items()
+            self._by_account = idx[np.lexsort((idx, -sim.inv.issue_day[idx], sim.inv.account[idx]))]
+            self._account_of, self._day = sim.inv.account[self._by_account], int(now)
+        mine = self._by_account[np.searchsorted(self._account_of, account):np.searchsorted(self._account_of, account, "right")]
+        return mine[sim.ledger.open[mine] > 0]
 
     def arrivals(self):
         """SimPy process: each business day's queries, in time order."""
@@ -121,20 +134,21 @@ class QueryDesk:
             minutes = handling * keyed.exponential("query_minutes", *key)
             cdf = self.outcome_cdf[r]
             outcome = (keyed.uniform("query_outcome", *key)[:, None] * cdf[:, -1:] >= cdf).sum(axis=1)
+            resolution = keyed.exponential("query_resolution", accounts, qkey)  # drawn together, keyed one by one
             for i in np.argsort(when, kind="stable").tolist():
                 if env.now < when[i]:
                     yield env.timeout(when[i] - env.now)
                 self.arrive(int(c[i]), int(s[i]), int(r[i]), int(accounts[i]), float(minutes[i]),
-                            int(min(outcome[i], len(QUERY_OUTCOMES) - 1)), key=int(qkey[i]))
+                            int(min(outcome[i], len(QUERY_OUTCOMES) - 1)), key=int(qkey[i]), resolution=float(resolution[i]))
 
-    def arrive(self, channel: int, segment: int, reason: int, account: int, minutes: float, outcome: int, *, key: int) -> None:
+    def arrive(self, channel: int, segment: int, reason: int, account: int, minutes: float, outcome: int, *, key: int,
+               resolution: float) -> None:
         sim, now = self.sim, self.sim.env.now
-        idx = sim.open_items()
-        mine = idx[sim.inv.account[idx] == account]
-        invoice = int(mine[np.argmax(sim.inv.issue_day[mine])]) if len(mine) else -1
+        mine = self.account_items(account, now)
+        invoice = int(mine[0]) if len(mine) else -1  # the most recent
         held = int(sim.ledger.open[invoice]) if invoice >= 0 else 0
         q = Query(channel=channel, segment=segment, reason=reason, account=account, invoice=invoice, held=held,
-                  arrived=now, minutes=minutes, outcome=outcome, key=key)
+                  arrived=now, minutes=minutes, outcome=outcome, key=key, resolution=resolution)
         self.records.append(q)
         if invoice >= 0:
             self.held[invoice] = self.held.get(invoice, 0) + 1
@@ -147,6 +161,8 @@ class QueryDesk:
         """Mask over invoices ``idx``: held back by an open query."""
         if not self.held:
             return np.zeros(len(idx), bool)
+        if len(idx) <= 4:  # one item (a query's outcome, a call): look it up rather than build the set
+            return np.array([int(i) in self.held for i in idx.tolist()], bool)
         return np.isin(idx, np.fromiter(self.held, np.int64, len(self.held)))
 
     def escalate(self, q: Query) -> None:
@@ -156,8 +172,7 @@ class QueryDesk:
     def handled(self, q: Query, now: float) -> None:
         """A collector or team lead answered; the outcome follows after the reason's resolution time."""
         q.done = now
-        wait = self.cfg.resolution_days.get(QUERY_REASONS[q.reason], 0.0) * float(
-            self.sim.keyed.exponential("query_resolution", q.account, q.key))
+        wait = self.cfg.resolution_days.get(QUERY_REASONS[q.reason], 0.0) * q.resolution
         if wait > 0:  # the outcome lands within working hours: at now + wait, or the next shift's start
             when = self.working_time(now + wait)
             if np.isfinite(when):  # else after the horizon: the invoice stays held
@@ -195,8 +210,8 @@ class QueryDesk:
             credit_and_rebill(sim, i, now, cfg.rebill_share, detail=CREDIT_NOTE_DETAIL)
         elif what == "promise" and not sim.acct.ptp_open[a]:
             d = int(now)
-            idx = sim.open_items()
-            idx = idx[sim.actionable(idx, d) & (sim.inv.due_day[idx] < d) & (sim.inv.account[idx] == a)]
+            idx = np.sort(self.account_items(a, now))
+            idx = idx[sim.actionable(idx, d) & (sim.inv.due_day[idx] < d)]
             if len(idx):
                 days = sim.keyed.integers("query_promise_days", 1, sim.scenario.strategy.ptp_max_days + 1, a, q.key)
                 record_promises(sim, d, np.array([a]), np.atleast_1d(days), idx)

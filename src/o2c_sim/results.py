@@ -197,6 +197,7 @@ def daily_table(sim, events: pd.DataFrame) -> pd.DataFrame:
     df["unapplied"] = sim.suspense / 100.0
     if sim.currencies is not None:
         df["fx_revaluation"] = sim.fx_revaluation / 100.0
+        df["fx_realised"] = sim.fx_realised / 100.0
     df["business_day"] = sim.cal.is_busday[:days]
     return df
 
@@ -328,4 +329,5 @@ def operations_kpis(sim, events: pd.DataFrame, w0: int, count: pd.Series) -> dic
         out.update(sim.refunds.summary(money, w0, float(sim.days), sim.cal))
     if sim.currencies is not None:
         out["fx_revaluation"] = float(sim.fx_revaluation[w0:].sum() / 100.0)
+        out["fx_realised"] = float(sim.fx_realised[w0:].sum() / 100.0)
     return out

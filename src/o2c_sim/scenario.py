@@ -817,15 +817,20 @@ def check_currencies(cur: Currencies, segments: list[str], reporting: str, first
                 raise ValueError(f"field 'currencies.accounts.{seg}.{code}': expected a three-letter ISO 4217 code such as USD")
             if share <= 0 or code == reporting:
                 continue
-            if code not in cur.rates or not cur.rates[code]:
-                raise ValueError(f"field 'currencies.rates.{code}': the FX table has no rates for {code}, which segment "
-                                 f"{seg!r} bills in; expected currencies.rates.{code}: {{{first_day.isoformat()}: <value of "
-                                 f"one {code} in {reporting}>, ...}}")
-            earliest = min(cur.rates[code])
-            if earliest > first_day:
-                raise ValueError(f"field 'currencies.rates.{code}': the FX table has no {code} rate on or before "
-                                 f"{first_day.isoformat()}, the first simulated day (start_date − warmup_days); its first "
-                                 f"date is {earliest.isoformat()}. Add a rate dated {first_day.isoformat()} or earlier")
+            check_fx_rates(cur, code, reporting, first_day, f"segment {seg!r} bills in")
+
+
+def check_fx_rates(cur: Currencies, code: str, reporting: str, first_day: dt.date, used: str) -> None:
+    """ValueError naming ``currencies.rates.<code>`` when the FX table has no rate for ``code`` (which
+    ``used`` describes) on or before the first simulated day."""
+    if code not in cur.rates or not cur.rates[code]:
+        raise ValueError(f"field 'currencies.rates.{code}': the FX table has no rates for {code}, which {used}; "
+                         f"expected currencies.rates.{code}: {{{first_day.isoformat()}: <value of one {code} in {reporting}>, ...}}")
+    earliest = min(cur.rates[code])
+    if earliest > first_day:
+        raise ValueError(f"field 'currencies.rates.{code}': the FX table has no {code} rate on or before "
+                         f"{first_day.isoformat()}, the first simulated day (start_date − warmup_days); its first "
+                         f"date is {earliest.isoformat()}. Add a rate dated {first_day.isoformat()} or earlier")
 
 
 def serving_desk(teams: Teams, segment: str, language: str) -> Desk | None:

@@ -39,6 +39,12 @@ customer's credit balance (:attr:`OpeningBook.credit_balance`). Money is conserv
 Σ open invoices − Σ open credits on ``as_of`` = :attr:`OpeningBook.total` − Σ credit balance.
 
 The customers continue to be billed as their segment prescribes.
+
+**Currencies.** A ledger with a ``currency`` column (:mod:`o2c_sim.invoice_table`; empty = the
+scenario's reporting currency) starts the run with ``currencies.enabled``: each customer keeps the
+one currency of its rows, its open items are carried in and it is billed in that currency, at the
+rates of the scenario's FX table (``currencies.rates``), which must cover every currency of the ledger
+from the first simulated day; a customer with rows in two currencies is refused.
 """
 
 from __future__ import annotations
@@ -52,8 +58,8 @@ import pandas as pd
 from scipy import optimize, special
 
 from .errors import UserError
-from .invoice_table import open_as_of
-from .scenario import Scenario
+from .invoice_table import currencies_in, open_as_of
+from .scenario import Scenario, check_fx_rates
 
 
 @dataclass
@@ -197,6 +203,7 @@ class OpeningBook:
     items: pd.DataFrame  # account, invoice_id, invoice_day, due_day, open, disputed_open, level (or -1)
     credits_applied: float = 0.0  # open credits applied to open invoices on as_of
     credit_balance: pd.Series | None = None  # customer id -> credit left over (positive), if any
+    currency: np.ndarray | None = None  # ISO code per account, when the ledger has a currency column
     history: pd.DataFrame | None = None  # the ledger known on as_of: each account's payment record
     _posteriors: dict = field(default_factory=dict, repr=False, compare=False)  # hazard -> FrailtyPosterior
 
@@ -215,6 +222,10 @@ class OpeningBook:
         z = prior.copy()
         z[post.rows] = post.draw(u[post.rows])
         return z
+
+    def account_currencies(self, reporting: str) -> np.ndarray:
+        """Each account's currency: the ledger's, or ``reporting`` for a ledger in one currency."""
+        return np.full(len(self.customers), reporting, object) if self.currency is None else self.currency
 
     @property
     def total(self) -> float:
@@ -293,13 +304,38 @@ def opening_book(table: pd.DataFrame, as_of, scenario: Scenario) -> OpeningBook:
         "level": open_items["dunning_level"].fillna(-1).astype(int).to_numpy() if "dunning_level" in open_items else -1,
     })
     return OpeningBook(as_of.date(), customers, seg, items.reset_index(drop=True), applied, left,
+                       _customer_currencies(table, customers, scenario.currency),
                        history=table[table["invoice_date"] <= as_of])
 
 
+def _customer_currencies(table: pd.DataFrame, customers: np.ndarray, reporting: str) -> np.ndarray | None:
+    """The one currency of each customer's rows (empty = ``reporting``); None for a ledger without currencies."""
+    if not currencies_in(table):
+        return None
+    code = table["currency"].astype(str).replace("", reporting)
+    per = code.groupby(table["customer_id"].astype(str)).unique()
+    mixed = per[per.map(len) > 1]
+    if len(mixed):
+        c = mixed.index[0]
+        raise UserError(f"customer {c!r} has invoices in {len(mixed[c])} currencies ({', '.join(sorted(mixed[c]))}), column "
+                        f"'currency'; a simulated customer bills in one currency: split it into one customer per currency "
+                        f"({len(mixed)} customer(s) affected)")
+    return np.array([per[c][0] for c in customers], object)
+
+
 def warm_scenario(scenario: Scenario, book: OpeningBook) -> Scenario:
-    """The scenario re-based to start the day after ``as_of`` with one account per ledger customer."""
+    """The scenario re-based to start the day after ``as_of`` with one account per ledger customer (and
+    currencies on for a ledger in several currencies, each needing rates from that day)."""
+    first = book.as_of + dt.timedelta(days=1)
+    if book.currency is not None:
+        for code in sorted(set(book.currency) - {scenario.currency}):
+            try:
+                check_fx_rates(scenario.currencies, code, scenario.currency, first, "the ledger's column 'currency' holds")
+            except ValueError as exc:
+                raise UserError(f"warm start: {exc}") from None
     return scenario.with_overrides({
-        "start_date": (book.as_of + dt.timedelta(days=1)).isoformat(),
+        "start_date": first.isoformat(),
         "warmup_days": 0,
         "portfolio.accounts": int(len(book.customers)),
+        **({"currencies.enabled": True} if book.currency is not None else {}),
     })

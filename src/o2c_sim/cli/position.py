@@ -28,6 +28,7 @@ def register(subparsers) -> None:
     p.add_argument("--period", required=True, metavar="START..END", help="calendar dates, both included, e.g. 2026-01-01..2026-03-31")
     p.add_argument("--target", metavar="T", help='e.g. "dso<=45" or "pct_over_90<5"')
     p.add_argument("--replication", type=int, default=0, help="replication of a run directory (default 0)")
+    p.add_argument("--currency", metavar="CODE", help="the currency to roll forward, when the ledger or run has several")
     p.add_argument("--out", required=True, metavar="DIR", help="directory to write (must not exist)")
     p.set_defaults(func=run)
 
@@ -46,7 +47,7 @@ def run(args) -> int:
     start, end = _period(args.period)
     target = Target.parse(args.target) if args.target is not None else None
     check_target(args.out)
-    movements, complete_through = load_movements(args.ledger, args.mapping, args.replication)
+    movements, complete_through = load_movements(args.ledger, args.mapping, args.replication, args.currency)
     if end > complete_through:
         raise UserError(f"--period ends {end.date()} but the data is complete only through {complete_through.date()}")
     position = roll_forward(movements, start, end, target)
@@ -56,7 +57,7 @@ def run(args) -> int:
         table.to_csv(tmp / "position.csv", index=False)
         aging.to_csv(tmp / "position_aging.csv", index=False)
         write_json(tmp / "position.json", position)
-    print(f"Debt position {position['start']}..{position['end']} ({args.ledger})")
+    print(f"Debt position {position['start']}..{position['end']} ({args.ledger})" + (f" in {args.currency}" if args.currency else ""))
     for line, amount in table.itertuples(index=False):
         print(f"  {line:<26}{amount:>16,.2f}")
     print("closing AR by days past due: " + ", ".join(f"{b} {position['aging_cents'][b] / 100:,.2f}" for b in BUCKETS))

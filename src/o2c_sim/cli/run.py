@@ -158,6 +158,7 @@ def _opening(args, scenario):
     from ..forecast.series import History
     from ..forecast.simulation import WhatIfBasis, scenario_source, what_if_basis
     from ..scenario import load_scenario
+    from ..invoice_table import one_currency
     from ..warmstart import opening_book
     from .forecast import read_activities, stated_collectors
     from .validate import check_quarantine, read_history
@@ -169,11 +170,13 @@ def _opening(args, scenario):
     except ValueError:
         raise UserError(f"--as-of {args.as_of!r} is not a date; expected YYYY-MM-DD") from None
     check_quarantine(args, args.ledger)
-    ledger = read_history(args, args.ledger)
+    ledger = read_history(args, args.ledger, several_currencies=True)  # each customer is simulated in its own currency
     log = read_activities(args, ledger)
     if log is None:
         basis = WhatIfBasis(scenario, ledger, scenario_source(scenario), headcount="the scenario's")
         return opening_book(ledger, as_of, scenario), scenario, basis.describe()
+    one_currency(ledger, None, what="calibrating from the activity log", source=str(args.ledger),
+                 choose="warm-start from a ledger in one currency, or without --activities")
     effort = [o for o in args.overrides if not o.startswith("team.collectors=")]
     basis = what_if_basis(History(ledger, as_of, "D"), load_scenario(args.scenario), activities=log,
                           collectors=stated_collectors(args.overrides))

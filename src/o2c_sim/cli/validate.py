@@ -48,13 +48,15 @@ def check_quarantine(args: argparse.Namespace, path) -> None:
         check_quarantine_target(args.quarantine or default_quarantine_path(path), path)
 
 
-def read_history(args: argparse.Namespace, path=None, mapping=None):
+def read_history(args: argparse.Namespace, path=None, mapping=None, several_currencies: bool = False):
     """Load the ledger named on the command line, honouring ``--quarantine``; notes bad rows set aside
-    and prepayments on stderr (the report on stdout stays the command's own)."""
+    and prepayments on stderr (the report on stdout stays the command's own). A ledger in several
+    currencies is refused unless ``several_currencies`` (:func:`o2c_sim.importer.load_ledger`)."""
     path = args.history if path is None else path
     quarantine = getattr(args, "quarantine", None)
     table = load_ledger(path, args.mapping if mapping is None else mapping,
-                        on_error="fail" if quarantine is None else "quarantine", quarantine_path=quarantine or None)
+                        on_error="fail" if quarantine is None else "quarantine", quarantine_path=quarantine or None,
+                        several_currencies=several_currencies)
     for line in ledger_notes(table):
         print(f"o2c-sim: {path}: {line}", file=sys.stderr)
     return table
