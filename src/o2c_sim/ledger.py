@@ -29,6 +29,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .book import grown
+
 #: event kinds, in a fixed order (codes are their index)
 EVENT_KINDS = (
     "issue", "payment", "partial_payment", "unapplied_received", "cash_applied", "credit_note", "write_off",
@@ -180,7 +182,7 @@ class Ledger:
         cap = len(self.amount)
         if need <= cap:
             return
-        new = max(need, 2 * cap)
+        new = grown(cap, need)
         for name in ("amount", "paid", "credited", "written_off", "open", "currency"):
             arr = getattr(self, name)
             setattr(self, name, np.concatenate([arr, np.zeros(new - cap, arr.dtype)]))
