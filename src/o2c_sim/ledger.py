@@ -43,7 +43,7 @@ EVENT_KINDS = (
 KIND = {k: i for i, k in enumerate(EVENT_KINDS)}
 #: the event kinds that bring cash in (a customer's payment in any form, an agency's recovery)
 CASH_KINDS = ("payment", "partial_payment", "unapplied_received", "plan_instalment", "legal_recovery")
-_SCALARS = (int, float, np.int64, np.float64, np.int32, np.int16, np.int8, bool, np.bool_)
+_SCALARS = frozenset((int, float, np.int64, np.float64, np.int32, np.int16, np.int8, bool, np.bool_))
 
 
 def to_cents(amount) -> np.ndarray:
@@ -70,13 +70,17 @@ class EventLog:
         self._row_blocks: list[tuple] = []  # blocks of packed single events, in recording order
 
     def record(self, time, kind: str, invoice=-1, account=-1, cents=0, detail=0) -> None:
-        values = (time, KIND[kind], invoice, account, cents, detail)
-        if all(type(v) in _SCALARS for v in values):
-            self._rows.append((float(time), KIND[kind], int(invoice), int(account), int(cents), int(detail)))
-            if len(self._rows) >= self.PACK:
-                self._row_blocks.append(self._block(self._rows))
+        code = KIND[kind]
+        scalar = _SCALARS.__contains__  # one test per argument, no generator: most calls log one event
+        if scalar(type(invoice)) and scalar(type(cents)) and scalar(type(account)) and scalar(type(time)) \
+                and scalar(type(detail)):
+            rows = self._rows
+            rows.append((float(time), code, int(invoice), int(account), int(cents), int(detail)))
+            if len(rows) >= self.PACK:
+                self._row_blocks.append(self._block(rows))
                 self._rows = []
             return
+        values = (time, code, invoice, account, cents, detail)
         sizes = [np.size(x) for x in values if np.ndim(x)]
         n = max(sizes)
         if min(sizes) == 0:
