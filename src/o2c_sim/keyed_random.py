@@ -13,6 +13,7 @@ of the key. Vectorised over numpy ``uint64`` arrays (multiplication wraps modulo
 
 from __future__ import annotations
 
+import functools
 import hashlib
 
 import numpy as np
@@ -29,6 +30,7 @@ def _mix(z: np.ndarray) -> np.ndarray:
     return z ^ (z >> np.uint64(31))
 
 
+@functools.lru_cache(maxsize=None)  # a few dozen purposes; hashing one took longer than the draws
 def _purpose_code(purpose: str) -> np.uint64:
     return np.uint64(int.from_bytes(hashlib.blake2b(purpose.encode(), digest_size=8).digest(), "little"))
 
