@@ -49,3 +49,25 @@ def test_event_log_records_every_posting():
     ev = ledger.log.frame()
     assert len(ev) == 6  # three issues, three payments
     assert ev["cents"].sum() == 2 * int(to_cents([100.00, 250.55, 19.99]).sum())
+
+
+def test_event_log_packing_keeps_the_order_of_an_unpacked_log(monkeypatch):
+    """Packing single events and vectors into blocks is a memory layout only: the sorted log equals the
+    one kept unpacked (same-time events: vectors first, each group in recording order)."""
+    rng = np.random.default_rng(3)
+    calls = [(float(rng.integers(0, 20)), int(rng.integers(1, 4))) for _ in range(400)]
+
+    def fill(log):
+        for i, (t, n) in enumerate(calls):
+            if n == 1:
+                log.record(t, "call_attempt", i, i % 7)
+            else:
+                log.record(t, "dunning", np.arange(n) + i, 3, np.full(n, i), 1)
+        return log.columns()
+
+    unpacked = fill(EventLog())
+    monkeypatch.setattr(EventLog, "PACK", 5)
+    packed = fill(EventLog())
+    for name in EventLog.COLUMNS:
+        np.testing.assert_array_equal(packed[name], unpacked[name])
+        assert packed[name].dtype == unpacked[name].dtype

@@ -13,6 +13,20 @@ INF = np.inf
 NO_DISPUTE, DISPUTE_PENDING, DISPUTE_OPEN, DISPUTE_RESOLVED = 0, 1, 2, 3
 
 
+def initial_capacity(scenario, days: int, carried: int = 0) -> int:
+    """Rows to reserve for the invoice columns: the invoices a run is expected to issue,
+    ``accounts × Σ share·invoices_per_month × days / 30.44``, plus a quarter for rebills and chance, plus
+    the ``carried`` opening items. Columns grow by half when more come; the capacity never changes
+    results, only memory (a row reserved but never used still costs its filled pages)."""
+    per_month = sum(s.share * s.invoices_per_month for s in scenario.portfolio.segments)
+    return max(1024, int(1.25 * scenario.portfolio.accounts * per_month * days / 30.44) + carried)
+
+
+def grown(capacity: int, need: int) -> int:
+    """The next capacity of a growing column: ``need``, or half as much again as now if that is more."""
+    return max(need, capacity + capacity // 2)
+
+
 class InvoiceState:
     """Per-invoice columns: who, when due, the payer's hazard state, and what collection has done.
 
@@ -57,7 +71,7 @@ class InvoiceState:
         k = len(next(iter(columns.values())))
         cap = len(self.account)
         if self.n + k > cap:
-            new = max(self.n + k, 2 * cap)
+            new = grown(cap, self.n + k)
             for name, (dtype, fill) in self.SPEC.items():
                 arr = getattr(self, name)
                 setattr(self, name, np.concatenate([arr, np.full(new - cap, fill, dtype=dtype)]))

@@ -13,6 +13,7 @@ of the key. Vectorised over numpy ``uint64`` arrays (multiplication wraps modulo
 
 from __future__ import annotations
 
+import functools
 import hashlib
 
 import numpy as np
@@ -29,6 +30,20 @@ def _mix(z: np.ndarray) -> np.ndarray:
     return z ^ (z >> np.uint64(31))
 
 
+_MASK = 2**64 - 1
+_SIGNED = frozenset((int, np.int64, np.int32, np.int16, np.int8))  # scalar key types of the fast path
+
+
+def _mix_int(z: int) -> int:
+    """:func:`_mix` of one value held as a Python int (arithmetic mod 2**64): the same bits, without
+    the cost of numpy scalars, for draws keyed by a few scalars (one per account or job)."""
+    z = (z + 0x9E3779B97F4A7C15) & _MASK
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
+    return z ^ (z >> 31)
+
+
+@functools.lru_cache(maxsize=None)  # a few dozen purposes; hashing one took longer than the draws
 def _purpose_code(purpose: str) -> np.uint64:
     return np.uint64(int.from_bytes(hashlib.blake2b(purpose.encode(), digest_size=8).digest(), "little"))
 
@@ -47,6 +62,11 @@ class KeyedRandom:
 
     def uniform(self, purpose: str, *keys) -> np.ndarray:
         """Uniform [0, 1) per element of the broadcast ``keys`` (integer arrays)."""
+        if keys and all(type(k) in _SIGNED and -2**63 <= k < 2**63 for k in keys):  # scalar keys: a 0-d array
+            h = _mix_int(int(self._root) ^ int(_purpose_code(purpose)))
+            for k in keys:
+                h = _mix_int(h ^ (int(k) & _MASK))
+            return np.array((h >> 11) * (1.0 / 2**53))
         parts = np.broadcast_arrays(*(np.asarray(k) for k in keys)) if keys else [np.zeros(1, np.int64)]
         with np.errstate(over="ignore"):
             h = _mix(np.full(parts[0].shape, self._root, np.uint64) ^ _purpose_code(purpose))

@@ -29,6 +29,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .book import grown
+
 #: event kinds, in a fixed order (codes are their index)
 EVENT_KINDS = (
     "issue", "payment", "partial_payment", "unapplied_received", "cash_applied", "credit_note", "write_off",
@@ -41,7 +43,7 @@ EVENT_KINDS = (
 KIND = {k: i for i, k in enumerate(EVENT_KINDS)}
 #: the event kinds that bring cash in (a customer's payment in any form, an agency's recovery)
 CASH_KINDS = ("payment", "partial_payment", "unapplied_received", "plan_instalment", "legal_recovery")
-_SCALARS = (int, float, np.int64, np.float64, np.int32, np.int16, np.int8, bool, np.bool_)
+_SCALARS = frozenset((int, float, np.int64, np.float64, np.int32, np.int16, np.int8, bool, np.bool_))
 
 
 def to_cents(amount) -> np.ndarray:
@@ -51,20 +53,34 @@ def to_cents(amount) -> np.ndarray:
 
 
 class EventLog:
-    """Column-wise, append-only log; one call records one event or a whole vector of events of one kind."""
+    """Column-wise, append-only log; one call records one event or a whole vector of events of one kind.
+
+    Memory: single events wait as plain tuples (cheap to append) and every ``PACK`` of them becomes one
+    block of arrays (38 bytes an event instead of ~180); every ``PACK`` vectors are joined into one
+    block too (one set of array headers instead of ``PACK``). Packing keeps the recording order."""
 
     COLUMNS = ("time", "kind", "invoice", "account", "cents", "detail")
     DTYPES = (float, np.int16, np.int64, np.int64, np.int64, np.int32)
+    PACK = 4096
 
     def __init__(self) -> None:
-        self._chunks: list[tuple] = []
-        self._rows: list[tuple] = []  # single events, kept as plain tuples (cheap to append)
+        self._chunks: list[tuple] = []  # vectors not yet packed
+        self._packed: list[tuple] = []  # blocks of packed vectors, in recording order
+        self._rows: list[tuple] = []  # single events not yet packed
+        self._row_blocks: list[tuple] = []  # blocks of packed single events, in recording order
 
     def record(self, time, kind: str, invoice=-1, account=-1, cents=0, detail=0) -> None:
-        values = (time, KIND[kind], invoice, account, cents, detail)
-        if all(type(v) in _SCALARS for v in values):
-            self._rows.append((float(time), KIND[kind], int(invoice), int(account), int(cents), int(detail)))
+        code = KIND[kind]
+        scalar = _SCALARS.__contains__  # one test per argument, no generator: most calls log one event
+        if scalar(type(invoice)) and scalar(type(cents)) and scalar(type(account)) and scalar(type(time)) \
+                and scalar(type(detail)):
+            rows = self._rows
+            rows.append((float(time), code, int(invoice), int(account), int(cents), int(detail)))
+            if len(rows) >= self.PACK:
+                self._row_blocks.append(self._block(rows))
+                self._rows = []
             return
+        values = (time, code, invoice, account, cents, detail)
         sizes = [np.size(x) for x in values if np.ndim(x)]
         n = max(sizes)
         if min(sizes) == 0:
@@ -73,18 +89,24 @@ class EventLog:
             np.full(n, v, dtype=dt) if np.ndim(v) == 0 else np.asarray(v, dtype=dt)
             for v, dt in zip(values, self.DTYPES)
         ))
+        if len(self._chunks) >= self.PACK:
+            self._packed.append(tuple(np.concatenate(col) for col in zip(*self._chunks)))
+            self._chunks = []
+
+    def _block(self, rows: list[tuple]) -> tuple:
+        """Single events as one block of columns."""
+        return tuple(np.asarray(c, dtype=dt) for c, dt in zip(zip(*rows), self.DTYPES))
 
     def columns(self) -> dict[str, np.ndarray]:
         """The log as one array per column, in time order (a stable sort: same-time events keep the
         order they were recorded in, vectors before single events). Built column by column, releasing
         each column's pieces as it goes, so the log is never held twice."""
-        if self._rows:
-            rows, self._rows = list(zip(*self._rows)), []
-            self._chunks.append(tuple(np.asarray(c, dtype=dt) for c, dt in zip(rows, self.DTYPES)))
-            del rows
-        if not self._chunks:
+        blocks = self._packed + self._chunks + self._row_blocks + ([self._block(self._rows)] if self._rows else [])
+        self._chunks, self._packed, self._rows, self._row_blocks = [], [], [], []
+        if not blocks:
             return {c: np.array([], dtype=dt) for c, dt in zip(self.COLUMNS, self.DTYPES)}
-        pieces, self._chunks = [list(col) for col in zip(*self._chunks)], []
+        pieces = [list(col) for col in zip(*blocks)]
+        del blocks
         out, order = {}, None
         for i, name in enumerate(self.COLUMNS):
             column = np.concatenate(pieces[i])
@@ -93,7 +115,7 @@ class EventLog:
                 order = np.argsort(column, kind="stable")  # the first column is time
             out[name] = column[order]
             del column
-        self._chunks = [tuple(out.values())]  # the sorted arrays become the only chunk
+        self._packed = [tuple(out.values())]  # the sorted arrays become the only block
         return out
 
     def frame(self) -> pd.DataFrame:
@@ -180,7 +202,7 @@ class Ledger:
         cap = len(self.amount)
         if need <= cap:
             return
-        new = max(need, 2 * cap)
+        new = grown(cap, need)
         for name in ("amount", "paid", "credited", "written_off", "open", "currency"):
             arr = getattr(self, name)
             setattr(self, name, np.concatenate([arr, np.zeros(new - cap, arr.dtype)]))

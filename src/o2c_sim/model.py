@@ -25,7 +25,7 @@ import simpy
 
 from . import collection
 from . import disputes, dunning, settlement, uncertainty
-from .book import DISPUTE_OPEN, DISPUTE_PENDING, AccountState, Episodes, InvoiceState
+from .book import DISPUTE_OPEN, DISPUTE_PENDING, AccountState, Episodes, InvoiceState, initial_capacity
 from .business_calendar import BusinessCalendar
 from .ledger import EventLog, Ledger, to_cents
 from .keyed_random import KeyedRandom
@@ -93,7 +93,7 @@ class Simulation:
         if sc.currencies.enabled:  # a warm start's customers keep the ledger's currencies
             self.currencies = Currencies(sc, self.keyed, self.acc.segment, origin, self.days,
                                          None if opening is None else opening.account_currencies(sc.currency))
-        self.ledger = Ledger(self.log, capacity=max(1024, int(sc.portfolio.accounts * 3 * self.days / 30)),
+        self.ledger = Ledger(self.log, capacity=initial_capacity(sc, self.days, 0 if opening is None else len(opening.items)),
                              account_currency=None if self.currencies is None else self.currencies.account)
         self.inv = InvoiceState(capacity=len(self.ledger.amount), notice_effects=self.hazard.notice_mult.shape[1])
         self.frailty = frailty(sc, self.keyed, self.acc.segment, self.acc.silent)

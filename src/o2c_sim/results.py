@@ -127,16 +127,15 @@ def invoice_table(sim, ids: Ids) -> pd.DataFrame:
     """The invoice table of DESIGN §4 (see :mod:`o2c_sim.invoice_table`)."""
     n, L, inv = sim.ledger.n, sim.ledger, sim.inv
     segs = sim.scenario.portfolio.segments
-    seg_names = np.array([s.name for s in segs] + [""])
-    channels = np.array([s.channel for s in segs] + [""])
+    # small vocabularies, each ending in "" for row −1, taken by Arrow (no per-row numpy unicode temporaries)
+    vocabulary = lambda names: pa.array(list(names) + [""], pa.string())  # noqa: E731
     disputed = np.isfinite(inv.dispute_open_day[:n]) & np.isin(inv.dispute[:n], (DISPUTE_OPEN, DISPUTE_RESOLVED))
-    reason = np.where(disputed, np.array(list(DISPUTE_REASONS) + [""])[inv.dispute_reason[:n]], "")
     dates = sim.cal.dates
     currency = {} if sim.currencies is None else {"currency": np.array(sim.currencies.codes)[L.currency[:n]]}
     return pd.DataFrame({
         "invoice_id": pd.array(ids.invoices.slice(0, n), dtype="str"),
         "customer_id": _take(ids.customers, inv.account[:n]),
-        "segment": seg_names[inv.segment[:n]],
+        "segment": _take(vocabulary(s.name for s in segs), inv.segment[:n]),
         "invoice_date": dates(inv.issue_day[:n]).astype("datetime64[ns]"),
         "due_date": dates(inv.due_day[:n]).astype("datetime64[ns]"),
         "amount": L.amount[:n] / 100.0,
@@ -145,9 +144,9 @@ def invoice_table(sim, ids: Ids) -> pd.DataFrame:
         "credited_amount": L.credited[:n] / 100.0,
         "written_off_amount": L.written_off[:n] / 100.0,
         "disputed": disputed,
-        "dispute_reason": reason,
+        "dispute_reason": _take(vocabulary(DISPUTE_REASONS), np.where(disputed, inv.dispute_reason[:n], -1)),
         "dispute_resolved_date": dates(np.floor(np.where(disputed, inv.dispute_close_day[:n], np.inf))).astype("datetime64[ns]"),
-        "channel": channels[inv.segment[:n]],
+        "channel": _take(vocabulary(s.channel for s in segs), inv.segment[:n]),
         **currency,  # with currencies on: the invoice's currency, in which its money columns are
     })
 

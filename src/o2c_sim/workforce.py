@@ -81,30 +81,30 @@ class WorkPool:
             self._idle.popleft().succeed()
 
     def _work(self, windows, queues):
-        env, idle = self.env, self._idle
+        env, idle, busy, timeout, event = self.env, self._idle, self.busy, self.env.timeout, self.env.event
         waiting: list = [None]  # this worker's wake-up event while idle
         for k, day in enumerate(windows):
             for start, end in day:
                 if env.now < start:
-                    yield env.timeout(start - env.now)
+                    yield timeout(start - env.now)
                 elif env.now > start:  # a job overran into this window: that part of it is productive time
-                    self.busy[k] += (min(env.now, end) - start) * MINUTES_PER_DAY
+                    busy[k] += (min(env.now, end) - start) * MINUTES_PER_DAY
                 if env.now >= end:
                     continue  # an overrunning job used up this window
-                env.timeout(end - env.now).callbacks.append(lambda _, w=waiting: self._window_closed(w))
+                timeout(end - env.now).callbacks.append(lambda _, w=waiting: self._window_closed(w))
                 while env.now < end:
                     for q in queues:
                         if len(q):
                             minutes, done = q.pop(env.now)
                             break
                     else:
-                        waiting[0] = woken = env.event()
+                        waiting[0] = woken = event()
                         idle.append(woken)
                         yield woken  # by wake() for a new job, or by _window_closed
                         waiting[0] = None
                         continue
-                    self.busy[k] += min(minutes, (end - env.now) * MINUTES_PER_DAY)
-                    yield env.timeout(minutes / MINUTES_PER_DAY)
+                    busy[k] += min(minutes, (end - env.now) * MINUTES_PER_DAY)
+                    yield timeout(minutes / MINUTES_PER_DAY)
                     if done is not None:
                         done(env.now)
 

@@ -1,0 +1,20 @@
+"""Keyed draws from scalar keys take a Python-int path: it must give the bits of the array path."""
+
+import numpy as np
+
+from o2c_sim.keyed_random import KeyedRandom
+
+
+def test_scalar_keys_draw_the_same_bits_as_array_keys():
+    keyed = KeyedRandom(20240917, replication=3)
+    rng = np.random.default_rng(0)
+    keys = np.concatenate([rng.integers(-2**63, 2**63 - 1, 300, dtype=np.int64),
+                           np.array([0, -1, 1, 2**63 - 1, -2**63], np.int64)])
+    seconds = rng.integers(0, 50, len(keys))
+    vector = keyed.uniform("legal_recovery", keys, seconds)
+    for i, (k, g) in enumerate(zip(keys.tolist(), seconds.tolist())):
+        for a, b in ((k, g), (np.int64(k), np.int32(g))):
+            one = keyed.uniform("legal_recovery", a, b)
+            assert one.shape == () and one.dtype == np.float64
+            assert one[()] == vector[i]
+    assert 0.45 < vector.mean() < 0.55  # uniform on [0, 1): the hash is not degenerate
