@@ -669,7 +669,8 @@ def estimates_table(provenance: dict[str, Any], *, limit: int | None = None) -> 
     lines = [f"{'scenario value':<72}{'estimate':>10}  95 % interval"]
     for path, p in list(provenance.items())[:limit]:
         lo, hi = p["ci95"]
-        lines.append(f"{path:<72}{p['estimate']:>10.4g}  [{lo:.4g}, {hi:.4g}]")
+        bound = [("unbounded" if x is None else f"{x:.4g}") for x in (lo, hi)]
+        lines.append(f"{path:<72}{p['estimate']:>10.4g}  [{bound[0]}, {bound[1]}]")
     return "\n".join(lines)
 
 

@@ -655,7 +655,7 @@ def _fit_hazard(table: pd.DataFrame, options: FitOptions | None) -> HazardFit:
     for j, (s, b) in enumerate(cells):
         m = (tab["segment"] == s) & (tab["band"] == b)
         rows.append({"segment": s, "band": int(b), "left_edge": int(opt.bands[b]), "daily": float(np.exp(beta[j])),
-                     "ci_lo": float(np.exp(beta[j] - Z95 * se[j])), "ci_hi": float(np.exp(beta[j] + Z95 * se[j])),
+                     "ci_lo": _exp(beta[j] - Z95 * se[j]), "ci_hi": _exp(beta[j] + Z95 * se[j]),
                      "se_log": float(se[j]), "at_risk": int(tab.loc[m, "at_risk"].sum()), "events": int(tab.loc[m, "events"].sum())})
     for (s, b), g in table.groupby(["segment", "band"])[["at_risk", "events"]].sum().iterrows():
         if g["events"] == 0 and g["at_risk"] > 0:  # no payment: half an event per exposure, rule-of-three bound
@@ -727,14 +727,21 @@ def hazard_block(fit: HazardFit, segment: str, defaults: Mapping[str, Any]) -> d
     return block
 
 
+def _exp(x: float) -> float:
+    """exp(x), infinity instead of an overflow warning (a term the data hardly inform has a huge se)."""
+    return float(np.exp(x)) if x < 700 else float("inf")
+
+
 def provenance(fit: HazardFit, segments: list[str], source: str) -> dict[str, dict[str, Any]]:
     """The scenario's ``provenance`` entries of the fit: dotted path → {estimate, se, ci95, source}; ``se``
     is on the log scale for multipliers and intensities (the interval is exp(log estimate ± 1.96 se))."""
     out: dict[str, dict[str, Any]] = {}
 
     def put(path, estimate, se, lo, hi, note=source):
-        out[path] = {"estimate": round(float(estimate), 6), "se": None if se is None else round(float(se), 6),
-                     "ci95": [round(float(lo), 6), round(float(hi), 6)], "source": note}
+        finite = [round(float(x), 6) if np.isfinite(x) else None for x in (lo, hi)]  # None: unbounded (no information)
+        out[path] = {"estimate": round(float(estimate), 6),
+                     "se": None if se is None or not np.isfinite(se) else round(float(se), 6),
+                     "ci95": finite, "source": note}
 
     for seg in segments:
         base = f"portfolio.segments.{seg}.behaviour.hazard"
