@@ -7,7 +7,7 @@ benchmark-only dependency (``pip install -e '.[bench]'``). For each configuratio
 utilisation ρ, 6-minute mean service) both simulators run the same Poisson arrival rate and
 exponential service for the same simulated time, once per seed:
 
-* o2c-sim: :func:`o2c_sim.queueing.simulate_mmc` — the model's own WorkPool, FIFO queue and Poisson
+* o2c-sim: :func:`o2c_sim.sim.queueing.simulate_mmc` — the model's own WorkPool, FIFO queue and Poisson
   arrivals, round-the-clock shifts;
 * Ciw: ``ciw.create_network`` with Exponential arrivals/services and c servers, time in minutes.
 
@@ -30,7 +30,7 @@ import numpy as np
 from scipy import stats
 
 from o2c_sim.kpis import mean_ci95
-from o2c_sim.queueing import erlang_c, simulate_mmc
+from o2c_sim.sim.queueing import erlang_c, simulate_mmc
 
 SERVICE_MINUTES = 6.0
 WARMUP_DAYS = 5

@@ -25,7 +25,7 @@ import numpy as np
 from scipy import stats
 
 from o2c_sim.scenario import load_scenario
-from o2c_sim.sweep import sweep
+from o2c_sim.experiments.sweep import sweep
 
 SMALL = ["portfolio.accounts=600", "horizon_days=120", "warmup_days=60", "seed=9"]
 KPIS = {"dso": "ΔDSO (days)", "bad_debt_ratio": "Δbad debt (%)", "cash_collected": "Δcash collected"}

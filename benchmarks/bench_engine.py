@@ -27,7 +27,7 @@ import time
 
 import simpy
 
-from o2c_sim.model import simulate
+from o2c_sim.sim.model import simulate
 from o2c_sim.scenario import load_scenario
 
 

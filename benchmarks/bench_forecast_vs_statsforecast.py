@@ -31,7 +31,7 @@ from o2c_sim.forecast.models import ETS, StatsForecast
 from o2c_sim.forecast.pipeline import forecast_with_backtest
 from o2c_sim.forecast.registry import DEFAULT, build
 from o2c_sim.forecast.series import known_at
-from o2c_sim.importer import load_ledger
+from o2c_sim.data.importer import load_ledger
 
 
 def peers() -> list[StatsForecast]:

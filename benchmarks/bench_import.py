@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from test_real_ledger import MAPPING, USD_RATES, erp_export, write_export  # noqa: E402
 
-from o2c_sim.importer import load_ledger  # noqa: E402
+from o2c_sim.data.importer import load_ledger  # noqa: E402
 
 
 def timed(fn) -> tuple[float, object]:

@@ -10,7 +10,7 @@ import argparse
 import os
 import time
 
-from o2c_sim.model import simulate
+from o2c_sim.sim.model import simulate
 from o2c_sim.scenario import load_scenario
 
 LEVERS = {

@@ -24,8 +24,8 @@ import platform
 import resource
 import time
 
-from o2c_sim.model import Simulation, simulate
-from o2c_sim.results import SimResult
+from o2c_sim.sim.model import Simulation, simulate
+from o2c_sim.sim.results import SimResult
 from o2c_sim.scenario import load_scenario
 
 

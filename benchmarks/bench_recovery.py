@@ -4,8 +4,8 @@
         [--set credit_holds.enabled=true]
 
 For each seed: the baseline scenario (no silent payers; ``--set`` changes it) is simulated under two
-strategies × two staffing levels (:data:`o2c_sim.recovery.DESIGN`), the four activity logs are pooled
-and calibrated (:func:`o2c_sim.calibration.calibrate_activities`), and each hazard parameter's 95 %
+strategies × two staffing levels (:data:`o2c_sim.calibration.recovery.DESIGN`), the four activity logs are pooled
+and calibrated (:func:`o2c_sim.calibration.scenario_fit.calibrate_activities`), and each hazard parameter's 95 %
 interval is checked against the truth (with ``--set credit_holds.enabled=true`` the credit hold's
 multiplier too). Prints, per parameter, the coverage (share of seeds whose
 interval holds the truth; target ≥ 90 %), the mean estimate and its bias. Then, for the first seed, the
@@ -23,7 +23,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from o2c_sim import recovery as rc
+from o2c_sim.calibration import recovery as rc
 from o2c_sim.scenario import load_scenario, parse_override
 
 SEGMENTS = ("key_accounts", "mid_market", "small_business")

@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/bench_sweep_scaling.py [--replications 40] [--set KEY=VALUE ...]
 
 Runs ``--replications`` replications of one small scenario (baseline — 2,000 accounts — with 180 days after
-60 days of warm-up, unless changed with ``--set``) through :func:`o2c_sim.sweep.sweep`, each time into
+60 days of warm-up, unless changed with ``--set``) through :func:`o2c_sim.experiments.sweep.sweep`, each time into
 a fresh sweep directory (parts written as they finish, as in real use):
 
 1. ``workers=1`` — in this process, no cluster (what ``--workers 1`` gives);
@@ -35,7 +35,7 @@ from pathlib import Path
 import pandas as pd
 
 from o2c_sim.scenario import load_scenario
-from o2c_sim.sweep import sweep
+from o2c_sim.experiments.sweep import sweep
 
 SMALL = ["portfolio.accounts=2000", "horizon_days=180", "warmup_days=60"]
 
@@ -46,7 +46,7 @@ def load() -> str:
 
 def _plain_replications(args) -> float:
     """Run the given replications with plain ``simulate`` (no sweep, no Dask); return the CPU seconds."""
-    from o2c_sim.model import simulate
+    from o2c_sim.sim.model import simulate
 
     scenario, reps = args
     c0 = time.process_time()
@@ -85,7 +85,7 @@ def main() -> None:
         t0 = time.perf_counter()
         with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
                           silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
-            client.run(lambda: __import__("o2c_sim.sweep"))
+            client.run(lambda: __import__("o2c_sim.experiments.sweep"))
             startup = time.perf_counter() - t0
             before = client.run(time.process_time)
             t0 = time.perf_counter()

@@ -66,14 +66,14 @@ def synthetic_log(cases: int, seed: int = 1) -> pd.DataFrame:
                               "date": due[paid] + pd.to_timedelta(notices[paid] * 14, unit="D"), "amount": rest[paid]}))
     rows.append(pd.DataFrame({"item_id": item[written], "customer_id": customer[written], "kind": "write_off",
                               "date": due[written] + pd.Timedelta(days=180), "amount": rest[written]}))
-    from o2c_sim.activity_table import conform
+    from o2c_sim.data.activity_table import conform
 
     return conform(pd.concat(rows, ignore_index=True))
 
 
 def import_once(path: str) -> None:
     """In this (fresh) process: import the log, print wall seconds, CPU seconds, events and peak RSS in bytes."""
-    from o2c_sim.activities import load_activities
+    from o2c_sim.data.activities import load_activities
 
     usage = resource.getrusage(resource.RUSAGE_SELF)
     cpu0 = usage.ru_utime + usage.ru_stime
@@ -94,7 +94,7 @@ def main() -> None:
     if args.import_only:
         import_once(args.import_only)
         return
-    from o2c_sim.process_export import write_xes
+    from o2c_sim.data.process_export import write_xes
 
     with tempfile.TemporaryDirectory() as tmp:
         path = args.keep or Path(tmp) / "log.xes"

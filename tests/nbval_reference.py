@@ -21,7 +21,7 @@ from pathlib import Path
 
 import nbformat
 
-from o2c_sim.report import NOTEBOOKS_DIR, QUIET_KERNEL
+from o2c_sim.present.report import NOTEBOOKS_DIR, QUIET_KERNEL
 
 REFERENCE_DIR = Path(__file__).with_name("nbval_reference")
 SMALL_REFERENCE_DIR = REFERENCE_DIR / "small"

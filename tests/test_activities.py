@@ -11,13 +11,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from o2c_sim.activities import (ActivityMapping, invoices_from_activities, load_activities, load_activity_mapping,
+from o2c_sim.data.activities import (ActivityMapping, invoices_from_activities, load_activities, load_activity_mapping,
                                 read_xes, summarise)
-from o2c_sim.activity_table import KINDS
+from o2c_sim.data.activity_table import KINDS
 from o2c_sim.cli import main
 from o2c_sim.errors import UserError
-from o2c_sim.importer import MAPPINGS_DIR
-from o2c_sim.model import simulate
+from o2c_sim.data.importer import MAPPINGS_DIR
+from o2c_sim.sim.model import simulate
 
 from conftest import small_scenario
 

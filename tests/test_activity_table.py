@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from o2c_sim.activity_table import KINDS
-from o2c_sim.model import simulate
+from o2c_sim.data.activity_table import KINDS
+from o2c_sim.sim.model import simulate
 
 from conftest import small_scenario
 

@@ -6,7 +6,7 @@ import pytest
 
 from o2c_sim import settings
 from o2c_sim.errors import UserError
-from o2c_sim.experiments import run_replications
+from o2c_sim.experiments.replications import run_replications
 from o2c_sim.scenario import load_scenario
 
 SHIPPED = sorted(p.stem for p in settings.SCENARIOS_DIR.glob("*.yaml"))

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from o2c_sim import calibration as cb
+from o2c_sim.calibration import scenario_fit as cb
 from o2c_sim.cli import main
-from o2c_sim.importer import load_ledger
+from o2c_sim.data.importer import load_ledger
 from o2c_sim.scenario import load_scenario
 
 # ------------------------------------------------------------------------------------ fitting parts
@@ -197,7 +197,7 @@ def test_cli_calibrate(ibm_csv, tmp_path, capsys):
 
 
 def test_cli_calibrate_from_an_activity_log(tmp_path, capsys):
-    from o2c_sim.model import simulate
+    from o2c_sim.sim.model import simulate
 
     truth = load_scenario("baseline", {"portfolio.accounts": 120, "horizon_days": 200, "warmup_days": 40})
     res = simulate(truth)

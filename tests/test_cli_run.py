@@ -68,7 +68,7 @@ def test_existing_run_is_never_overwritten(tmp_path, capsys):
 
 
 def test_failed_run_leaves_no_directory(tmp_path, monkeypatch, capsys):
-    import o2c_sim.rundir as rundir
+    import o2c_sim.data.rundir as rundir
 
     def boom(*a, **k):
         raise RuntimeError("disk full")
@@ -172,7 +172,7 @@ def test_console_script_exit_code_without_traceback(tmp_path):
 
 def test_an_unwritable_scenario_destination_is_a_user_error(tmp_path, capsys):
     """calibrate writes its scenario through rundir.atomic_file: an unwritable folder is a clear error."""
-    from o2c_sim.rundir import atomic_write_text
+    from o2c_sim.data.rundir import atomic_write_text
     from o2c_sim.errors import UserError
 
     blocker = tmp_path / "not_a_dir"

@@ -4,7 +4,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from o2c_sim.model import simulate
+from o2c_sim.sim.model import simulate
 from o2c_sim.strategies import BUILT_IN
 from conftest import small_scenario
 

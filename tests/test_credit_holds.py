@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from o2c_sim.errors import UserError
-from o2c_sim.model import simulate
+from o2c_sim.sim.model import simulate
 from o2c_sim.scenario import load_scenario
 
 SMALL = {"portfolio.accounts": 300, "horizon_days": 150, "warmup_days": 90, "seed": 2}

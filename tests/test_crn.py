@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from o2c_sim.keyed_random import KeyedRandom
-from o2c_sim.model import Simulation
+from o2c_sim.sim.keyed_random import KeyedRandom
+from o2c_sim.sim.model import Simulation
 from conftest import small_scenario
 
 PAYMENT_KINDS = ("payment", "partial_payment", "unapplied_received", "plan_instalment", "legal_recovery")

@@ -7,7 +7,7 @@ import pytest
 
 from o2c_sim.cli import main
 from o2c_sim.errors import UserError
-from o2c_sim.model import simulate
+from o2c_sim.sim.model import simulate
 from o2c_sim.scenario import load_scenario
 
 NO_SUSPENSE = {f"portfolio.segments.{s}.behaviour.unapplied_rate": 0.0 for s in ("key_accounts", "mid_market", "small_business")}
@@ -135,7 +135,7 @@ def test_limits_minimums_and_ranking_compare_amounts_in_the_reporting_currency()
 def test_calibration_refuses_an_invoice_table_in_several_currencies():
     import pandas as pd
 
-    from o2c_sim.calibration import calibrate
+    from o2c_sim.calibration.scenario_fit import calibrate
 
     table = pd.DataFrame({"invoice_id": ["A", "B"], "customer_id": ["x", "y"], "amount": [100.0, 200.0],
                           "invoice_date": pd.to_datetime(["2026-01-01"] * 2), "due_date": pd.to_datetime(["2026-01-31"] * 2),

@@ -1,4 +1,4 @@
-"""Dashboards: fast tests of the logic in ``o2c_sim.dashboard`` and ``o2c-sim dashboard``, then browser
+"""Dashboards: fast tests of the logic in ``o2c_sim.present.dashboard`` and ``o2c-sim dashboard``, then browser
 tests that serve ``dashboards/`` with Voila and drive Debian's Chromium with Playwright.
 
 Browser tests need Chromium (``$O2C_SIM_CHROMIUM``, default ``/usr/bin/chromium``) and the playwright
@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 
 from conftest import IN_CI
-from o2c_sim import dashboard as d
+from o2c_sim.present import dashboard as d
 from o2c_sim.errors import UserError
 from o2c_sim.scenario import load_scenario
 from o2c_sim.settings import PROJECT_ROOT
@@ -179,7 +179,7 @@ def test_team_widgets_map_to_desk_overrides_and_the_same_command():
     cli = shlex.split(d.cli_command(setting, base))
     assert resolved == load_scenario("enterprise", [cli[i + 1] for i, part in enumerate(cli) if part == "--set"])
     assert resolved.team.collectors == 26
-    from o2c_sim.dashboard_drivers import change_words
+    from o2c_sim.present.dashboard_drivers import change_words
 
     assert change_words(overrides, base) == "1 more collector in us_key_accounts and es_desk serving en, es"
     assert d.curve_collectors(4, 4, minimum=3)[0] == 3
@@ -289,7 +289,7 @@ SMALL = {"portfolio.accounts": 120, "horizon_days": 90, "warmup_days": 30}
 
 def test_drivers_tornado_worked_example():
     """Swings and the summary from hand-made cell results: Δ = KPI(setting) − KPI(as written) per end."""
-    from o2c_sim import dashboard_drivers as dd
+    from o2c_sim.present import dashboard_drivers as dd
 
     base = load_scenario("baseline", SMALL)
     setting = base.with_overrides({"team.collectors": 8})
@@ -332,7 +332,7 @@ def test_drivers_tornado_worked_example():
 
 
 def test_drivers_words_and_the_parameter_uncertainty_note():
-    from o2c_sim import dashboard_drivers as dd
+    from o2c_sim.present import dashboard_drivers as dd
 
     base = load_scenario("baseline")
     assert dd.change_words({"team.collectors": 5, "team.dispute_analysts": 4, "dunning.steps.1.days_past_due": 3,
@@ -345,7 +345,7 @@ def test_drivers_words_and_the_parameter_uncertainty_note():
     assert dd.parameter_words(beh + "hazard.effects.notice.0.multiplier") == "effect of dunning notice 1 (mid market)"
     assert dd.parameter_words(beh + "hazard.daily.3") == "payers' own pace in hazard band 4 (mid market)"
     # every parameter the panel or `o2c-sim sensitivity` may try by default has words written for it
-    from o2c_sim.sensitivity import default_drivers
+    from o2c_sim.experiments.sensitivity import default_drivers
 
     tried = default_drivers(base, extended=True) + list(load_scenario("baseline_uncertain").uncertain)
     for path in tried:

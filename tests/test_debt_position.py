@@ -5,9 +5,9 @@ import pandas as pd
 import pytest
 
 from o2c_sim.cli import main
-from o2c_sim.debt_position import Target, movements_from_ledger, movements_from_run, roll_forward
-from o2c_sim.experiments import run_replications
-from o2c_sim.rundir import write_run
+from o2c_sim.forecast.debt_position import Target, movements_from_ledger, movements_from_run, roll_forward
+from o2c_sim.experiments.replications import run_replications
+from o2c_sim.data.rundir import write_run
 from conftest import small_scenario
 
 D = pd.Timestamp

@@ -8,7 +8,7 @@ import json
 import pandas as pd
 import pytest
 
-from o2c_sim.activities import load_activities
+from o2c_sim.data.activities import load_activities
 from o2c_sim.cli import main
 
 SIZE = ["--set", "portfolio.accounts=120", "--set", "horizon_days=90", "--set", "warmup_days=30",

@@ -7,8 +7,8 @@ import pytest
 
 from o2c_sim.cli import main
 from o2c_sim.errors import UserError
-from o2c_sim.fees import late_payment_interest
-from o2c_sim.model import simulate
+from o2c_sim.sim.fees import late_payment_interest
+from o2c_sim.sim.model import simulate
 from o2c_sim.scenario import load_scenario
 
 SMALL = {"portfolio.accounts": 250, "horizon_days": 120, "warmup_days": 60, "seed": 11}

@@ -8,11 +8,11 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from o2c_sim.comparison import compare_runs, comparison_table, kpi_table
+from o2c_sim.experiments.comparison import compare_runs, comparison_table, kpi_table
 from o2c_sim.errors import UserError
-from o2c_sim.experiments import run_replications
-from o2c_sim.figures import simulation as F
-from o2c_sim.notebook_params import absolute_paths, default_as_of, validate
+from o2c_sim.experiments.replications import run_replications
+from o2c_sim.present.figures import simulation as F
+from o2c_sim.present.notebook_params import absolute_paths, default_as_of, validate
 
 from conftest import small_scenario
 

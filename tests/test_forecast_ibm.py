@@ -7,7 +7,7 @@ import pytest
 
 from o2c_sim.forecast.honest import SELECTED
 from o2c_sim.forecast.pipeline import forecast_with_backtest
-from o2c_sim.importer import load_ledger
+from o2c_sim.data.importer import load_ledger
 
 
 @pytest.fixture(scope="session")

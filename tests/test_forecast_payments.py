@@ -14,7 +14,7 @@ from o2c_sim.errors import UserError
 from o2c_sim.forecast.gap import gap_analysis
 from o2c_sim.forecast.invoice_level import SurvivalCurves
 from o2c_sim.forecast.series import History, cash_events, payments_from_activities, receipts
-from o2c_sim.importer import load_payments
+from o2c_sim.data.importer import load_payments
 from test_forecast import synthetic_ledger
 
 

@@ -7,7 +7,7 @@ import pytest
 from o2c_sim.cli import main
 from o2c_sim.forecast.series import History
 from o2c_sim.forecast.simulation import SimulationModel, what_if
-from o2c_sim.importer import load_ledger
+from o2c_sim.data.importer import load_ledger
 
 
 @pytest.fixture(scope="module")

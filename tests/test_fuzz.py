@@ -448,7 +448,7 @@ def test_every_csv_and_xlsx_writer_neutralises_formulas(tmp_path, capsys):
     """Quarantine CSV, gap CSVs and report workbooks: no text cell Excel would evaluate."""
     import openpyxl
 
-    from o2c_sim.excel import formula_safe, looks_like_formula, write_tables
+    from o2c_sim.data.excel import formula_safe, looks_like_formula, write_tables
 
     assert formula_safe("\r=1") == "'\r=1" and formula_safe("-5.00") == "-5.00" and formula_safe(3) == 3
 
@@ -491,9 +491,9 @@ def test_every_csv_and_xlsx_writer_neutralises_formulas(tmp_path, capsys):
 
 def test_dashboard_token_off_loopback_and_allowed_folders(ws, monkeypatch):
     from o2c_sim.cli.dashboard import access_token, voila_command
-    from o2c_sim.dashboard import load_history
+    from o2c_sim.present.dashboard import load_history
     from o2c_sim.errors import UserError
-    from o2c_sim.importer import ALLOWED_DIRS_ENV
+    from o2c_sim.data.importer import ALLOWED_DIRS_ENV
 
     assert access_token("127.0.0.1", None) is None
     token = access_token("0.0.0.0", None)
@@ -518,8 +518,8 @@ def test_dashboard_token_off_loopback_and_allowed_folders(ws, monkeypatch):
 
 
 def test_monthly_trend_of_a_short_scenario_says_what_cannot_be_shown(ws):
-    from o2c_sim.experiments import run_replications
-    from o2c_sim.figures.simulation import kpi_trend
+    from o2c_sim.experiments.replications import run_replications
+    from o2c_sim.present.figures.simulation import kpi_trend
 
     sc = load_scenario(ws / "tiny.yaml", ["horizon_days=30", "warmup_days=0"])
     monthly = run_replications(sc, 1, progress=False).stacked("monthly")
@@ -532,7 +532,7 @@ def test_monthly_trend_of_a_short_scenario_says_what_cannot_be_shown(ws):
 def test_recommend_on_an_undefined_kpi_says_so():
     import numpy as np
 
-    from o2c_sim.staffing import Recommendation, parse_target
+    from o2c_sim.experiments.staffing import Recommendation, parse_target
 
     table = pd.DataFrame({"headcount": [1, 2], "kpi_mean": [np.nan, np.nan], "bound": [np.nan, np.nan],
                           "share_meeting": [np.nan, np.nan], "meets": [False, False], "n": [2, 2]})
@@ -556,7 +556,7 @@ def test_a_closed_pipe_ends_quietly(ws, monkeypatch, capsys):
 
 @pytest.mark.parametrize("name", ["../../etc/evil", "/abs/path", "x" * 5000, "..", "a/b\\c:d*e", "\u00e9t\u00e9 2026"])
 def test_run_directory_never_leaves_its_parent(tmp_path, name):
-    from o2c_sim.rundir import default_run_dir
+    from o2c_sim.data.rundir import default_run_dir
 
     path = default_run_dir(name, tmp_path)
     assert path.parent == tmp_path and len(path.name) <= 120 and "/" not in path.name and not path.name.startswith(".")

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from o2c_sim import hazard_fit as hf
+from o2c_sim.calibration import hazard_fit as hf
 
 MON = pd.Timestamp("2025-01-06")  # a Monday
 
@@ -77,7 +77,7 @@ def test_a_call_that_blocks_an_item_leaves_that_day_at_risk():
 def test_credit_hold_days_from_a_mapped_export(tmp_path):
     """A spreadsheet with an order block on the account, its names mapped to the new kinds: the hold acts
     from the day it is set to the day before it is released, on every open item of the account."""
-    from o2c_sim.activities import ActivityMapping, load_activities
+    from o2c_sim.data.activities import ActivityMapping, load_activities
 
     pd.DataFrame({
         "Doc": ["9001", "9002", "", "", "9001", "9002"], "Customer": ["C7"] * 6,

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from o2c_sim import invoice_table
+from o2c_sim.data import invoice_table
 from o2c_sim.cli import main
 from o2c_sim.errors import UserError
-from o2c_sim.importer import MAX_LISTED, default_quarantine_path, load_ledger, load_mapping
+from o2c_sim.data.importer import MAX_LISTED, default_quarantine_path, load_ledger, load_mapping
 
 HEADER = ["invoice_id", "customer_id", "invoice_date", "due_date", "amount", "paid_date", "paid_amount", "disputed", "channel"]
 

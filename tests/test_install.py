@@ -86,7 +86,7 @@ def elsewhere(tmp_path) -> Path:
 
 def test_installed_package_finds_its_shipped_folders(installed, elsewhere):
     target, env = installed
-    code = ("import o2c_sim, o2c_sim.importer as imp, o2c_sim.report as rep\n"
+    code = ("import o2c_sim, o2c_sim.data.importer as imp, o2c_sim.present.report as rep\n"
             "from o2c_sim import settings as s\n"
             "from o2c_sim.cli.dashboard import dashboards_dir\n"
             "print(o2c_sim.__file__); print(s.scenario_path('baseline')); print(imp.mapping_path('ibm_ar'))\n"

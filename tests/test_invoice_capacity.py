@@ -4,9 +4,9 @@ smallest capacity and grows many times produces exactly the tables of one that n
 import numpy as np
 import pandas as pd
 
-import o2c_sim.model as model
-from o2c_sim.book import grown, initial_capacity
-from o2c_sim.model import simulate
+import o2c_sim.sim.model as model
+from o2c_sim.sim.book import grown, initial_capacity
+from o2c_sim.sim.model import simulate
 from o2c_sim.scenario import load_scenario
 
 

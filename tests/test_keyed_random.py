@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from o2c_sim.keyed_random import KeyedRandom
+from o2c_sim.sim.keyed_random import KeyedRandom
 
 
 def test_scalar_keys_draw_the_same_bits_as_array_keys():

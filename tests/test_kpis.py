@@ -78,7 +78,7 @@ def test_monthly_dso_from_daily_book_matches_formula():
     import numpy as np
     import pandas as pd
 
-    from o2c_sim.results import monthly_kpis
+    from o2c_sim.sim.results import monthly_kpis
 
     dates = pd.date_range("2026-01-01", "2026-06-30", freq="D")
     daily = pd.DataFrame({"day": np.arange(len(dates)), "date": dates})

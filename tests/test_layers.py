@@ -68,7 +68,7 @@ def graph() -> dict[str, set[str]]:
 
 
 def _top(module: str) -> str:
-    """``forecast`` for ``o2c_sim.forecast.models``, ``model`` for ``o2c_sim.model``."""
+    """``forecast`` for ``o2c_sim.forecast.models``, ``model`` for ``o2c_sim.sim.model``."""
     return module.split(".")[1] if "." in module else module
 
 
@@ -78,8 +78,8 @@ def edges(graph: dict[str, set[str]]) -> list[tuple[str, str]]:
 
 def test_the_import_graph_is_read(graph):
     """The parser resolves ``from .x import``, ``from ..x import`` and ``from . import x`` forms."""
-    assert "o2c_sim.scenario" in graph["o2c_sim.model"]
-    assert "o2c_sim.sweep" in graph["o2c_sim.cli.sweep"]  # ``from ..sweep import ...``
+    assert "o2c_sim.scenario" in graph["o2c_sim.sim.model"]
+    assert "o2c_sim.experiments.sweep" in graph["o2c_sim.cli.sweep"]  # ``from ..sweep import ...``
     siblings = [(a, b) for a, b in edges(graph) if a.count(".") == 2 and a.rpartition(".")[0] == b.rpartition(".")[0]]
     assert siblings, "no module of a subpackage imports a sibling: relative imports are not resolved"
     assert len(graph) > 40
@@ -112,6 +112,6 @@ def test_no_module_shadows_the_standard_library():
 
 def test_import_works_with_the_package_directory_on_the_path():
     """A script or kernel started inside ``src/o2c_sim`` puts that directory first on ``sys.path``."""
-    code = f"import sys; sys.path.insert(0, {str(PACKAGE_DIR)!r}); import numpy, pandas, o2c_sim.model, o2c_sim.cli"
+    code = f"import sys; sys.path.insert(0, {str(PACKAGE_DIR)!r}); import numpy, pandas, o2c_sim.sim.model, o2c_sim.cli"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PACKAGE_DIR, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from o2c_sim.ledger import EventLog, Ledger, to_cents
+from o2c_sim.sim.ledger import EventLog, Ledger, to_cents
 
 
 def make(amounts=(100.00, 250.55, 19.99)):

@@ -16,8 +16,8 @@ import pytest
 from papermill.exceptions import PapermillExecutionError
 
 import nbval_reference
-from o2c_sim.notebook_params import NOTEBOOKS, defaults_from_source, validate
-from o2c_sim.report import NOTEBOOKS_DIR, count_figures
+from o2c_sim.present.notebook_params import NOTEBOOKS, defaults_from_source, validate
+from o2c_sim.present.report import NOTEBOOKS_DIR, count_figures
 
 SMALL = {"portfolio.accounts": 300, "horizon_days": 120, "warmup_days": 60}
 ALL = sorted(p.stem for p in NOTEBOOKS_DIR.glob("*.ipynb"))
@@ -31,7 +31,7 @@ def _read(name: str):
 @pytest.fixture(scope="module")
 def small_ledger(tmp_path_factory) -> Path:
     """A small simulated ledger (300 accounts, ~10 months) for the calibration/forecast notebooks."""
-    from o2c_sim.model import simulate
+    from o2c_sim.sim.model import simulate
     from o2c_sim.scenario import load_scenario
 
     scenario = load_scenario("baseline", {"portfolio.accounts": 300, "horizon_days": 240, "warmup_days": 60})
@@ -42,7 +42,7 @@ def small_ledger(tmp_path_factory) -> Path:
 
 def test_every_notebook_is_known():
     assert set(SIMULATION) <= set(ALL)
-    assert set(ALL) <= set(NOTEBOOKS), f"notebooks without a parameter list in o2c_sim.notebook_params: {set(ALL) - set(NOTEBOOKS)}"
+    assert set(ALL) <= set(NOTEBOOKS), f"notebooks without a parameter list in o2c_sim.present.notebook_params: {set(ALL) - set(NOTEBOOKS)}"
 
 
 @pytest.mark.parametrize("name", ALL)

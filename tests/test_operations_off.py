@@ -6,7 +6,7 @@ import hashlib
 
 import pandas as pd
 
-from o2c_sim.model import simulate
+from o2c_sim.sim.model import simulate
 from o2c_sim.scenario import load_scenario
 
 SMALL = {"portfolio.accounts": 200, "horizon_days": 90, "warmup_days": 30, "seed": 7}

@@ -4,8 +4,8 @@ is the gamma-frailty survival E[exp(−z·Λ)] = (1 + v·Λ)^(−1/v), Λ = Σ o
 import numpy as np
 import pytest
 
-from o2c_sim.model import Simulation
-from o2c_sim.payers import HazardTables
+from o2c_sim.sim.model import Simulation
+from o2c_sim.sim.payers import HazardTables
 from conftest import small_scenario
 
 SEGMENTS = ("key_accounts", "mid_market", "small_business")

@@ -5,10 +5,10 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from o2c_sim.business_calendar import BusinessCalendar
+from o2c_sim.sim.business_calendar import BusinessCalendar
 from o2c_sim.errors import UserError
-from o2c_sim.model import simulate
-from o2c_sim.payment_runs import run_days
+from o2c_sim.sim.model import simulate
+from o2c_sim.sim.payment_runs import run_days
 from o2c_sim.scenario import PaymentRunRule, load_scenario
 
 SMALL = {"portfolio.accounts": 250, "horizon_days": 120, "warmup_days": 60, "seed": 5}
@@ -70,7 +70,7 @@ def test_bad_payment_run_blocks_are_user_errors(overrides, field):
 def test_run_day_evidence_finds_a_friday_run_and_none_in_the_ibm_sample(ibm_csv):
     import pandas as pd
 
-    from o2c_sim.payment_runs import run_day_evidence
+    from o2c_sim.sim.payment_runs import run_day_evidence
 
     fridays = pd.date_range("2026-01-02", periods=60, freq="W-FRI").repeat(5)
     found = run_day_evidence(fridays)
@@ -110,8 +110,8 @@ def test_untouched_items_pay_on_the_next_run_day_after_their_own_day():
 def test_customers_on_runs_finds_friday_payers_and_none_in_the_ibm_sample(ibm_csv):
     import pandas as pd
 
-    from o2c_sim.importer import load_ledger
-    from o2c_sim.payment_runs import customers_on_runs
+    from o2c_sim.data.importer import load_ledger
+    from o2c_sim.sim.payment_runs import customers_on_runs
 
     rng = np.random.default_rng(0)
     days = pd.bdate_range("2026-01-01", periods=250)

@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from o2c_sim.experiments import run_replications
-from o2c_sim.ledger import KIND
-from o2c_sim.model import Simulation
+from o2c_sim.experiments.replications import run_replications
+from o2c_sim.sim.ledger import KIND
+from o2c_sim.sim.model import Simulation
 from conftest import small_scenario
 
 REPS = 4

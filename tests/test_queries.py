@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from o2c_sim.cli import main
 from o2c_sim.errors import UserError
-from o2c_sim.model import Simulation, simulate
+from o2c_sim.sim.model import Simulation, simulate
 from o2c_sim.scenario import QUERY_REASONS, load_scenario
 from conftest import small_scenario
 import test_conservation

@@ -19,8 +19,8 @@ import math
 import numpy as np
 import pytest
 
-from o2c_sim.model import Simulation
-from o2c_sim.queueing import simulate_mmc
+from o2c_sim.sim.model import Simulation
+from o2c_sim.sim.queueing import simulate_mmc
 from conftest import small_scenario
 
 SERVICE_MINUTES = 6.0

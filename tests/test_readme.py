@@ -139,7 +139,7 @@ def _shrink_words(words: list[str]) -> str:
         if "--what-if" in words:
             words += ["--replications", str(REPLICATIONS)]
     elif sub == "report" and "--list" not in words:
-        from o2c_sim.report import notebook_defaults, resolve_notebook
+        from o2c_sim.present.report import notebook_defaults, resolve_notebook
 
         params = notebook_defaults(resolve_notebook(words[2]))
         pairs = {words[i + 1]: i + 2 for i, w in enumerate(words[:-2]) if w in ("-p", "--parameter")}

@@ -13,9 +13,9 @@ import pytest
 
 from o2c_sim.cli import main
 from o2c_sim.errors import UserError
-from o2c_sim.importer import load_ledger
+from o2c_sim.data.importer import load_ledger
 from o2c_sim.scenario import load_scenario
-from o2c_sim.warmstart import opening_book
+from o2c_sim.sim.warmstart import opening_book
 
 USD_RATES = {"2020-01-01": 0.90, "2020-07-01": 0.85, "2021-01-01": 0.80}  # EUR per USD from that date
 
@@ -225,7 +225,7 @@ def test_separator_and_decimal_mark_detected(tmp_path, sep, amounts, expected):
 
 
 def test_repeated_overrides_apply_in_order_everywhere():
-    from o2c_sim.notebook_params import validate
+    from o2c_sim.present.notebook_params import validate
 
     assert load_scenario("baseline", ["team.collectors=10", "team.collectors=+1"]).team.collectors == 11
     p = validate("run_scenario", {"scenario": "baseline", "overrides": ["team.collectors=10", "team.collectors=+1"]})
@@ -248,7 +248,7 @@ def test_an_override_can_set_an_item_of_a_list_that_a_replaced_section_leaves_at
 def test_dso_of_an_imported_ledger_is_on_net_sales():
     """Hand computation: on 31 March, invoice A (1,000, open), B (500, paid 15 March), credit note C
     (−200, open) issued in the 90 days: net AR 800, net sales 1,300 → DSO 800 / 1,300 × 90 = 55.38."""
-    from o2c_sim.invoice_table import ledger_dso
+    from o2c_sim.data.invoice_table import ledger_dso
 
     t = pd.DataFrame({"invoice_id": ["A", "B", "C"], "customer_id": "X",
                       "invoice_date": pd.to_datetime(["2024-02-01", "2024-03-01", "2024-03-31"]),

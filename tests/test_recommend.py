@@ -10,9 +10,9 @@ from scipy import stats
 
 from o2c_sim.cli import main
 from o2c_sim.errors import UserError
-from o2c_sim.model import simulate
+from o2c_sim.sim.model import simulate
 from o2c_sim.scenario import load_scenario
-from o2c_sim.staffing import Target, parse_range, parse_target, recommend
+from o2c_sim.experiments.staffing import Target, parse_range, parse_target, recommend
 
 TINY = {"portfolio.accounts": 150, "horizon_days": 92, "warmup_days": 62}
 HEADCOUNTS = [1, 2, 3, 4]
@@ -176,7 +176,7 @@ def test_cli_bad_input_exits_2(capsys, args, message):
 
 # ------------------------------------------------------------------------------ under parameter uncertainty
 
-from o2c_sim.staffing import flips  # noqa: E402
+from o2c_sim.experiments.staffing import flips  # noqa: E402
 
 RPC = "portfolio.segments.all.behaviour.rpc_rate"
 #: one segment, no dunning and no disputes: collectors' utilisation depends on how often they reach payers

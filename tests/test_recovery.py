@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from o2c_sim import recovery as rc
+from o2c_sim.calibration import recovery as rc
 from o2c_sim.scenario import load_scenario
 
 SEGMENTS = ("key_accounts", "mid_market", "small_business")
@@ -86,7 +86,7 @@ def test_calibrated_scenario_reproduces_the_staffing_curve(first, truth):
 
 
 def test_process_intervals_match_their_formulas():
-    from o2c_sim.process_fit import quantile_interval, wilson
+    from o2c_sim.calibration.process_fit import quantile_interval, wilson
 
     # median of 1..100: the distribution-free 95 % interval is [x(40), x(61)] (Conover 1999, table A3)
     assert quantile_interval(range(1, 101)) == (50.0, 40.0, 61.0)

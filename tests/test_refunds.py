@@ -5,8 +5,8 @@ refunds desk expects (paired runs, common random numbers)."""
 import numpy as np
 import pytest
 
-from o2c_sim.ledger import EventLog, Ledger, to_cents
-from o2c_sim.model import simulate
+from o2c_sim.sim.ledger import EventLog, Ledger, to_cents
+from o2c_sim.sim.model import simulate
 from o2c_sim.scenario import load_scenario
 
 SMALL = {"portfolio.accounts": 250, "horizon_days": 120, "warmup_days": 40, "seed": 5}

@@ -17,8 +17,8 @@ import pytest
 
 from conftest import require_chromium
 from o2c_sim.cli import main
-from o2c_sim.excel import write_tables
-from o2c_sim.report import count_figures, read_notebook
+from o2c_sim.data.excel import write_tables
+from o2c_sim.present.report import count_figures, read_notebook
 
 SMALL = "{portfolio.accounts: 300, horizon_days: 120, warmup_days: 60}"
 DAY = "2026-01-05"

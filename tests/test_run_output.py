@@ -11,7 +11,7 @@ from scipy import stats
 
 from o2c_sim.cli import main
 from o2c_sim.kpis import CATALOGUE, GROUPS, RUN_KPIS, bounded_mean_ci95, kpi_mean_ci95, mean_ci95
-from o2c_sim.results import KPI_UNITS
+from o2c_sim.sim.results import KPI_UNITS
 
 SMALL = ["--set", "portfolio.accounts=120", "--set", "horizon_days=92", "--set", "warmup_days=62", "-r", "3", "-q"]
 
@@ -139,9 +139,9 @@ def test_a_warm_start_from_ledger_ids_that_look_simulated_keeps_every_id_unique(
     invoices the simulation issues after the as-of date."""
     import datetime as dt
 
-    from o2c_sim.model import simulate
+    from o2c_sim.sim.model import simulate
     from o2c_sim.scenario import load_scenario
-    from o2c_sim.warmstart import opening_book
+    from o2c_sim.sim.warmstart import opening_book
 
     n = 40
     days = pd.to_datetime("2026-01-01") + pd.to_timedelta(np.arange(n), unit="D")

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from o2c_sim.errors import UserError
-from o2c_sim.model import simulate
+from o2c_sim.sim.model import simulate
 from o2c_sim.scenario import load_scenario
 
 SEGMENTS = ("key_accounts", "mid_market", "small_business")

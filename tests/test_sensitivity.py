@@ -8,7 +8,7 @@ import pytest
 from o2c_sim.cli import main
 from o2c_sim.errors import UserError
 from o2c_sim.scenario import load_scenario
-from o2c_sim.sensitivity import factors, parse_decision, sensitivity
+from o2c_sim.experiments.sensitivity import factors, parse_decision, sensitivity
 
 #: one segment paid only by its own habits: no dunning, no collectors, no disputes
 TOY = {"portfolio.accounts": 150, "horizon_days": 92, "warmup_days": 31, "portfolio.segments": [{"name": "all", "share": 1.0}],

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from conftest import small_scenario
-from o2c_sim.model import Simulation, run_dunning, simulate
+from o2c_sim.sim.model import Simulation, run_dunning, simulate
 
 
 def test_an_added_observer_step_runs_every_business_day_and_changes_nothing():

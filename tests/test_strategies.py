@@ -11,9 +11,9 @@ import yaml
 
 from o2c_sim import strategies
 from o2c_sim.cli import main
-from o2c_sim.model import simulate
+from o2c_sim.sim.model import simulate
 from o2c_sim.scenario import load_scenario
-from o2c_sim.sweep import sweep
+from o2c_sim.experiments.sweep import sweep
 
 SMALL = {"portfolio.accounts": 150, "horizon_days": 90, "warmup_days": 30, "team.collectors": 1}
 MODULE = "o2c_custom_rules"

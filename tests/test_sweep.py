@@ -9,14 +9,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import o2c_sim.sweep_executor as sweep_mod
+import o2c_sim.experiments.executor as sweep_mod
 from o2c_sim.cli import main
 from o2c_sim.errors import UserError
 from o2c_sim.kpis import CATALOGUE
-from o2c_sim.results import KPI_UNITS
+from o2c_sim.sim.results import KPI_UNITS
 from o2c_sim.scenario import load_scenario
-from o2c_sim.sweep import load_sweep, sweep
-from o2c_sim.sweep_grid import grid_cells, parse_grid_arg, parse_values
+from o2c_sim.experiments.sweep import load_sweep, sweep
+from o2c_sim.experiments.grid import grid_cells, parse_grid_arg, parse_values
 
 TINY = {"portfolio.accounts": 150, "horizon_days": 92, "warmup_days": 62}
 TINY_ARGS = [f"--set={k}={v}" for k, v in TINY.items()]

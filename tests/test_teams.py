@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from o2c_sim.cli import main
-from o2c_sim.model import Simulation, simulate
+from o2c_sim.sim.model import Simulation, simulate
 from o2c_sim.scenario import load_scenario
 from o2c_sim.errors import UserError
 from conftest import small_scenario

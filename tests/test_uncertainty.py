@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from o2c_sim.model import Simulation
+from o2c_sim.sim.model import Simulation
 from o2c_sim.scenario import load_scenario
 from o2c_sim.streams import Streams
-from o2c_sim.workforce import person_days
+from o2c_sim.sim.workforce import person_days
 
 TINY = {"portfolio.accounts": 120, "horizon_days": 92, "warmup_days": 31}
 
@@ -43,9 +43,9 @@ def test_person_streams_are_independent_and_honour_the_absence_rate():
 from o2c_sim import uncertainty  # noqa: E402
 from o2c_sim.cli import main  # noqa: E402
 from o2c_sim.errors import UserError  # noqa: E402
-from o2c_sim.experiments import run_replications  # noqa: E402
+from o2c_sim.experiments.replications import run_replications  # noqa: E402
 from o2c_sim.kpis import mean_ci95  # noqa: E402
-from o2c_sim.model import simulate  # noqa: E402
+from o2c_sim.sim.model import simulate  # noqa: E402
 from o2c_sim.scenario import at_means, with_values  # noqa: E402
 
 #: a toy portfolio of one segment paid only by the payers' own habits (no dunning, collectors or disputes)
@@ -194,7 +194,7 @@ def test_an_unknown_path_exits_with_code_2(tmp_path, capsys):
 
 
 def test_a_sweep_of_an_uncertain_scenario_splits_each_cells_variance(tmp_path):
-    from o2c_sim.sweep import load_sweep, sweep
+    from o2c_sim.experiments.sweep import load_sweep, sweep
 
     # (a path into the toy's segment, which takes the default hazard, needs the segment validated first)
     sc = load_scenario("baseline", TOY).with_overrides({PACE: PACE_RANGE})

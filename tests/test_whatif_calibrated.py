@@ -13,7 +13,7 @@ from o2c_sim.cli import main
 from o2c_sim.errors import UserError
 from o2c_sim.forecast.series import History
 from o2c_sim.forecast.simulation import receipts_by_period, what_if, what_if_basis
-from o2c_sim.model import simulate
+from o2c_sim.sim.model import simulate
 from o2c_sim.scenario import load_scenario
 
 SEGMENTS = ("key_accounts", "mid_market", "small_business")
@@ -112,7 +112,7 @@ def test_cli_forecast_what_if_with_activity_log(world, tmp_path, capsys):
 
 
 def test_dashboard_what_if_says_what_the_history_could_identify(world, tmp_path, monkeypatch):
-    from o2c_sim import dashboard as d
+    from o2c_sim.present import dashboard as d
 
     ledger, log, history = world
     frame, team, note = d.run_what_if(ledger, history.as_of.date(), 2, None, 2)
@@ -129,7 +129,7 @@ def test_ibm_base_case_holds_the_recorded_cash(ibm_csv):
     """Real data: warm-started on the IBM sample's items open on 2013-06-30 (the warm-start tests' date),
     with the scenario calibrated from the payment history known then, the base case's cash over the next
     8 weeks holds the cash the ledger recorded in its replications' 95 % interval."""
-    from o2c_sim.importer import load_ledger
+    from o2c_sim.data.importer import load_ledger
 
     ibm = load_ledger(ibm_csv, "ibm_ar")
     history = History(ibm, "2013-06-30", "W")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import simpy
 
-from o2c_sim.workforce import MINUTES_PER_DAY, FifoQueue, WorkPool
+from o2c_sim.sim.workforce import MINUTES_PER_DAY, FifoQueue, WorkPool
 
 
 def run_pool(shifts, jobs_minutes, shrinkage=0.0):

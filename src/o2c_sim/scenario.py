@@ -21,8 +21,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from . import strategies
-from .errors import UserError
+from o2c_sim import strategies
+from o2c_sim.errors import UserError
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 MAX_DAYS = 3660  # ten years: any delay, window or deadline in days
@@ -886,7 +886,7 @@ def _format_validation_error(err: ValidationError) -> str:
 
 def from_dict(data: Any, *, source: str = "scenario") -> Scenario:
     """Validate a plain dict as a :class:`Scenario`, raising :class:`UserError` naming the bad fields."""
-    from . import uncertainty
+    from o2c_sim import uncertainty
 
     if not isinstance(data, dict):
         raise UserError(f"expected a mapping of scenario keys at the top level, got {type(data).__name__}", source=source)
@@ -910,7 +910,7 @@ def _written_out(body: dict) -> dict:
 
 def check_uncertain(scenario: Scenario, *, source: str | None = None) -> None:
     """Both ends of every uncertain parameter's drawable range must be values the schema accepts."""
-    from .uncertainty import EPS, distributions
+    from o2c_sim.uncertainty import EPS, distributions
 
     base = {**scenario.model_dump(mode="json"), "uncertain": {}}
     for path, dist in distributions(scenario).items():
@@ -1068,7 +1068,7 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | list[str] | None
 
     A file may start from another with ``extends: baseline.yaml`` and change only what differs.
     """
-    from .settings import scenario_path
+    from o2c_sim.settings import scenario_path
 
     resolved = scenario_path(path)
     data = read_scenario_data(Path(resolved))
@@ -1171,7 +1171,7 @@ def apply_overrides(data: dict[str, Any], overrides: dict[str, Any] | list[str] 
     ``"+2"``/``"-1"`` add to a numeric value already present (``team.collectors=+2``).
     Whether the value is valid is then decided by the schema.
     """
-    from . import uncertainty
+    from o2c_sim import uncertainty
 
     result = copy.deepcopy(data)
     pairs = override_pairs(overrides)

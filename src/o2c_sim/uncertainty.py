@@ -20,7 +20,7 @@ At load time (:func:`extract`) every spec is taken out of the tree, recorded und
 replaced by its mean, so the scenario itself is an ordinary fixed-value scenario. Replication *r*
 then draws one value per uncertain path from a stream keyed by (seed, r, path) and applies the draw
 through the dotted-path override mechanism (:func:`o2c_sim.scenario.with_values`, called by
-:func:`o2c_sim.model.simulate`): replication *r* sees the
+:func:`o2c_sim.sim.model.simulate`): replication *r* sees the
 same parameters in every cell of a sweep, so paired differences stay paired, and adding a parameter
 does not change the others' draws. A degenerate distribution (sd 0, low = high) draws exactly its
 mean, so results are bit-identical to the fixed value.
@@ -59,7 +59,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .errors import UserError
+from o2c_sim.errors import UserError
 
 #: the tails a draw never reaches: u is clipped to [EPS, 1 − EPS] (checked against the schema at load)
 EPS = 1e-6
@@ -283,7 +283,7 @@ def path_key(path: str) -> int:
 def draw(scenario, replication: int, seed: int | None = None) -> dict[str, float]:
     """Replication ``replication``'s value of every uncertain path: ``ppf(u)`` with u from the stream
     keyed by (seed, replication, "parameters", :func:`path_key`)."""
-    from .streams import generator
+    from o2c_sim.streams import generator
 
     seed = scenario.seed if seed is None else seed
     out = {}

@@ -17,7 +17,7 @@ import tempfile
 import traceback
 from pathlib import Path
 
-from ..errors import UserError
+from o2c_sim.errors import UserError
 
 #: subcommand modules, in the order ``o2c-sim --help`` lists them
 COMMANDS = ("run", "validate", "calibrate", "forecast", "gap", "position", "sweep", "recommend", "sensitivity", "report",

@@ -19,8 +19,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..errors import UserError
-from .validate import MAPPING_HELP, add_quarantine_arg, check_quarantine, read_history
+from o2c_sim.errors import UserError
+from o2c_sim.cli.validate import MAPPING_HELP, add_quarantine_arg, check_quarantine, read_history
 
 DEFAULT_ACCOUNTS = 1000  # simulated accounts for the check (≈ 22k invoices a replication on the IBM sample)
 DEFAULT_REPLICATIONS = 2
@@ -50,9 +50,9 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..rundir import check_target, check_writable
+    from o2c_sim.data.rundir import check_target, check_writable
 
-    from ..scenario import check_flag
+    from o2c_sim.scenario import check_flag
 
     if args.clusters < 1:
         raise UserError(f"--clusters must be at least 1, got {args.clusters}")
@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _from_history(args: argparse.Namespace) -> int:
-    from ..calibration import calibrate, compare, comparison_table, simulated_history, write_report, write_scenario
+    from o2c_sim.calibration.scenario_fit import calibrate, compare, comparison_table, simulated_history, write_report, write_scenario
 
     table = read_history(args)
     cal = calibrate(table, name=args.name or args.out.stem, clusters=args.clusters)
@@ -101,7 +101,7 @@ def _read_log(args: argparse.Namespace, invoices=None):
     """The activity log (CSV/XLSX/Parquet/XES/OCEL, with ``--activity-mapping``) through the activity-log
     importer; with a ledger, its invoices are the items money may be booked on. ``--quarantine`` here
     applies to the ledger only: a bad row in the log stops the calibration."""
-    from ..activities import load_activities
+    from o2c_sim.data.activities import load_activities
 
     known = set(invoices["invoice_id"].astype(str)) if invoices is not None else None
     return load_activities(args.activities, args.activity_mapping, known_items=known)
@@ -110,10 +110,10 @@ def _read_log(args: argparse.Namespace, invoices=None):
 def _from_activities(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from ..calibration import (calibrate_activities, estimates_table, payment_curves, write_activity_report,
+    from o2c_sim.calibration.scenario_fit import (calibrate_activities, estimates_table, payment_curves, write_activity_report,
                                write_scenario)
-    from ..model import simulate
-    from ..scenario import load_scenario
+    from o2c_sim.sim.model import simulate
+    from o2c_sim.scenario import load_scenario
 
     base = load_scenario(args.base)
     invoices = read_history(args) if args.history else None

@@ -21,7 +21,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ..errors import UserError
+from o2c_sim.errors import UserError
 
 DEFAULT_PORT = 8866
 LOOPBACK = "127.0.0.1"
@@ -63,7 +63,7 @@ def allowed_env(dirs: list[Path] | None) -> dict[str, str]:
     """Environment for the server's kernels: the folders the ledger path box may read."""
     import os
 
-    from ..importer import ALLOWED_DIRS_ENV
+    from o2c_sim.data.importer import ALLOWED_DIRS_ENV
 
     if not dirs:
         return {}
@@ -74,7 +74,7 @@ def allowed_env(dirs: list[Path] | None) -> dict[str, str]:
 
 
 def dashboards_dir() -> Path:
-    from ..settings import DASHBOARDS_DIR
+    from o2c_sim.settings import DASHBOARDS_DIR
 
     return DASHBOARDS_DIR
 

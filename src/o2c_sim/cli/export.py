@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..errors import UserError
+from o2c_sim.errors import UserError
 
 
 def register(subparsers) -> None:
@@ -27,7 +27,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..process_export import run_activities, write_ocel, write_xes
+    from o2c_sim.data.process_export import run_activities, write_ocel, write_xes
 
     if not args.xes and not args.ocel:
         raise UserError("give --xes FILE and/or --ocel FILE (see 'o2c-sim export --help')")

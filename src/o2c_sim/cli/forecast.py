@@ -20,12 +20,12 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from ..errors import UserError
-from ..scenario import check_flag, load_scenario
-from ..forecast.pipeline import ForecastResult, forecast_with_backtest
-from ..forecast.registry import MODELS
-from ..rundir import check_target, publish_dir
-from .validate import add_history_args, check_quarantine, read_history
+from o2c_sim.errors import UserError
+from o2c_sim.scenario import check_flag, load_scenario
+from o2c_sim.forecast.pipeline import ForecastResult, forecast_with_backtest
+from o2c_sim.forecast.registry import MODELS
+from o2c_sim.data.rundir import check_target, publish_dir
+from o2c_sim.cli.validate import add_history_args, check_quarantine, read_history
 
 
 def register(subparsers) -> None:
@@ -55,8 +55,8 @@ def add_payments_arg(p: argparse.ArgumentParser) -> None:
 def read_payments(args, ledger, activities=None):
     """Dated payment records: ``--payments FILE`` through the importer, else the activity log's ``payment``
     rows with an amount, else None (receipts from the ledger's settlement dates)."""
-    from ..forecast.series import payments_from_activities
-    from ..importer import load_payments
+    from o2c_sim.forecast.series import payments_from_activities
+    from o2c_sim.data.importer import load_payments
 
     if getattr(args, "payments", None):
         return load_payments(args.payments, set(ledger["invoice_id"].astype(str)))
@@ -95,7 +95,7 @@ def read_activities(args, ledger=None):
         raise UserError("--activity-mapping needs --activities LOG")
     if not args.activities:
         return None
-    from ..activities import load_activities
+    from o2c_sim.data.activities import load_activities
 
     known = set(ledger["invoice_id"].astype(str)) if ledger is not None and "invoice_id" in ledger else None
     return load_activities(args.activities, args.activity_mapping, known_items=known)
@@ -116,7 +116,7 @@ def run(args) -> int:
     if args.overrides and not args.what_if:
         raise UserError("--set describes the what-if's base case: add --what-if KEY=VALUE (e.g. team.collectors=+2)")
     if args.what_if:  # a bad override, or an effort what-if payment history cannot answer, fails now
-        from ..forecast.simulation import WhatIfBasis, scenario_source
+        from o2c_sim.forecast.simulation import WhatIfBasis, scenario_source
 
         if args.overrides and not (args.activities or scenario):
             raise UserError("--set applies to the what-if's base case: give --activities LOG or --scenario S with it")
@@ -137,8 +137,8 @@ def run(args) -> int:
     result = forecast_with_backtest(ledger, args.as_of, args.horizon, args.freq, names, scenario, payments=payments)
     result.payments = "none: receipts on the ledger's settlement dates" if payments is None else f"{len(payments)} dated payment records"
     if args.what_if:
-        from ..forecast.series import History
-        from ..forecast.simulation import what_if, what_if_basis
+        from o2c_sim.forecast.series import History
+        from o2c_sim.forecast.simulation import what_if, what_if_basis
 
         history = History(ledger, result.as_of, args.freq, payments=payments)
         basis = what_if_basis(history, base, activities=activities, collectors=stated_collectors(args.overrides))
@@ -163,7 +163,7 @@ def metrics_dict(r: ForecastResult) -> dict:
 def write(r: ForecastResult, out: Path) -> None:
     """Write all outputs to a temporary sibling folder, then swap it in (an earlier DIR is kept until then).
     ``out`` has passed :func:`check_out`."""
-    from ..figures.forecast import backtest_accuracy, fan_chart
+    from o2c_sim.present.figures.forecast import backtest_accuracy, fan_chart
 
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
@@ -191,7 +191,7 @@ def write(r: ForecastResult, out: Path) -> None:
 
 
 def report_lines(r: ForecastResult) -> list[str]:
-    from ..forecast.honest import SELECTED
+    from o2c_sim.forecast.honest import SELECTED
 
     s = r.summary.set_index(["model", "band"])
     band = s.xs("1-4", level="band")

@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..errors import UserError
-from ..forecast.gap import by_account, by_cause, gap_analysis, waterfall_steps
-from ..forecast.series import history_end, period_start, step
-from ..excel import write_csv
-from ..rundir import atomic_dir, check_target, new_subdir
-from .forecast import add_payments_arg, read_payments
-from .validate import add_history_args, check_quarantine, read_history
+from o2c_sim.errors import UserError
+from o2c_sim.forecast.gap import by_account, by_cause, gap_analysis, waterfall_steps
+from o2c_sim.forecast.series import history_end, period_start, step
+from o2c_sim.data.excel import write_csv
+from o2c_sim.data.rundir import atomic_dir, check_target, new_subdir
+from o2c_sim.cli.forecast import add_payments_arg, read_payments
+from o2c_sim.cli.validate import add_history_args, check_quarantine, read_history
 
 
 def register(subparsers) -> None:
@@ -68,7 +68,7 @@ def read_forecast(folder: Path) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
 
 
 def run(args) -> int:
-    from ..figures.forecast import gap_waterfall
+    from o2c_sim.present.figures.forecast import gap_waterfall
 
     folder = Path(args.forecast)
     meta, fc, items = read_forecast(folder)

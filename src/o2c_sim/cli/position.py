@@ -5,7 +5,7 @@ Explains the movement from the opening ledger to the closing debt position over 
 cent), the closing AR by age bucket and, with ``--target``, whether the team's target was met and by
 how much it was missed. LEDGER is a ledger file (with ``--mapping``) or a run directory written by
 ``o2c-sim run`` (``--replication`` picks one). Writes position.csv, position_aging.csv and
-position.json into DIR. See :mod:`o2c_sim.debt_position`.
+position.json into DIR. See :mod:`o2c_sim.forecast.debt_position`.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ import argparse
 
 import pandas as pd
 
-from ..debt_position import BUCKETS, Target, lines_table, load_movements, roll_forward
-from ..errors import UserError
-from ..rundir import atomic_dir, check_target, write_json
-from .validate import MAPPING_HELP
+from o2c_sim.forecast.debt_position import BUCKETS, Target, lines_table, load_movements, roll_forward
+from o2c_sim.errors import UserError
+from o2c_sim.data.rundir import atomic_dir, check_target, write_json
+from o2c_sim.cli.validate import MAPPING_HELP
 
 
 def register(subparsers) -> None:

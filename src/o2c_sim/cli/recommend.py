@@ -22,9 +22,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..errors import UserError
-from .run import add_override_args
-from .sweep import default_workers, stops_as_sweep_failed
+from o2c_sim.errors import UserError
+from o2c_sim.cli.run import add_override_args
+from o2c_sim.cli.sweep import default_workers, stops_as_sweep_failed
 
 
 def register(sub) -> None:
@@ -53,10 +53,10 @@ def register(sub) -> None:
 
 
 def main(args) -> int:
-    from ..scenario import check_flag, load_scenario
-    from ..sensitivity import factors, parse_params
-    from ..staffing import flips, format_roi, parse_range, parse_target, recommend
-    from ..sweep_grid import cell_scenarios
+    from o2c_sim.scenario import check_flag, load_scenario
+    from o2c_sim.experiments.sensitivity import factors, parse_params
+    from o2c_sim.experiments.staffing import flips, format_roi, parse_range, parse_target, recommend
+    from o2c_sim.experiments.grid import cell_scenarios
 
     target = parse_target(args.target)
     if not 0 < args.confidence < 1:
@@ -93,7 +93,7 @@ def main(args) -> int:
     print()
     print(format_roi(rec.table, target, scenario.currency))
     if rec.sweep.variance is not None:
-        from ..uncertainty import format_sweep_split
+        from o2c_sim.uncertainty import format_sweep_split
 
         print()
         print(format_sweep_split(rec.sweep.variance, [key], [target.kpi, "ar_average", "write_offs"]))

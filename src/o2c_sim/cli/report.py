@@ -20,8 +20,8 @@ from pathlib import Path
 
 import yaml
 
-from ..errors import UserError
-from ..scenario import safe_load_text
+from o2c_sim.errors import UserError
+from o2c_sim.scenario import safe_load_text
 
 
 def register(sub) -> None:
@@ -52,7 +52,7 @@ def _parse_value(text: str):
 def collect_parameters(args) -> dict:
     params: dict = {}
     if args.parameters_file is not None:
-        from ..scenario import read_yaml
+        from o2c_sim.scenario import read_yaml
 
         if not args.parameters_file.exists():
             raise UserError("file not found; expected a YAML file of the notebook's parameters, e.g. examples/monday.yaml "
@@ -70,8 +70,8 @@ def collect_parameters(args) -> dict:
 
 
 def list_notebooks() -> str:
-    from ..notebook_params import PARAMETERS
-    from ..report import NOTEBOOKS_DIR, notebook_defaults
+    from o2c_sim.present.notebook_params import PARAMETERS
+    from o2c_sim.present.report import NOTEBOOKS_DIR, notebook_defaults
 
     lines = []
     for path in sorted(NOTEBOOKS_DIR.glob("*.ipynb")):
@@ -83,7 +83,7 @@ def list_notebooks() -> str:
 
 
 def main(args) -> int:
-    from ..report import run_report
+    from o2c_sim.present.report import run_report
 
     if args.list:
         print(list_notebooks())

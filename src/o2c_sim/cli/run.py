@@ -7,9 +7,9 @@ import math
 import textwrap
 from pathlib import Path
 
-from ..errors import UserError
-from ..kpis import CATALOGUE, GROUPS, INTERVAL_METHOD
-from .validate import add_quarantine_arg
+from o2c_sim.errors import UserError
+from o2c_sim.kpis import CATALOGUE, GROUPS, INTERVAL_METHOD
+from o2c_sim.cli.validate import add_quarantine_arg
 
 #: width of the wrapped sentences above and below the table
 WIDTH = 100
@@ -30,7 +30,7 @@ def register(sub) -> None:
     p.add_argument("--ledger", type=Path, help="warm start: begin from this ledger's open items (CSV, XLSX or Parquet)")
     p.add_argument("--mapping", help="column mapping for --ledger (YAML file or shipped name, e.g. ibm_ar)")
     p.add_argument("--as-of", dest="as_of", help="warm start: the date whose open items the run begins with (YYYY-MM-DD)")
-    from .forecast import add_what_if_basis_args
+    from o2c_sim.cli.forecast import add_what_if_basis_args
 
     add_what_if_basis_args(p)  # --activities: calibrate from the log up to --as-of, the team as it was
     add_quarantine_arg(p)
@@ -100,9 +100,9 @@ def explain_run(scenario, replications: int, seed: int, warm_start: bool) -> str
 
 
 def main(args) -> int:
-    from ..experiments import run_replications
-    from ..rundir import check_target, default_run_dir, json_text, write_run
-    from ..scenario import load_scenario
+    from o2c_sim.experiments.replications import run_replications
+    from o2c_sim.data.rundir import check_target, default_run_dir, json_text, write_run
+    from o2c_sim.scenario import load_scenario
 
     if args.replications is not None and args.replications < 1:
         raise UserError(f"--replications must be at least 1, got {args.replications}")
@@ -139,8 +139,8 @@ def main(args) -> int:
     print(textwrap.fill(f"{scenario.name}: {headline(summary, ran)}", WIDTH) + "\n")
     print(format_kpis(summary, scenario.currency) + "\n")
     if scenario.uncertain and opening is None:
-        from ..experiments import replications_split
-        from ..uncertainty import format_split
+        from o2c_sim.experiments.replications import replications_split
+        from o2c_sim.uncertainty import format_split
 
         print(f"{len(scenario.uncertain)} parameter(s) drawn per replication; the intervals include their uncertainty.")
         print(format_split(replications_split(reps, seed=args.seed)) + "\n")
@@ -155,13 +155,13 @@ def _opening(args, scenario):
     cannot identify) and the other ``--set`` overrides change the effort on top of it."""
     import pandas as pd
 
-    from ..forecast.series import History
-    from ..forecast.simulation import WhatIfBasis, scenario_source, what_if_basis
-    from ..scenario import load_scenario
-    from ..invoice_table import one_currency
-    from ..warmstart import opening_book
-    from .forecast import read_activities, stated_collectors
-    from .validate import check_quarantine, read_history
+    from o2c_sim.forecast.series import History
+    from o2c_sim.forecast.simulation import WhatIfBasis, scenario_source, what_if_basis
+    from o2c_sim.scenario import load_scenario
+    from o2c_sim.data.invoice_table import one_currency
+    from o2c_sim.sim.warmstart import opening_book
+    from o2c_sim.cli.forecast import read_activities, stated_collectors
+    from o2c_sim.cli.validate import check_quarantine, read_history
 
     if not (args.ledger and args.as_of):
         raise UserError("a warm start needs both --ledger FILE and --as-of DATE")

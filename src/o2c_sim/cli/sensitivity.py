@@ -14,9 +14,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..errors import UserError
-from .run import add_override_args
-from .sweep import default_workers, stops_as_sweep_failed
+from o2c_sim.errors import UserError
+from o2c_sim.cli.run import add_override_args
+from o2c_sim.cli.sweep import default_workers, stops_as_sweep_failed
 
 
 def register(sub) -> None:
@@ -49,9 +49,9 @@ def register(sub) -> None:
 
 
 def main(args) -> int:
-    from ..scenario import load_scenario
-    from ..sensitivity import decision_label, default_drivers, design_size, factors, parse_decision, parse_params, sensitivity
-    from .sweep import check_kpis
+    from o2c_sim.scenario import load_scenario
+    from o2c_sim.experiments.sensitivity import decision_label, default_drivers, design_size, factors, parse_decision, parse_params, sensitivity
+    from o2c_sim.cli.sweep import check_kpis
 
     kpis = check_kpis(args.kpi) if args.kpi else ["dso"]
     if args.workers is not None and args.workers < 1:

@@ -14,8 +14,8 @@ import os
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..errors import UserError
-from .run import add_override_args
+from o2c_sim.errors import UserError
+from o2c_sim.cli.run import add_override_args
 
 DEFAULT_KPIS = ("dso", "cei", "bad_debt_ratio", "coverage_pct", "collector_utilisation")
 
@@ -45,7 +45,7 @@ def register(sub) -> None:
 
 def parse_grid(args_grid: list[str]) -> dict[str, list]:
     """``--grid`` arguments → a grid; a key given twice is an error."""
-    from ..sweep_grid import parse_grid_arg
+    from o2c_sim.experiments.grid import parse_grid_arg
 
     grid: dict[str, list] = {}
     for text in args_grid:
@@ -57,7 +57,7 @@ def parse_grid(args_grid: list[str]) -> dict[str, list]:
 
 
 def check_kpis(kpis: list[str] | None) -> list[str]:
-    from ..sweep_stats import METRIC_UNITS
+    from o2c_sim.experiments.tables import METRIC_UNITS
 
     if not kpis:
         return list(DEFAULT_KPIS)
@@ -72,10 +72,10 @@ def default_workers(tasks: int) -> int:
 
 
 def main(args) -> int:
-    from ..scenario import check_flag, load_scenario
-    from ..sweep import sweep
-    from ..sweep_grid import cell_scenarios, grid_cells, normalise_grid
-    from ..sweep_stats import format_differences
+    from o2c_sim.scenario import check_flag, load_scenario
+    from o2c_sim.experiments.sweep import sweep
+    from o2c_sim.experiments.grid import cell_scenarios, grid_cells, normalise_grid
+    from o2c_sim.experiments.tables import format_differences
 
     if args.replications is not None:
         check_flag("--replications", args.replications, 1, "replications")
@@ -110,7 +110,7 @@ def main(args) -> int:
         print(f"Paired differences vs cell {result.reference} ({ref}), mean [95% CI] over common random numbers:")
         print(format_differences(result.differences, list(grid), kpis))
     if result.variance is not None:
-        from ..uncertainty import format_sweep_split
+        from o2c_sim.uncertainty import format_sweep_split
 
         print()
         print(format_sweep_split(result.variance, list(grid), kpis))

@@ -21,9 +21,9 @@ import sys
 
 import pandas as pd
 
-from .. import invoice_table
-from ..errors import UserError
-from ..importer import check_quarantine_target, default_quarantine_path, load_ledger
+from o2c_sim.data import invoice_table
+from o2c_sim.errors import UserError
+from o2c_sim.data.importer import check_quarantine_target, default_quarantine_path, load_ledger
 
 
 MAPPING_HELP = "column mapping YAML or a shipped name (e.g. ibm_ar)"
@@ -51,7 +51,7 @@ def check_quarantine(args: argparse.Namespace, path) -> None:
 def read_history(args: argparse.Namespace, path=None, mapping=None, several_currencies: bool = False):
     """Load the ledger named on the command line, honouring ``--quarantine``; notes bad rows set aside
     and prepayments on stderr (the report on stdout stays the command's own). A ledger in several
-    currencies is refused unless ``several_currencies`` (:func:`o2c_sim.importer.load_ledger`)."""
+    currencies is refused unless ``several_currencies`` (:func:`o2c_sim.data.importer.load_ledger`)."""
     path = args.history if path is None else path
     quarantine = getattr(args, "quarantine", None)
     table = load_ledger(path, args.mapping if mapping is None else mapping,
@@ -136,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def activity_summary_lines(summary: dict) -> list[str]:
-    """A few lines describing an activity log (:func:`o2c_sim.activities.summarise`)."""
+    """A few lines describing an activity log (:func:`o2c_sim.data.activities.summarise`)."""
     reps = f" over {summary['replications']} replications" if summary["replications"] > 1 else ""
     lines = [f"{summary['events']:,} events, {summary['cases']:,} cases (items), {summary['customers']:,} customers{reps}"]
     if not summary["events"]:
@@ -155,7 +155,7 @@ def activity_summary_lines(summary: dict) -> list[str]:
 
 def run_activities(args: argparse.Namespace) -> int:
     """``validate --activities LOG``: check an activity log row by row (with a ledger FILE: its items are known)."""
-    from ..activities import load_activities, summarise
+    from o2c_sim.data.activities import load_activities, summarise
 
     quarantine = args.quarantine is not None
     known = None

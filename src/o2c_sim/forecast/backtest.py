@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..errors import UserError
-from .metrics import naive_scale
-from .models import Model, run
-from .series import SEASON, History, check_freq, receipts
+from o2c_sim.errors import UserError
+from o2c_sim.forecast.metrics import naive_scale
+from o2c_sim.forecast.models import Model, run
+from o2c_sim.forecast.series import SEASON, History, check_freq, receipts
 
 COLUMNS = ("origin", "horizon", "model", "period_start", "forecast", "actual", "lo80", "hi80", "lo95", "hi95", "scale",
            "level")

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from .series import History
+from o2c_sim.forecast.series import History
 
 Z80, Z95 = norm.ppf(0.90), norm.ppf(0.975)
 COLUMNS = ("period_start", "mean", "lo80", "hi80", "lo95", "hi95")

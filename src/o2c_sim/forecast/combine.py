@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .models import CannotFit, Model, run
-from .series import History
+from o2c_sim.forecast.models import CannotFit, Model, run
+from o2c_sim.forecast.series import History
 
 NAME = "combination"
 BOUNDS = ("lo80", "hi80", "lo95", "hi95")

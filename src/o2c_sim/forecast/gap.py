@@ -18,9 +18,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..errors import UserError
-from .invoice_level import NEW_BILLING
-from .series import cash_events, known_at
+from o2c_sim.errors import UserError
+from o2c_sim.forecast.invoice_level import NEW_BILLING
+from o2c_sim.forecast.series import cash_events, known_at
 
 CAUSES = ("paid early", "paid late", "partial", "disputed", "broken promise", "written off", "new items")
 

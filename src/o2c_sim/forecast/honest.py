@@ -19,8 +19,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .metrics import BANDS
-from .series import step
+from o2c_sim.forecast.metrics import BANDS
+from o2c_sim.forecast.series import step
 
 SELECTED = "selected"
 #: simple baselines a forecast must beat

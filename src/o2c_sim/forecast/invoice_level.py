@@ -25,9 +25,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..invoice_table import open_amount
-from .base import CannotFit, Model, frame
-from .series import BILLING_WINDOW_DAYS, DISPUTE_RAISED, FREQS, History, billing_forecast, giant_threshold
+from o2c_sim.data.invoice_table import open_amount
+from o2c_sim.forecast.base import CannotFit, Model, frame
+from o2c_sim.forecast.series import BILLING_WINDOW_DAYS, DISPUTE_RAISED, FREQS, History, billing_forecast, giant_threshold
 
 NEW_BILLING = "(new billing)"
 

@@ -17,9 +17,9 @@ from abc import abstractmethod
 import numpy as np
 import pandas as pd
 
-from .base import COLUMNS, Z80, Z95, CannotFit, Model, frame
-from .invoice_level import SurvivalCurves
-from .series import SEASON, History
+from o2c_sim.forecast.base import COLUMNS, Z80, Z95, CannotFit, Model, frame
+from o2c_sim.forecast.invoice_level import SurvivalCurves
+from o2c_sim.forecast.series import SEASON, History
 
 def run(models: list[Model], history: History, horizon: int) -> tuple[pd.DataFrame, dict[str, str]]:
     """Forecast with every model; returns (rows with a ``model`` column, {skipped model: reason})."""

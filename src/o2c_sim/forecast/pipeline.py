@@ -8,17 +8,17 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from ..errors import UserError
-from .backtest import origins, run_backtest
-from .combine import NAME, Combination, combine_backtest
-from .honest import (MIN_RECORD, SELECTED, best_simple, calibrate_forecast, choose, conformal_intervals, honest_selection,
+from o2c_sim.errors import UserError
+from o2c_sim.forecast.backtest import origins, run_backtest
+from o2c_sim.forecast.combine import NAME, Combination, combine_backtest
+from o2c_sim.forecast.honest import (MIN_RECORD, SELECTED, best_simple, calibrate_forecast, choose, conformal_intervals, honest_selection,
                      track_record, versus, with_confidence)
-from .invoice_level import InvoiceLevel
-from .backtest import LEVEL_PERIODS
-from .metrics import BANDS, summary
-from .models import Model, run
-from .registry import build
-from .series import SEASON, History, check_freq, history_end, known_at, receipts
+from o2c_sim.forecast.invoice_level import InvoiceLevel
+from o2c_sim.forecast.backtest import LEVEL_PERIODS
+from o2c_sim.forecast.metrics import BANDS, summary
+from o2c_sim.forecast.models import Model, run
+from o2c_sim.forecast.registry import build
+from o2c_sim.forecast.series import SEASON, History, check_freq, history_end, known_at, receipts
 
 MIN_ORIGINS = 4
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from ..errors import UserError
-from .invoice_level import CoxCurves, SurvivalCurves
-from .models import ETS, SES, SARIMAX, MovingAverage, Model, Naive, SeasonalNaive, StatsForecast, UnobservedComponents
-from .simulation import SimulationModel
+from o2c_sim.errors import UserError
+from o2c_sim.forecast.invoice_level import CoxCurves, SurvivalCurves
+from o2c_sim.forecast.models import ETS, SES, SARIMAX, MovingAverage, Model, Naive, SeasonalNaive, StatsForecast, UnobservedComponents
+from o2c_sim.forecast.simulation import SimulationModel
 
 #: name → factory taking the scenario (used only by the simulation model)
 MODELS = {

@@ -17,7 +17,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from ..errors import UserError
+from o2c_sim.errors import UserError
 
 #: supported period lengths; the seasonal period of each (52 weeks a year, 7 days a week)
 FREQS = {"W": 7, "D": 1}
@@ -128,7 +128,7 @@ def cash_events(ledger: pd.DataFrame, payments: pd.DataFrame | None = None) -> p
     """Money received: ``invoice_id, date, amount``, one row per payment.
 
     An invoice with dated payment records (``payments``: ``invoice_id, payment_date, amount``, every
-    partial payment with its own date — :func:`o2c_sim.importer.load_payments` or the ``payment`` rows of
+    partial payment with its own date — :func:`o2c_sim.data.importer.load_payments` or the ``payment`` rows of
     an activity log, :func:`payments_from_activities`) is received as those records say; any other
     settled row as :func:`received` on its ``paid_date``. Partial payments do not collapse onto one date.
     """
@@ -209,7 +209,7 @@ def billing_forecast(known: pd.DataFrame, as_of: pd.Timestamp, days: int,
     Each week's forecast is spread over its days by the day-of-month profile of the last year's billing
     (recurring contracts billed on fixed days), shrunk towards a flat profile with 30 pseudo-days.
     """
-    from .billing import forecast_billing
+    from o2c_sim.forecast.billing import forecast_billing
 
     as_of = pd.Timestamp(as_of)
     regular = known[(known["amount"] <= threshold) & (known["invoice_date"] <= as_of)]

@@ -1,9 +1,9 @@
 """The simulation forecast and *what-if* cash: the SimPy model warm-started from the open items known
-on the as-of date (:mod:`o2c_sim.warmstart`), run as a Monte Carlo; the replications' percentiles
+on the as-of date (:mod:`o2c_sim.sim.warmstart`), run as a Monte Carlo; the replications' percentiles
 are the prediction intervals.
 
 The scenario is the one given, or — by default — one calibrated from the history known at the
-origin (:func:`o2c_sim.calibration.calibrate`), each customer keeping the segment it was fitted to.
+origin (:func:`o2c_sim.calibration.scenario_fit.calibrate`), each customer keeping the segment it was fitted to.
 A what-if runs the same replications (common random numbers) with overrides such as
 ``team.collectors=+2``; the per-period difference and its interval come from the paired replications.
 
@@ -11,7 +11,7 @@ What a what-if on collection *effort* (``team.*``, ``strategy.*``, ``dunning.*``
 ``payment_plans.*``) may rest on (docs/model.md §9.6, :class:`WhatIfBasis`):
 
 * **with an activity log** the scenario is calibrated from the log known at the origin
-  (:func:`o2c_sim.calibration.calibrate_activities`: action effects, cadence, contact rate) and the base
+  (:func:`o2c_sim.calibration.scenario_fit.calibrate_activities`: action effects, cadence, contact rate) and the base
   case is the team as it was — the headcount given, else the log's call volume in busy collectors
   (a lower bound) — so the historical effort is simulated, not assumed inside the delays;
 * **from payment history alone** the calibrated scenario has collection switched off, because the
@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..errors import UserError
-from .base import CannotFit, Model, frame
-from .series import FREQS, History, period_start
+from o2c_sim.errors import UserError
+from o2c_sim.forecast.base import CannotFit, Model, frame
+from o2c_sim.forecast.series import FREQS, History, period_start
 
 
 #: override prefixes that change the collection effort (not the payers, not the book)
@@ -137,7 +137,7 @@ def what_if_basis(history: History, scenario=None, *, activities: pd.DataFrame |
         if collectors is not None:
             scenario = scenario.with_overrides({"team.collectors": collectors})
         return WhatIfBasis(scenario, known, scenario_source(scenario), headcount="the scenario's")
-    from ..calibration import calibrate
+    from o2c_sim.calibration.scenario_fit import calibrate
 
     try:
         cal = calibrate(known, name="calibrated_at_origin")
@@ -150,7 +150,7 @@ def what_if_basis(history: History, scenario=None, *, activities: pd.DataFrame |
 
 def log_headcount(process_report: dict) -> tuple[int, str]:
     """Collectors from the log's call volume: ⌈busy-collector equivalent⌉ (calls a day × minutes a call ÷
-    productive minutes, :func:`o2c_sim.process_fit.fit_process`) — a lower bound, since the log does not
+    productive minutes, :func:`o2c_sim.calibration.process_fit.fit_process`) — a lower bound, since the log does not
     say how busy the team was; 0 when the log has no calls."""
     busy = process_report.get("busy_collectors_equivalent")
     if not busy:
@@ -160,8 +160,8 @@ def log_headcount(process_report: dict) -> tuple[int, str]:
 
 
 def _from_log(history: History, activities: pd.DataFrame, scenario, collectors: int | None) -> WhatIfBasis:
-    from ..calibration import calibrate_activities
-    from ..scenario import load_scenario
+    from o2c_sim.calibration.scenario_fit import calibrate_activities
+    from o2c_sim.scenario import load_scenario
 
     base = scenario if scenario is not None else load_scenario("baseline")
     log = activities[pd.to_datetime(activities["date"]) <= history.as_of]
@@ -193,8 +193,8 @@ def warm_start_receipts(scenario, table: pd.DataFrame, as_of, days: int, replica
                         seed: int | None = None) -> pd.DataFrame:
     """Monte Carlo daily cash receipts after ``as_of`` from a simulation warm-started on ``table``'s open
     items: columns ``replication, date, receipts`` (``days`` days per replication)."""
-    from ..model import simulate
-    from ..warmstart import opening_book
+    from o2c_sim.sim.model import simulate
+    from o2c_sim.sim.warmstart import opening_book
 
     if days < 1:
         raise UserError(f"the simulation horizon must be at least one day, got {days}")

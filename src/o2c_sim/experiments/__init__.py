@@ -1,0 +1,1 @@
+"""Experiments on the simulation: replications, sweeps, comparisons, staffing, sensitivity."""

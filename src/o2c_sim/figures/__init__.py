@@ -1,5 +1,0 @@
-"""Plotly figures: plain functions taking DataFrames and returning ``plotly.graph_objects.Figure``.
-
-:mod:`o2c_sim.figures.simulation` draws simulation results (aging, KPI trends, cash, capacity,
-staffing curves, strategy comparisons); shared by the notebooks and the dashboards.
-"""

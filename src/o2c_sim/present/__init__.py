@@ -1,0 +1,1 @@
+"""Presentation: figures, notebook parameters, reports and dashboards."""

@@ -1,0 +1,1 @@
+"""The simulation: the SimPy model of the book, payers, dunning, collectors, disputes and settlement."""

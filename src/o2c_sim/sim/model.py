@@ -1,0 +1,397 @@
+"""The simulation: SimPy clock and capacity around a vectorised daily book of invoices.
+
+:class:`Simulation` owns its parts (as Ciw's ``Simulation`` owns its nodes): the business calendar,
+random streams, the ledger, the invoice and account state, the work pools of collectors, dispute
+analysts and cash-application clerks, and the strategy that builds the collectors' worklist.
+
+One SimPy process runs the day. Each business day, in the morning: insolvencies, billing, disputes
+raised on receipt, payments falling due, the dunning run, pre-legal hand-overs and write-offs, then the
+worklist. During the day the work pools' processes take inbound queries, pre-legal files and worklist
+calls, disputes and unapplied payments (one SimPy timeout per job). In the evening the outcomes of the
+day's calls are applied and the book is snapshotted. Work that happens "over all open items once a
+day" is vectorised with numpy; only jobs that take people's time are SimPy events. The morning's and
+the evening's steps are listed in :attr:`Simulation.MORNING` and :attr:`Simulation.EVENING`, which a
+subclass can extend or change.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Callable
+
+import numpy as np
+import pyarrow as pa
+import simpy
+
+from o2c_sim.sim import collection
+from o2c_sim import uncertainty
+from o2c_sim.sim import disputes, dunning, settlement
+from o2c_sim.sim.book import DISPUTE_OPEN, DISPUTE_PENDING, AccountState, Episodes, InvoiceState, initial_capacity
+from o2c_sim.sim.business_calendar import BusinessCalendar
+from o2c_sim.sim.ledger import EventLog, Ledger, to_cents
+from o2c_sim.sim.keyed_random import KeyedRandom
+from o2c_sim.sim.credit_holds import CreditHolds
+from o2c_sim.sim.currencies import Currencies
+from o2c_sim.sim.fees import Fees
+from o2c_sim.sim.payers import HazardTables, frailty
+from o2c_sim.sim.payment_runs import PaymentRuns
+from o2c_sim.sim.portfolio import Billing, make_accounts
+from o2c_sim.sim.results import SimResult
+from o2c_sim.scenario import Scenario, from_dict, with_values
+from o2c_sim.streams import Streams
+from o2c_sim.sim.warmstart import OpeningBook, warm_scenario
+from o2c_sim.strategies import resolve as strategy_class
+from o2c_sim.sim.queries import QueryDesk
+from o2c_sim.sim.refunds import Refunds
+from o2c_sim.sim.teams import OwnedWorklists, TeamLayout
+from o2c_sim.sim.workforce import FifoQueue, WorkPool, person_days
+
+EVENING = 0.99  # time of day (fraction) of the evening book-keeping
+BUCKETS = ("current", "1_30", "31_60", "61_90", "over_90")
+
+
+def settle_fees(sim: "Simulation", d: int) -> None:
+    if sim.fees is not None:
+        sim.fees.settle(sim, d)
+
+
+def pay_refunds(sim: "Simulation", d: int) -> None:
+    if sim.refunds is not None:
+        sim.refunds.morning(d)
+
+
+def run_dunning(sim: "Simulation", d: int) -> None:
+    if sim.scenario.dunning.enabled:
+        dunning.run(sim, d)
+
+
+def check_ledger(sim: "Simulation", d: int) -> None:
+    if sim.check_every_day:
+        sim.ledger.check()
+
+
+class Simulation:
+    """One replication of a scenario. ``run()`` returns a :class:`~o2c_sim.sim.results.SimResult`."""
+
+    def __init__(self, scenario: Scenario, replication: int = 0, *, seed: int | None = None,
+                 check_every_day: bool = False, opening: OpeningBook | None = None):
+        if opening is not None:
+            scenario = warm_scenario(scenario, opening)
+        self.scenario = sc = scenario
+        self.opening = opening
+        self.replication = replication
+        self.check_every_day = check_every_day
+        self.days = sc.warmup_days + sc.horizon_days
+        origin = sc.start_date.toordinal() - sc.warmup_days
+        self.cal = BusinessCalendar(dt.date.fromordinal(origin), self.days, sc.calendar.weekmask, sc.calendar.holidays)
+        self.rng = Streams(sc.seed if seed is None else seed, replication)
+        self.keyed = KeyedRandom(sc.seed if seed is None else seed, replication)
+        self.hazard = HazardTables.of(sc)
+        self.env = simpy.Environment()
+        self.log = EventLog()
+        self.acc = make_accounts(sc, self.rng.accounts, None if opening is None else opening.segment, self.cal.per_year)
+        self.currencies = None
+        if sc.currencies.enabled:  # a warm start's customers keep the ledger's currencies
+            self.currencies = Currencies(sc, self.keyed, self.acc.segment, origin, self.days,
+                                         None if opening is None else opening.account_currencies(sc.currency))
+        self.ledger = Ledger(self.log, capacity=initial_capacity(sc, self.days, 0 if opening is None else len(opening.items)),
+                             account_currency=None if self.currencies is None else self.currencies.account)
+        self.inv = InvoiceState(capacity=len(self.ledger.amount), notice_effects=self.hazard.notice_mult.shape[1])
+        self.frailty = frailty(sc, self.keyed, self.acc.segment, self.acc.silent)
+        if opening is not None:  # each customer's frailty given its payment record (warmstart)
+            self.frailty = opening.account_frailty(sc, self.frailty, self.keyed.uniform("frailty", np.arange(len(self.acc))))
+        self.acct = AccountState(len(self.acc))
+        self.episodes = Episodes()
+        self.billing = Billing(sc, self.acc, self.rng.billing, self.rng.amounts, self.cal)
+        self.payment_runs = PaymentRuns(sc, self.cal, self.keyed, self.acc.segment) if sc.payment_runs.enabled else None
+        self.credit_holds = CreditHolds(sc, self.acc) if sc.credit_holds.enabled else None
+        self.fees = Fees(sc) if sc.fees.enabled else None
+        self.refunds = None  # set in _build_pools when refunds.enabled
+        self.strategy = strategy_class(sc.strategy.prioritisation)()
+        self.teams = TeamLayout(sc, self.keyed, self.acc.segment, self.acc.credit_limit) if sc.teams.enabled else None
+        if self.teams is not None:  # each team ranks its own accounts, by the team's strategy or the scenario's
+            self.team_strategies = [strategy_class(d.prioritisation)() if d.prioritisation else self.strategy
+                                    for d in sc.teams.desks]
+        self.cadence_desk = dunning.cadence_desk(self)  # per account: the team whose cadence it follows
+        self.open_idx = np.array([], np.int64)  # candidates for open invoices (compacted daily)
+        self.rebills: list[tuple[int, float, int, int]] = []  # (account, amount, key, generation) for the next billing run
+        self.next_key = 0 if opening is None else len(opening.items)  # sequence number of the next original invoice
+        self._segment_arrays()
+        self._build_pools()
+        self.snapshots = {k: np.zeros(self.days, np.int64) for k in BUCKETS}
+        self.dispute_backlog = np.zeros(self.days, np.int64)
+        self.suspense = np.zeros(self.days, np.int64)
+        if self.currencies is not None:  # reporting-currency cents gained or lost on open items by rate moves
+            self.fx_revaluation = np.zeros(self.days)
+            self.fx_realised = np.zeros(self.days)  # ... and realised on the items settled (currencies.py)
+            self._open_by_currency = np.zeros(len(self.currencies.codes))
+            self._open_yesterday = (np.array([], np.int64), np.array([], np.int64))
+        if opening is not None:
+            self._carry_in(opening)
+        self.env.process(self._days())
+        if self.queries is not None:  # query management replaces the workload-only inbound stream
+            self.env.process(self.queries.arrivals())
+        elif sc.inbound.enabled and sc.team.collectors > 0:
+            self.env.process(collection.inbound_arrivals(self))
+
+    # ------------------------------------------------------------------------------------ set-up
+    def _segment_arrays(self) -> None:
+        segs = self.scenario.portfolio.segments
+        b = lambda f: np.array([f(s) for s in segs], dtype=float)  # noqa: E731
+        self.seg_terms = b(lambda s: s.terms_days).astype(np.int64)
+        self.seg_dispute_rate = b(lambda s: s.behaviour.dispute_rate)
+        self.seg_partial_rate = b(lambda s: s.behaviour.partial_payment_rate)
+        self.seg_unapplied_rate = b(lambda s: s.behaviour.unapplied_rate)
+        self.seg_rpc = b(lambda s: s.behaviour.rpc_rate)
+        risk_mean = b(lambda s: max(s.behaviour.risk_score_mean, 1e-3))
+        annual = b(lambda s: s.behaviour.insolvency_rate_annual)
+        # daily hazard per business day, scaled by the account's risk relative to its segment's mean
+        rel = self.acc.risk / risk_mean[self.acc.segment]
+        shares = self.scenario.disputes.outcomes
+        self.dispute_outcome_cdf = np.cumsum([shares.get(o, 0.0) for o in disputes.OUTCOMES])[:-1]
+        self.insolvency_hazard = 1.0 - (1.0 - np.clip(annual[self.acc.segment] * rel, 0, 0.999)) ** (1.0 / self.cal.per_year)
+
+    def _shifts(self) -> list[tuple[float, float]]:
+        t = self.scenario.team
+        start = t.shift_start_hour / 24.0
+        return [(d + start, d + start + t.hours_per_day / 24.0) for d in self.cal.busdays]
+
+    def _build_pools(self) -> None:
+        t = self.scenario.team
+        shifts = self.shifts = self._shifts()
+        nb = len(shifts)
+
+        def pool(name: str, size: int, queues: list, worker_queues=None) -> WorkPool:
+            present, breaks = person_days(self.rng, name, size, nb, t.absence_rate)
+            if name == "collectors":
+                self.collector_presence = present
+            return WorkPool(self.env, name, size, shifts, present, breaks, t.shrinkage, queues,
+                            worker_queues() if worker_queues else None)
+
+        self.inbound_q, self.legal_q, self.dispute_q, self.cashapp_q = FifoQueue(), FifoQueue(), FifoQueue(), FifoQueue()
+        self.worklist = collection.WorkList()
+        self.owned = None  # per-collector views of the worklist when teams own portfolios
+        self.queries = QueryDesk(self) if self.scenario.queries.enabled else None
+        first = [*(self.queries.queues if self.queries else []), self.inbound_q, self.legal_q]
+
+        def own_lists() -> list:
+            self.owned = OwnedWorklists(self.teams, self.worklist, self.collector_presence)
+            return [[*first, view] for view in self.owned.views]
+
+        self.collectors = pool("collectors", t.collectors, [*first, self.worklist],
+                               own_lists if self.teams is not None else None)
+        self.analysts = pool("dispute_analysts", t.dispute_analysts, [self.dispute_q])
+        self.clerks = pool("cash_app_clerks", t.cash_app_clerks, [self.cashapp_q])
+        if self.queries is not None:  # escalated queries: the team leads, drawn after the other pools
+            self.lead_q = FifoQueue()
+            self.team_leads = pool("team_leads", self.scenario.queries.escalation.team_leads, [self.lead_q])
+            self.lead_q.pool = self.team_leads
+            for q in self.queries.queues:
+                q.pool = self.collectors
+        if self.scenario.refunds.enabled:  # the refund clerks, drawn after the other pools
+            self.refunds = Refunds(self)
+            self.refund_clerks = pool("refund_clerks", self.scenario.refunds.clerks, [self.refunds.queue])
+            self.refunds.queue.pool = self.refund_clerks
+        for q, pool in ((self.inbound_q, self.collectors), (self.legal_q, self.collectors),
+                        (self.dispute_q, self.analysts), (self.cashapp_q, self.clerks)):
+            q.pool = pool
+
+    # ---------------------------------------------------------------------------------- the day
+    def _days(self):
+        env = self.env
+        for d in range(self.days):
+            if env.now < d:
+                yield env.timeout(d - env.now)
+            if self.cal.is_busday[d]:
+                self.morning(d)
+            yield env.timeout(d + EVENING - env.now)
+            self.evening(d)
+
+    def morning(self, d: int) -> None:
+        """A business day's morning: every step of :attr:`MORNING` in order."""
+        for step in self.MORNING:
+            step(self, d)
+
+    def evening(self, d: int) -> None:
+        """Every day's evening: every step of :attr:`EVENING` in order."""
+        for step in self.EVENING:
+            step(self, d)
+
+    # ---------------------------------------------------------------------------------- billing
+    def issue_invoices(self, d: int) -> np.ndarray:
+        """Issue today's billing and pending rebills; each invoice draws its keyed fate (resistance,
+        dispute on receipt, partial payment)."""
+        accounts, amounts = self.billing.bill(int(self.cal.busday_of_month[d]), d)
+        keys = self.next_key + np.arange(len(accounts), dtype=np.int64)
+        self.next_key += len(accounts)
+        if self.currencies is not None:  # each account bills in its own currency at the order day's rate
+            amounts = self.currencies.issue_amounts(accounts, amounts, d)
+        if self.credit_holds is not None:  # (a held sale keeps its amount in the customer's currency)
+            accounts, amounts, keys = self.credit_holds.bill(self, d, accounts, amounts, keys)
+        generation = np.zeros(len(accounts), np.int64)
+        if self.rebills:
+            rebill_acc, rebill_amt, rebill_key, rebill_gen = (np.array(x) for x in zip(*self.rebills))
+            self.rebills = []
+            live = self.acc.active[rebill_acc]
+            accounts = np.concatenate([accounts, rebill_acc[live]])
+            amounts = np.concatenate([amounts, rebill_amt[live]])
+            keys = np.concatenate([keys, rebill_key[live]])
+            generation = np.concatenate([generation, rebill_gen[live]])
+        if len(accounts) == 0:
+            return np.array([], np.int64)
+        seg = self.acc.segment[accounts]
+        due = d + self.seg_terms[seg]
+        idx = self.ledger.issue(d, to_cents(amounts), accounts)
+        disputed = self.keyed.uniform("dispute_on_receipt", keys, generation) < self.seg_dispute_rate[seg]
+        partial = self.keyed.uniform("partial", keys, generation) < self.seg_partial_rate[seg]
+        self._book_items(idx, accounts=accounts, segment=seg, issue_day=np.full(len(idx), d), due_day=due, key=keys,
+                         generation=generation, partial=partial, disputed_on_receipt=disputed)
+        if self.scenario.disputes.enabled:
+            pending = idx[disputed]
+            self.inv.dispute[pending] = DISPUTE_PENDING
+            self.inv.dispute_open_day[pending] = d + self.keyed.integers("dispute_open_day", 2, 11, keys[disputed],
+                                                                         generation[disputed])
+        return idx
+
+    def _book_items(self, idx: np.ndarray, *, accounts: np.ndarray, key: np.ndarray, generation: np.ndarray, **columns) -> None:
+        """Add ledger rows ``idx`` to the invoice state with their keyed resistance (Exp(1))."""
+        resistance = self.keyed.exponential("resistance", key, generation, 0)
+        added = self.inv.add(account=accounts, key=key, generation=generation, resistance=resistance, **columns)
+        assert np.array_equal(added, idx), "invoice state and ledger rows out of step"
+        self.open_idx = np.concatenate([self.open_idx, idx])
+
+    def _carry_in(self, book: OpeningBook) -> None:
+        """Book the opening items of a warm start (see :mod:`o2c_sim.sim.warmstart`).
+
+        A carried-in item starts with no hazard accumulated and a fresh Exp(1) resistance: given that it
+        was not paid by the as-of date, the remaining resistance of an exponential is again Exp(1)."""
+        items = book.items
+        if items.empty:
+            return
+        accounts = items["account"].to_numpy()
+        seg = self.acc.segment[accounts]
+        due = items["due_day"].to_numpy()
+        disputed = items["disputed_open"].to_numpy().astype(bool)
+        level = items["level"].to_numpy()
+        desk = np.full(len(accounts), -1) if self.cadence_desk is None else self.cadence_desk[accounts]
+        steps_due = np.array([sum(st.days_past_due <= -1 - dd for st in dunning.cadence(self, s, t)) for dd, s, t in zip(due, seg, desk)],
+                             dtype=np.int64)
+        level = np.where(level >= 0, level, steps_due) if len(items) else level
+        idx = self.ledger.issue(0.0, to_cents(items["open"].to_numpy()), accounts, kind="opening_balance")
+        self._book_items(idx, accounts=accounts, segment=seg, issue_day=items["invoice_day"].to_numpy(), due_day=due,
+                         key=np.arange(len(items), dtype=np.int64), generation=np.zeros(len(items), np.int64),
+                         level=level, disputed_on_receipt=disputed)
+        disputes.open_disputes(self, idx[disputed], 0.0, source="carried")
+
+    def invoice_ids(self) -> pa.Array:
+        """Every invoice's id, indexed by ledger row, the same under every policy: the ledger's own for
+        carried-in items, ``INV0000123`` for simulated originals (numbered in billing order), and the
+        corrected invoice's id + ``-R1``, ``-R2`` … for rebills (other marks where the ledger's own ids
+        already use these: :func:`simulated_id_marks`)."""
+        n = self.ledger.n
+        key, gen = self.inv.key[:n], self.inv.generation[:n]
+        carried = [] if self.opening is None else self.opening.items["invoice_id"].astype(str).tolist()
+        prefix, rebill = simulated_id_marks(carried)
+        base = [carried[k] if k < len(carried) else f"{prefix}{k:07d}" for k in key.tolist()]
+        return pa.array([b if g == 0 else f"{b}{rebill}{g}" for b, g in zip(base, gen.tolist())], pa.string())
+
+    def customer_ids(self) -> pa.Array:
+        """Every account's customer id, indexed by account."""
+        if self.opening is not None:
+            return pa.array([str(c) for c in self.opening.customers], pa.string())
+        return pa.array([f"C{a:06d}" for a in range(len(self.acc))], pa.string())
+
+    # --------------------------------------------------------------------------------- queries
+    def open_items(self) -> np.ndarray:
+        """Indices of invoices with money open (compacts the candidate list)."""
+        self.open_idx = self.open_idx[self.ledger.open[self.open_idx] > 0]
+        return self.open_idx
+
+    def actionable(self, idx: np.ndarray, d: int) -> np.ndarray:
+        """Mask over ``idx``: collection may act (not disputed-open, not in a plan or with legal, no cash in suspense)."""
+        inv = self.inv
+        mask = (inv.dispute[idx] != DISPUTE_OPEN) & ~inv.in_plan[idx] & ~inv.in_legal[idx] & ~inv.unapplied[idx]
+        if self.queries is not None and self.queries.held:  # a payer holds an invoice back while its query is open
+            mask &= ~self.queries.held_mask(idx)
+        return mask
+
+    def account_sum(self, idx: np.ndarray, values: np.ndarray) -> np.ndarray:
+        return np.bincount(self.inv.account[idx], weights=values, minlength=len(self.acc))
+
+    # -------------------------------------------------------------------------------- snapshot
+    def snapshot(self, d: int) -> None:
+        idx = self.open_items()
+        cents = self.ledger.open[idx]
+        suspense = self.ledger.suspense
+        if self.currencies is not None:  # the book in the reporting currency at the evening's rate
+            fx, currency = self.currencies, self.ledger.currency[idx]
+            self.fx_realised[d] = fx.realised(*self._open_yesterday, self.ledger, self.inv.issue_day, d)
+            self.fx_revaluation[d] = fx.revaluation(self._open_by_currency, d) - self.fx_realised[d]
+            self._open_yesterday = (idx, cents)
+            self._open_by_currency = np.bincount(currency, weights=cents, minlength=len(fx.codes))
+            cents = fx.reporting(cents, currency, d)
+            suspense = np.rint(fx.reporting(suspense, np.arange(len(fx.codes)), d))
+        dpd = d - self.inv.due_day[idx]
+        edges = (-(10**9), 0, 30, 60, 90)
+        bucket = np.searchsorted(np.array(edges[1:]), dpd, side="left")
+        totals = np.bincount(bucket, weights=cents, minlength=5)
+        for k, name in enumerate(BUCKETS):
+            self.snapshots[name][d] = int(round(totals[k]))
+        self.dispute_backlog[d] = int((self.inv.dispute[idx] == DISPUTE_OPEN).sum())
+        self.suspense[d] = int(suspense.sum())
+
+    # -------------------------------------------------------------------------------------- run
+    def run(self) -> SimResult:
+        self.env.run(until=self.days)
+        self.ledger.check()
+        return SimResult.from_simulation(self)
+
+    # ---------------------------------------------------------------------------- the day's steps
+    #: The steps of a business day's morning, in order, each called as ``step(simulation, day)``: to add,
+    #: remove or replace one, subclass and change the tuple (``MORNING = (*Simulation.MORNING, my_step)``),
+    #: as Ciw swaps a node's behaviour by subclassing. Parts that are switched off are skipped by their step.
+    MORNING: tuple[Callable[["Simulation", int], None], ...] = (
+        settlement.insolvencies,  # accounts that go insolvent today: their items to the agency
+        issue_invoices,  # billing and rebills
+        disputes.open_due,  # disputes raised on receipt whose raising day has come
+        settlement.payments,  # payers' hazard: who pays today
+        settle_fees,  # fees: collected with their invoice, waived or written off
+        pay_refunds,  # credit balances: approved, applied or queued for the refunds desk
+        collection.promises_due,  # promises falling due: kept or broken
+        run_dunning,  # today's notices
+        settlement.legal_and_write_off,  # pre-legal hand-overs, agency and write-offs
+        collection.build_worklist,  # the collectors' ranked worklist for today
+    )
+    #: The steps of every evening, in order (the same rules as :attr:`MORNING`).
+    EVENING: tuple[Callable[["Simulation", int], None], ...] = (
+        collection.track_episodes,  # before today's calls are booked, so first-day calls count
+        collection.apply_calls,  # today's call outcomes: promises, disputes, plans
+        snapshot,  # the book by ageing bucket
+        check_ledger,  # the ledger's identities, when asked to check every day
+    )
+
+
+def simulated_id_marks(carried: list[str]) -> tuple[str, str]:
+    """``(prefix, rebill mark)`` for simulated invoice ids that no carried-in id can equal: ``INV`` and
+    ``-R`` unless some ledger id starts with that prefix or contains that mark, then ``SINV``/``-SR``,
+    ``SSINV``/``-SSR`` …"""
+    prefix, rebill = "INV", "-R"
+    while any(c.startswith(prefix) for c in carried):
+        prefix = "S" + prefix
+    while any(rebill in c for c in carried):
+        rebill = "-S" + rebill[1:]
+    return prefix, rebill
+
+
+def simulate(scenario: Scenario, replication: int = 0, *, seed: int | None = None,
+             check_every_day: bool = False, opening: OpeningBook | None = None) -> SimResult:
+    """Run one replication of ``scenario`` (seeded from ``seed`` or the scenario's seed), optionally
+    warm-started from an :class:`~o2c_sim.sim.warmstart.OpeningBook`."""
+    values = uncertainty.draw(scenario, replication, seed) if scenario.uncertain else {}  # parameter uncertainty
+    drawn = with_values(scenario, values) if values else scenario
+    result = Simulation(drawn, replication, seed=seed, check_every_day=check_every_day, opening=opening).run()
+    if values:  # the result keeps the distributions, as scenario.yaml records them; the draws go to extra
+        result.scenario = from_dict({**result.scenario.model_dump(mode="json"), "uncertain": scenario.uncertain})
+        result.extra["parameters"] = dict(values)
+    return result
+
