@@ -179,7 +179,7 @@ def test_team_widgets_map_to_desk_overrides_and_the_same_command():
     cli = shlex.split(d.cli_command(setting, base))
     assert resolved == load_scenario("enterprise", [cli[i + 1] for i, part in enumerate(cli) if part == "--set"])
     assert resolved.team.collectors == 26
-    from o2c_sim.present.dashboard_drivers import change_words
+    from o2c_sim.present.dashboard.drivers import change_words
 
     assert change_words(overrides, base) == "1 more collector in us_key_accounts and es_desk serving en, es"
     assert d.curve_collectors(4, 4, minimum=3)[0] == 3
@@ -221,7 +221,7 @@ def thread_runner() -> d.Runner:
 
 def test_runner_caches_replications_and_reports_failures(monkeypatch):
     calls = []
-    real = d._simulate_kpis
+    real = d.runner._simulate_kpis
 
     def counting(scenario_json, rep):
         calls.append(rep)
@@ -229,7 +229,7 @@ def test_runner_caches_replications_and_reports_failures(monkeypatch):
             raise RuntimeError("boom")
         return real(scenario_json, rep)
 
-    monkeypatch.setattr(d, "_simulate_kpis", counting)
+    monkeypatch.setattr(d.runner, "_simulate_kpis", counting)
     runner = thread_runner()
     try:
         sc = load_scenario("baseline", TINY)
@@ -289,7 +289,7 @@ SMALL = {"portfolio.accounts": 120, "horizon_days": 90, "warmup_days": 30}
 
 def test_drivers_tornado_worked_example():
     """Swings and the summary from hand-made cell results: Δ = KPI(setting) − KPI(as written) per end."""
-    from o2c_sim.present import dashboard_drivers as dd
+    from o2c_sim.present.dashboard import drivers as dd
 
     base = load_scenario("baseline", SMALL)
     setting = base.with_overrides({"team.collectors": 8})
@@ -332,7 +332,7 @@ def test_drivers_tornado_worked_example():
 
 
 def test_drivers_words_and_the_parameter_uncertainty_note():
-    from o2c_sim.present import dashboard_drivers as dd
+    from o2c_sim.present.dashboard import drivers as dd
 
     base = load_scenario("baseline")
     assert dd.change_words({"team.collectors": 5, "team.dispute_analysts": 4, "dunning.steps.1.days_past_due": 3,
@@ -359,8 +359,8 @@ def test_drivers_words_and_the_parameter_uncertainty_note():
     # distributions, and replication r runs with its own draw, not with the means
     from o2c_sim.scenario import at_means
 
-    drawn = d._simulate_kpis(uncertain.model_dump_json(), 0)
-    fixed = d._simulate_kpis(at_means(uncertain).model_dump_json(), 0)
+    drawn = d.runner._simulate_kpis(uncertain.model_dump_json(), 0)
+    fixed = d.runner._simulate_kpis(at_means(uncertain).model_dump_json(), 0)
     assert drawn["dso"] != fixed["dso"] and drawn["cash_per_week"] != fixed["cash_per_week"]
 
 
