@@ -123,7 +123,7 @@ def test_with_no_collectors_silent_payers_are_written_off():
     sim = Simulation(sc)
     result = sim.run()
     inv = result.invoices
-    silent = sim.acc.silent[sim.inv.account[: sim.inv.n]]
+    silent = sim.accounts.silent[sim.inv.account[: sim.inv.n]]
     old = (inv["due_date"] <= inv["invoice_date"].max() - pd.Timedelta(days=sc.dunning.write_off_days + 5)).to_numpy()
     mine = inv[silent & old]
     assert len(mine) > 50
@@ -143,6 +143,6 @@ def test_promise_keep_rate_is_an_outcome_of_the_promise_effect():
         result = sim.run()
         ev = sim.ledger.log.frame()
         made, kept, broken = ((ev["kind"] == KIND[k]).sum() for k in ("promise_to_pay", "promise_kept", "promise_broken"))
-        assert made > 100 and kept + broken == made - sim.acct.ptp_open.sum()
+        assert made > 100 and kept + broken == made - sim.account_state.ptp_open.sum()
         rates[promise] = result.kpis["ptp_kept_rate"]
     assert rates[1000.0] > 95 and rates[1.0] < rates[1000.0] - 25

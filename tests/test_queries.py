@@ -52,7 +52,7 @@ def test_arrivals_follow_the_channel_rates_and_segment_mix():
     q = r.queries
     days = len(sim.shifts)
     for ch in sim.scenario.queries.channels:  # Poisson total: mean = rate × accounts / 1000 × business days
-        mean = ch.per_1000_accounts_per_day * len(sim.acc) / 1000 * days
+        mean = ch.per_1000_accounts_per_day * len(sim.accounts) / 1000 * days
         assert abs((q["channel"] == ch.name).sum() - mean) < 4 * np.sqrt(mean), ch.name
     assert set(q.loc[q["segment"] == "key_accounts", "reason"]) == {"pricing"}
     others = q[q["segment"] != "key_accounts"]

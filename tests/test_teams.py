@@ -110,7 +110,7 @@ def test_per_team_and_per_collector_tables_add_up(no_french_speaker):
     window = result.events[result.events["time"] >= sim.scenario.warmup_days]
     assert t["calls"].sum() == (window["kind"] == "call_attempt").sum() == c["calls"].sum()
     assert t["rpc"].sum() == (window["kind"] == "right_party_contact").sum()
-    assert t["accounts"].sum() == len(sim.acc)
+    assert t["accounts"].sum() == len(sim.accounts)
     assert t["cash_collected"].sum() == pytest.approx(result.kpis["cash_collected"], abs=0.01)
     assert t["ending_ar"].sum() == pytest.approx(result.kpis["ending_ar"], abs=0.01)
     assert list(c["collector"]) == ["key_1", "eu_1", "eu_2", "eu_3"]
@@ -120,7 +120,7 @@ def test_assignment_rules():
     desks = [{"name": "a", "collectors": 3, "languages": ["en", "fr", "es"], "assignment": "balance_band"},]
     sim = Simulation(small_scenario("baseline", {**TINY, **teams(desks)}))
     lay = sim.teams
-    limit = [sim.acc.credit_limit[lay.owner == c] for c in range(3)]
+    limit = [sim.accounts.credit_limit[lay.owner == c] for c in range(3)]
     assert limit[0].min() >= limit[1].max() and limit[1].min() >= limit[2].max()  # bands, largest first
     sim = Simulation(small_scenario("baseline", {**TINY, **one_desk()}))
     counts = np.bincount(sim.teams.owner, minlength=6)
@@ -128,14 +128,14 @@ def test_assignment_rules():
     sim = Simulation(small_scenario("baseline", {**TINY, **one_desk(assignment="segment")}))
     lay = sim.teams
     for c in range(6):  # collectors dealt to segments in turn: collector c serves segment c mod 3
-        assert set(sim.acc.segment[lay.owner == c]) == {c % 3}
+        assert set(sim.accounts.segment[lay.owner == c]) == {c % 3}
 
 
 def test_language_shares_follow_the_scenario_and_are_policy_free():
     a = Simulation(small_scenario("baseline", {"portfolio.accounts": 3000, **one_desk()}))
     b = Simulation(small_scenario("baseline", {"portfolio.accounts": 3000, **one_desk(assignment="balance_band")}))
     assert np.array_equal(a.teams.language, b.teams.language)
-    mid = a.acc.segment == 1
+    mid = a.accounts.segment == 1
     share_fr = (a.teams.language[mid] == a.teams.languages.index("fr")).mean()
     assert share_fr == pytest.approx(0.5, abs=3 * np.sqrt(0.25 / mid.sum()))
 

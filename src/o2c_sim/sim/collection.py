@@ -65,9 +65,9 @@ def features(sim, d: int, accounts: np.ndarray, past_due: np.ndarray, oldest: np
     return {
         "oldest_days_past_due": oldest[accounts].astype(float),
         "past_due": past_due[accounts],
-        "risk": sim.acc.risk[accounts],
-        "broken_promise": sim.acct.broken[accounts].astype(float),
-        "credit_use": open_balance[accounts] / np.maximum(sim.acc.credit_limit[accounts], 1.0),
+        "risk": sim.accounts.risk[accounts],
+        "broken_promise": sim.account_state.broken[accounts].astype(float),
+        "credit_use": open_balance[accounts] / np.maximum(sim.accounts.credit_limit[accounts], 1.0),
     }
 
 
@@ -82,15 +82,15 @@ def build_worklist(sim, d: int) -> None:
     idx = idx[sim.actionable(idx, d)]
     dpd = d - inv.due_day[idx]
     pd_idx, pd_dpd = idx[dpd > 0], dpd[dpd > 0]
-    n_acc = len(sim.acc)
+    n_acc = len(sim.accounts)
     past_due = sim.account_sum(pd_idx, comparable_cents(sim, pd_idx, d) / 100.0)
     oldest = np.zeros(n_acc, np.int64)
     np.maximum.at(oldest, inv.account[pd_idx], pd_dpd)
     busday = sim.cal.busday_index[d]
     eligible = ((past_due > 0) & (past_due >= st.min_past_due_amount) & (oldest >= st.min_days_past_due)
-                & (busday - sim.acct.last_contact_busday >= st.recontact_business_days)
-                & (busday - sim.acct.last_attempt_busday >= st.retry_business_days)
-                & ~sim.acct.ptp_open & ~sim.acct.legal_pending & sim.acc.active)
+                & (busday - sim.account_state.last_contact_busday >= st.recontact_business_days)
+                & (busday - sim.account_state.last_attempt_busday >= st.retry_business_days)
+                & ~sim.account_state.ptp_open & ~sim.account_state.legal_pending & sim.accounts.active)
     accounts = np.flatnonzero(eligible)
     if sim.teams is None:
         accounts = accounts[rank(sim.strategy, features(sim, d, accounts, past_due, oldest, open_balance))]
@@ -101,9 +101,9 @@ def build_worklist(sim, d: int) -> None:
             ranked.append(mine[rank(strategy, features(sim, d, mine, past_due, oldest, open_balance))])
         accounts = np.concatenate(ranked) if ranked else accounts[:0]
     n = len(accounts)
-    seg = sim.acc.segment[accounts]
+    seg = sim.accounts.segment[accounts]
     work, out, keyed = sim.scenario.work, st.outcomes, sim.keyed
-    nth = sim.acct.attempts[accounts]  # the n-th attempt on an account draws the same under every policy
+    nth = sim.account_state.attempts[accounts]  # the n-th attempt on an account draws the same under every policy
     rpc = keyed.uniform("rpc", accounts, nth) < sim.seg_rpc[seg]
     outcome = keyed.choice("call_outcome", [out.promise_to_pay, out.dispute, out.payment_plan, out.refusal], accounts, nth)
     if not sim.scenario.payment_plans.enabled:
@@ -128,16 +128,16 @@ def apply_calls(sim, d: int) -> None:
     accounts = wl.accounts[pos]
     log, inv, ledger = sim.ledger.log, sim.inv, sim.ledger
     log.record(times, "call_attempt", -1, accounts)
-    sim.acct.last_attempt_busday[accounts] = sim.cal.busday_index[d]
-    nth = sim.acct.attempts[accounts]
-    sim.acct.attempts[accounts] += 1
-    sim.episodes.touch(sim.acct.episode[accounts], float(d))
+    sim.account_state.last_attempt_busday[accounts] = sim.cal.busday_index[d]
+    nth = sim.account_state.attempts[accounts]
+    sim.account_state.attempts[accounts] += 1
+    sim.episodes.touch(sim.account_state.episode[accounts], float(d))
     rpc = wl.rpc[pos]
     reached, outcome = accounts[rpc], wl.outcome[pos][rpc]
-    sim.acct.last_contact_busday[reached] = sim.cal.busday_index[d]
-    sim.acct.last_contact_day[reached] = d
+    sim.account_state.last_contact_busday[reached] = sim.cal.busday_index[d]
+    sim.account_state.last_contact_day[reached] = d
     log.record(times[rpc], "right_party_contact", -1, reached, 0, outcome)
-    sim.acct.broken[reached] = False
+    sim.account_state.broken[reached] = False
     idx = sim.open_items()
     idx = idx[sim.actionable(idx, d) & (inv.due_day[idx] < d)]
     # promises to pay: cover the account's actionable past-due items
@@ -164,11 +164,11 @@ def apply_calls(sim, d: int) -> None:
 def record_promises(sim, d: int, ptp: np.ndarray, days: np.ndarray, idx: np.ndarray) -> None:
     """Accounts ``ptp`` promise on day ``d`` to pay their actionable past-due items ``idx`` (of all
     accounts) ``days`` ahead (moved to the next business day)."""
-    acct, inv, ledger = sim.acct, sim.inv, sim.ledger
+    acct, inv, ledger = sim.account_state, sim.inv, sim.ledger
     when = sim.cal.next_busday(d + days).astype(float)
     acct.prev_ptp_day[ptp], acct.prev_ptp_made[ptp] = acct.ptp_day[ptp], acct.ptp_made[ptp]
     acct.ptp_day[ptp], acct.ptp_made[ptp], acct.ptp_open[ptp] = when, d, True
-    promising = np.zeros(len(sim.acc), bool)
+    promising = np.zeros(len(sim.accounts), bool)
     promising[ptp] = True
     inv.promised_on[idx[promising[inv.account[idx]]]] = d
     ledger.log.record(d, "promise_to_pay", -1, ptp, sim.account_sum(idx, ledger.open[idx].astype(float))[ptp].astype(np.int64),
@@ -178,14 +178,14 @@ def record_promises(sim, d: int, ptp: np.ndarray, days: np.ndarray, idx: np.ndar
 def promises_due(sim, d: int) -> None:
     """Morning: judge the promises whose grace has run out — kept when none of the items they covered
     is still open (an item disputed since counts as settled by the dispute), else broken."""
-    acct, inv = sim.acct, sim.inv
+    acct, inv = sim.account_state, sim.inv
     due = np.flatnonzero(acct.ptp_open & (acct.ptp_day + sim.scenario.strategy.promise_grace_days <= d))
     if len(due) == 0:
         return
     idx = sim.open_items()
     covered = idx[(inv.promised_on[idx] == acct.ptp_made[inv.account[idx]]) & (inv.dispute[idx] != DISPUTE_OPEN)]
-    unpaid = np.bincount(inv.account[covered], minlength=len(sim.acc)) > 0
-    kept = ~unpaid[due] & sim.acc.active[due]  # an insolvent account's write-offs do not keep it
+    unpaid = np.bincount(inv.account[covered], minlength=len(sim.accounts)) > 0
+    kept = ~unpaid[due] & sim.accounts.active[due]  # an insolvent account's write-offs do not keep it
     acct.ptp_open[due] = False
     sim.ledger.log.record(d, "promise_kept", -1, due[kept])
     sim.ledger.log.record(d, "promise_broken", -1, due[~kept])
@@ -199,17 +199,17 @@ def payment_plan(sim, account: int, items: np.ndarray):
     if total / 100.0 > cfg.approval_limit and cfg.approval_days:
         yield env.timeout(cfg.approval_days)
     slices = ledger.open[items] // cfg.instalments
-    plan_no = int(sim.acct.plans[account])
-    sim.acct.plans[account] += 1
+    plan_no = int(sim.account_state.plans[account])
+    sim.account_state.plans[account] += 1
     breaks = sim.keyed.uniform("plan_break", account, plan_no, np.arange(cfg.instalments)) < cfg.break_rate
     for k in range(cfg.instalments):
         yield env.timeout(float(sim.cal.next_busday(int(env.now) + cfg.interval_days)) - env.now)
-        if not sim.acc.active[account]:
+        if not sim.accounts.active[account]:
             return
         if breaks[k]:
             ledger.log.record(env.now, "plan_broken", -1, account)
             sim.inv.in_plan[items] = False
-            sim.acct.broken[account] = True
+            sim.account_state.broken[account] = True
             return
         open_now = ledger.open[items]
         pay = open_now if k == cfg.instalments - 1 else np.minimum(slices, open_now)
@@ -220,7 +220,7 @@ def payment_plan(sim, account: int, items: np.ndarray):
 
 def inbound_arrivals(sim):
     """Poisson arrivals of customer queries during opening hours; each is a job for the collectors."""
-    rate = sim.scenario.inbound.per_1000_accounts_per_day * len(sim.acc) / 1000.0
+    rate = sim.scenario.inbound.per_1000_accounts_per_day * len(sim.accounts) / 1000.0
     return poisson_arrivals(sim.env, sim.rng.inbound, sim.inbound_q, sim.shifts, rate, sim.scenario.work.inbound_query,
                             on_arrival=lambda now: sim.ledger.log.record(now, "inbound_query"))
 
@@ -229,9 +229,9 @@ def track_episodes(sim, d: int) -> None:
     """Open and close accounts' past-due episodes (for the coverage KPI)."""
     idx = sim.open_items()
     dpd = d - sim.inv.due_day[idx]
-    past = np.zeros(len(sim.acc), bool)
+    past = np.zeros(len(sim.accounts), bool)
     past[sim.inv.account[idx[(dpd > 0) & sim.actionable(idx, d)]]] = True
-    ep = sim.acct.episode
+    ep = sim.account_state.episode
     starting = np.flatnonzero(past & (ep < 0))
     ending = np.flatnonzero(~past & (ep >= 0))
     sim.episodes.close(ep[ending], float(d))

@@ -51,7 +51,7 @@ class CreditHolds:
         if self.cfg.max_days_past_due is not None:
             old = idx[d - sim.inv.due_day[idx] >= self.cfg.max_days_past_due]
             reason[sim.inv.account[old]] = True
-        now = reason & self.eligible & sim.acc.active
+        now = reason & self.eligible & sim.accounts.active
         placed, released = np.flatnonzero(now & ~self.on_hold), np.flatnonzero(~now & self.on_hold)
         sim.ledger.log.record(d, "credit_hold", -1, placed, 0)
         sim.ledger.log.record(d, "credit_release", -1, released, 0)
@@ -68,11 +68,11 @@ class CreditHolds:
         accounts, amounts, keys = accounts[keep], amounts[keep], keys[keep]
         released, still = [], []
         for item in self.held:
-            (still if self.on_hold[item[0]] and sim.acc.active[item[0]] else released).append(item)
+            (still if self.on_hold[item[0]] and sim.accounts.active[item[0]] else released).append(item)
         self.held = still
-        out = [(a, amt, k) for a, amt, k, _ in released if sim.acc.active[a]]
+        out = [(a, amt, k) for a, amt, k, _ in released if sim.accounts.active[a]]
         for a, amt, k, day in released:
-            if sim.acc.active[a]:
+            if sim.accounts.active[a]:
                 self.waits.append((amt, day, d))
                 sim.ledger.log.record(d, "sales_released", -1, a, int(to_cents(amt)))
         if out:

@@ -44,7 +44,7 @@ def run(sim, d: int) -> None:
     cfg, inv, ledger = sim.scenario.dunning, sim.inv, sim.ledger
     idx = sim.open_items()
     idx = idx[sim.actionable(idx, d)]
-    idx = idx[~sim.acct.ptp_open[inv.account[idx]]]
+    idx = idx[~sim.account_state.ptp_open[inv.account[idx]]]
     if len(idx) == 0:
         return
     dpd = d - inv.due_day[idx]

@@ -65,7 +65,7 @@ class Fees:
         ledger, inv = sim.ledger, sim.inv
         open_all = sim.open_items()
         # minimum amounts compare in the reporting currency at today's rate (currencies.py)
-        balance = np.bincount(inv.account[open_all], weights=comparable_cents(sim, open_all, d), minlength=len(sim.acc)) / 100.0
+        balance = np.bincount(inv.account[open_all], weights=comparable_cents(sim, open_all, d), minlength=len(sim.accounts)) / 100.0
         rate = self.cfg.reference_rate + self.cfg.interest_margin
         for lv in np.unique(level).tolist():
             spec = self.by_level.get(int(lv))
@@ -74,7 +74,7 @@ class Fees:
             mine = items[level == lv]
             accounts = inv.account[mine]
             open_money = ledger.open[mine] / 100.0
-            dunned = np.bincount(accounts, weights=comparable_cents(sim, mine, d) / 100.0, minlength=len(sim.acc))
+            dunned = np.bincount(accounts, weights=comparable_cents(sim, mine, d) / 100.0, minlength=len(sim.accounts))
             ok = (dunned[accounts] >= spec.min_amount) & (dunned[accounts] * 100 >= spec.min_percent * balance[accounts])
             amount = open_money * spec.percent / 100.0
             if spec.fixed:
@@ -108,7 +108,7 @@ class Fees:
         if len(rows):
             # a collector's waiver at a right-party contact since the last step
             acct = fb.account[rows]
-            contact = sim.acct.last_contact_day[acct]
+            contact = sim.account_state.last_contact_day[acct]
             recent = (contact >= self.last_step) & (contact < d)
             if recent.any():
                 u = sim.keyed.uniform("fee_waiver", acct[recent], np.floor(contact[recent]).astype(np.int64))

@@ -89,26 +89,26 @@ class Simulation:
         self.hazard = HazardTables.of(sc)
         self.env = simpy.Environment()
         self.log = EventLog()
-        self.acc = make_accounts(sc, self.rng.accounts, None if opening is None else opening.segment, self.cal.per_year)
+        self.accounts = make_accounts(sc, self.rng.accounts, None if opening is None else opening.segment, self.cal.per_year)
         self.currencies = None
         if sc.currencies.enabled:  # a warm start's customers keep the ledger's currencies
-            self.currencies = Currencies(sc, self.keyed, self.acc.segment, origin, self.days,
+            self.currencies = Currencies(sc, self.keyed, self.accounts.segment, origin, self.days,
                                          None if opening is None else opening.account_currencies(sc.currency))
         self.ledger = Ledger(self.log, capacity=initial_capacity(sc, self.days, 0 if opening is None else len(opening.items)),
                              account_currency=None if self.currencies is None else self.currencies.account)
         self.inv = InvoiceState(capacity=len(self.ledger.amount), notice_effects=self.hazard.notice_mult.shape[1])
-        self.frailty = frailty(sc, self.keyed, self.acc.segment, self.acc.silent)
+        self.frailty = frailty(sc, self.keyed, self.accounts.segment, self.accounts.silent)
         if opening is not None:  # each customer's frailty given its payment record (warmstart)
-            self.frailty = opening.account_frailty(sc, self.frailty, self.keyed.uniform("frailty", np.arange(len(self.acc))))
-        self.acct = AccountState(len(self.acc))
+            self.frailty = opening.account_frailty(sc, self.frailty, self.keyed.uniform("frailty", np.arange(len(self.accounts))))
+        self.account_state = AccountState(len(self.accounts))
         self.episodes = Episodes()
-        self.billing = Billing(sc, self.acc, self.rng.billing, self.rng.amounts, self.cal)
-        self.payment_runs = PaymentRuns(sc, self.cal, self.keyed, self.acc.segment) if sc.payment_runs.enabled else None
-        self.credit_holds = CreditHolds(sc, self.acc) if sc.credit_holds.enabled else None
+        self.billing = Billing(sc, self.accounts, self.rng.billing, self.rng.amounts, self.cal)
+        self.payment_runs = PaymentRuns(sc, self.cal, self.keyed, self.accounts.segment) if sc.payment_runs.enabled else None
+        self.credit_holds = CreditHolds(sc, self.accounts) if sc.credit_holds.enabled else None
         self.fees = Fees(sc) if sc.fees.enabled else None
         self.refunds = None  # set in _build_pools when refunds.enabled
         self.strategy = strategy_class(sc.strategy.prioritisation)()
-        self.teams = TeamLayout(sc, self.keyed, self.acc.segment, self.acc.credit_limit) if sc.teams.enabled else None
+        self.teams = TeamLayout(sc, self.keyed, self.accounts.segment, self.accounts.credit_limit) if sc.teams.enabled else None
         if self.teams is not None:  # each team ranks its own accounts, by the team's strategy or the scenario's
             self.team_strategies = [strategy_class(d.prioritisation)() if d.prioritisation else self.strategy
                                     for d in sc.teams.desks]
@@ -146,10 +146,10 @@ class Simulation:
         risk_mean = b(lambda s: max(s.behaviour.risk_score_mean, 1e-3))
         annual = b(lambda s: s.behaviour.insolvency_rate_annual)
         # daily hazard per business day, scaled by the account's risk relative to its segment's mean
-        rel = self.acc.risk / risk_mean[self.acc.segment]
+        rel = self.accounts.risk / risk_mean[self.accounts.segment]
         shares = self.scenario.disputes.outcomes
         self.dispute_outcome_cdf = np.cumsum([shares.get(o, 0.0) for o in disputes.OUTCOMES])[:-1]
-        self.insolvency_hazard = 1.0 - (1.0 - np.clip(annual[self.acc.segment] * rel, 0, 0.999)) ** (1.0 / self.cal.per_year)
+        self.insolvency_hazard = 1.0 - (1.0 - np.clip(annual[self.accounts.segment] * rel, 0, 0.999)) ** (1.0 / self.cal.per_year)
 
     def _shifts(self) -> list[tuple[float, float]]:
         t = self.scenario.team
@@ -232,14 +232,14 @@ class Simulation:
         if self.rebills:
             rebill_acc, rebill_amt, rebill_key, rebill_gen = (np.array(x) for x in zip(*self.rebills))
             self.rebills = []
-            live = self.acc.active[rebill_acc]
+            live = self.accounts.active[rebill_acc]
             accounts = np.concatenate([accounts, rebill_acc[live]])
             amounts = np.concatenate([amounts, rebill_amt[live]])
             keys = np.concatenate([keys, rebill_key[live]])
             generation = np.concatenate([generation, rebill_gen[live]])
         if len(accounts) == 0:
             return np.array([], np.int64)
-        seg = self.acc.segment[accounts]
+        seg = self.accounts.segment[accounts]
         due = d + self.seg_terms[seg]
         idx = self.ledger.issue(d, to_cents(amounts), accounts)
         disputed = self.keyed.uniform("dispute_on_receipt", keys, generation) < self.seg_dispute_rate[seg]
@@ -269,7 +269,7 @@ class Simulation:
         if items.empty:
             return
         accounts = items["account"].to_numpy()
-        seg = self.acc.segment[accounts]
+        seg = self.accounts.segment[accounts]
         due = items["due_day"].to_numpy()
         disputed = items["disputed_open"].to_numpy().astype(bool)
         level = items["level"].to_numpy()
@@ -299,7 +299,7 @@ class Simulation:
         """Every account's customer id, indexed by account."""
         if self.opening is not None:
             return pa.array([str(c) for c in self.opening.customers], pa.string())
-        return pa.array([f"C{a:06d}" for a in range(len(self.acc))], pa.string())
+        return pa.array([f"C{a:06d}" for a in range(len(self.accounts))], pa.string())
 
     # --------------------------------------------------------------------------------- queries
     def open_items(self) -> np.ndarray:
@@ -316,7 +316,7 @@ class Simulation:
         return mask
 
     def account_sum(self, idx: np.ndarray, values: np.ndarray) -> np.ndarray:
-        return np.bincount(self.inv.account[idx], weights=values, minlength=len(self.acc))
+        return np.bincount(self.inv.account[idx], weights=values, minlength=len(self.accounts))
 
     # -------------------------------------------------------------------------------- snapshot
     def snapshot(self, d: int) -> None:

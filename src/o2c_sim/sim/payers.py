@@ -107,7 +107,7 @@ def _promised(made: np.ndarray, promised: np.ndarray, due: np.ndarray, window: n
 
 def intensity(sim, items: np.ndarray, t: int) -> np.ndarray:
     """H_it for ``items`` on business day ``t`` (see the module docstring)."""
-    inv, acct, tab = sim.inv, sim.acct, sim.hazard
+    inv, acct, tab = sim.inv, sim.account_state, sim.hazard
     seg = inv.segment[items].astype(np.int64)
     a = inv.account[items]
     due = inv.due_day[items]

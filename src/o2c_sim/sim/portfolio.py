@@ -99,7 +99,7 @@ class Billing:
 
     def __init__(self, scenario: Scenario, accounts: Accounts, rng_billing: np.random.Generator, rng_amounts: np.random.Generator,
                  calendar=None):
-        self.acc = accounts
+        self.accounts = accounts
         season = scenario.seasonality
         self.growth, self.oneoff_factor = (billing_factors(season, calendar, scenario.warmup_days)
                                            if season.enabled and calendar is not None else (None, None))
@@ -110,7 +110,7 @@ class Billing:
         self.minimum = np.array([s.amounts.minimum for s in segs])
 
     def bill(self, busday_of_month: int, day: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        acc = self.acc
+        acc = self.accounts
         seasonal = self.growth is not None and day is not None
         # draw for every account every day, so that the streams stay aligned across scenarios
         oneoff = self.rng.poisson(acc.oneoff_rate * self.oneoff_factor[day] if seasonal else acc.oneoff_rate)

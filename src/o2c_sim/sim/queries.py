@@ -90,13 +90,13 @@ class QueryDesk:
         #: invoices the payer holds back while a query about them is open: invoice -> open queries
         self.held: dict[int, int] = {}
         segs = [s.name for s in sim.scenario.portfolio.segments]
-        n_seg = np.bincount(sim.acc.segment, minlength=len(segs))
+        n_seg = np.bincount(sim.accounts.segment, minlength=len(segs))
         mix = np.array([[cfg.segment_reasons.get(s, cfg.reasons).get(r, 0.0) for r in QUERY_REASONS] for s in segs])
         scale = np.array([cfg.reason_scale.get(r, 1.0) for r in QUERY_REASONS])
         per_channel = np.array([c.per_1000_accounts_per_day for c in cfg.channels])
         #: mean arrivals per business day, by (channel, segment, reason)
         self.rate = per_channel[:, None, None] * (n_seg / 1000.0)[None, :, None] * (mix * scale)[None, :, :]
-        self.members = [np.flatnonzero(sim.acc.segment == s) for s in range(len(segs))]
+        self.members = [np.flatnonzero(sim.accounts.segment == s) for s in range(len(segs))]
         self.shift_starts = [start for start, _ in sim.shifts]
         self.outcome_cdf = np.array([np.cumsum([cfg.outcomes[r].get(o, 0.0) for o in QUERY_OUTCOMES])
                                      for r in QUERY_REASONS])
@@ -199,7 +199,7 @@ class QueryDesk:
             self.held[i] -= 1
             if not self.held[i]:
                 del self.held[i]
-        if not sim.acc.active[a]:
+        if not sim.accounts.active[a]:
             return
         live = i >= 0 and sim.ledger.open[i] > 0 and bool(sim.actionable(np.array([i]), int(now))[0])
         if what == "dispute" and live and sim.scenario.disputes.enabled and sim.inv.dispute[i] != DISPUTE_OPEN:
@@ -208,7 +208,7 @@ class QueryDesk:
             sim.ledger.credit(now, i, int(sim.ledger.open[i] * cfg.credit_share), a, detail=CREDIT_NOTE_DETAIL)
         elif what == "corrected_invoice" and live:
             credit_and_rebill(sim, i, now, cfg.rebill_share, detail=CREDIT_NOTE_DETAIL)
-        elif what == "promise" and not sim.acct.ptp_open[a]:
+        elif what == "promise" and not sim.account_state.ptp_open[a]:
             d = int(now)
             idx = np.sort(self.account_items(a, now))
             idx = idx[sim.actionable(idx, d) & (sim.inv.due_day[idx] < d)]

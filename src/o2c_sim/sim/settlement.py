@@ -89,7 +89,7 @@ def _matcher(sim, invoice: int, cents: int, account: int):
 
 
 def legal_and_write_off(sim, d: int) -> None:
-    dn, inv, acct_state = sim.scenario.dunning, sim.inv, sim.acct
+    dn, inv, acct_state = sim.scenario.dunning, sim.inv, sim.account_state
     idx = sim.open_items()
     dpd = d - inv.due_day[idx]
     aged = idx[(dpd >= dn.write_off_days) & ~inv.in_legal[idx]]
@@ -108,15 +108,15 @@ def legal_and_write_off(sim, d: int) -> None:
 def _handover(sim, account: int):
     def done(now: float) -> None:
         inv = sim.inv
-        sim.acct.legal_pending[account] = False
+        sim.account_state.legal_pending[account] = False
         idx = sim.open_items()
         mine = idx[(inv.account[idx] == account) & sim.actionable(idx, int(now)) & (inv.due_day[idx] < now)]
         if len(mine) == 0:
             return
         inv.in_legal[mine] = True
         sim.ledger.log.record(now, "legal_handover", mine, account, sim.ledger.open[mine])
-        recovered = sim.keyed.uniform("legal_recovery", account, sim.acct.handovers[account])[()] < sim.scenario.dunning.legal.recovery_rate
-        sim.acct.handovers[account] += 1
+        recovered = sim.keyed.uniform("legal_recovery", account, sim.account_state.handovers[account])[()] < sim.scenario.dunning.legal.recovery_rate
+        sim.account_state.handovers[account] += 1
         sim.env.process(_recovery(sim, account, mine, recovered))
     return done
 
@@ -136,7 +136,7 @@ def _recovery(sim, account: int, items: np.ndarray, recovered: bool):
 
 
 def insolvencies(sim, d: int) -> None:
-    acc = sim.acc
+    acc = sim.accounts
     hit = (sim.rng.insolvency.random(len(acc)) < sim.insolvency_hazard) & acc.active
     if not hit.any():
         return

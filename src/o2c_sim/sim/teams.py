@@ -175,7 +175,7 @@ def team_tables(sim, events: pd.DataFrame, touched: np.ndarray, observable: np.n
     from o2c_sim.sim.ledger import CASH_KINDS
 
     lay, w0 = sim.teams, sim.scenario.warmup_days
-    n_acc = len(sim.acc)
+    n_acc = len(sim.accounts)
     customer = pd.Index(np.asarray(sim.customer_ids().to_pylist(), dtype=object))
     in_window = events["time"].to_numpy() >= w0
     account = customer.get_indexer(events["customer_id"].astype(object))
