@@ -15,7 +15,7 @@ from o2c_sim.cli import main
 from o2c_sim.errors import UserError
 from o2c_sim.data.importer import load_ledger
 from o2c_sim.scenario import load_scenario
-from o2c_sim.sim.warmstart import opening_book
+from o2c_sim.calibration.warmstart import opening_book
 
 USD_RATES = {"2020-01-01": 0.90, "2020-07-01": 0.85, "2021-01-01": 0.80}  # EUR per USD from that date
 

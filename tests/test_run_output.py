@@ -141,7 +141,7 @@ def test_a_warm_start_from_ledger_ids_that_look_simulated_keeps_every_id_unique(
 
     from o2c_sim.sim.model import simulate
     from o2c_sim.scenario import load_scenario
-    from o2c_sim.sim.warmstart import opening_book
+    from o2c_sim.calibration.warmstart import opening_book
 
     n = 40
     days = pd.to_datetime("2026-01-01") + pd.to_timedelta(np.arange(n), unit="D")

@@ -11,7 +11,7 @@ from o2c_sim.cli import main
 from o2c_sim.data.importer import load_ledger
 from o2c_sim.sim.model import simulate
 from o2c_sim.scenario import load_scenario
-from o2c_sim.sim.warmstart import opening_book
+from o2c_sim.calibration.warmstart import opening_book
 
 AS_OF = pd.Timestamp("2013-06-30")
 
@@ -114,7 +114,7 @@ def test_frailty_posterior_finds_the_slow_payers_the_open_book_holds(simulated_h
     as an open book is — get a lower frailty, near their true one, instead of the prior's 1."""
     from scipy import stats
 
-    from o2c_sim.sim.warmstart import frailty_posterior
+    from o2c_sim.calibration.warmstart import frailty_posterior
 
     truth, z, book = simulated_history
     post = frailty_posterior(book.history, book.as_of, truth, book.customers, book.segment)
@@ -128,7 +128,7 @@ def test_frailty_posterior_finds_the_slow_payers_the_open_book_holds(simulated_h
 
 def test_warm_start_draws_each_frailty_from_its_posterior_the_same_under_a_what_if(simulated_history):
     from o2c_sim.sim.model import Simulation
-    from o2c_sim.sim.warmstart import frailty_posterior
+    from o2c_sim.calibration.warmstart import frailty_posterior
 
     truth, _, book = simulated_history
     base = Simulation(truth.with_overrides({"horizon_days": 30}), 0, seed=5, opening=book)

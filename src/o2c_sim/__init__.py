@@ -31,7 +31,7 @@ _EXPORTS = {
     "recommend": "experiments.staffing",
     "load_ledger": "data.importer",
     "calibrate": "calibration.scenario_fit",
-    "opening_book": "sim.warmstart",
+    "opening_book": "calibration.warmstart",
     "forecast_with_backtest": "forecast",
     "gap_analysis": "forecast",
     "UserError": "errors",

@@ -159,7 +159,7 @@ def _opening(args, scenario):
     from o2c_sim.forecast.simulation import WhatIfBasis, scenario_source, what_if_basis
     from o2c_sim.scenario import load_scenario
     from o2c_sim.data.invoice_table import one_currency
-    from o2c_sim.sim.warmstart import opening_book
+    from o2c_sim.calibration.warmstart import opening_book
     from o2c_sim.cli.forecast import read_activities, stated_collectors
     from o2c_sim.cli.validate import check_quarantine, read_history
 

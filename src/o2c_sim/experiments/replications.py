@@ -51,7 +51,7 @@ def summarise_kpis(rows: list[dict[str, float]]) -> dict:
 def run_replications(scenario: Scenario, replications: int | None = None, *, seed: int | None = None,
                      progress: bool = False, opening=None) -> Replications:
     """Run replications 0..n−1 of ``scenario`` (n defaults to ``scenario.replications``), optionally
-    warm-started from an :class:`~o2c_sim.sim.warmstart.OpeningBook`."""
+    warm-started from an :class:`~o2c_sim.calibration.warmstart.OpeningBook`."""
     n = scenario.replications if replications is None else replications
     reps = range(n)
     if progress:

@@ -1,5 +1,5 @@
 """The simulation forecast and *what-if* cash: the SimPy model warm-started from the open items known
-on the as-of date (:mod:`o2c_sim.sim.warmstart`), run as a Monte Carlo; the replications' percentiles
+on the as-of date (:mod:`o2c_sim.calibration.warmstart`), run as a Monte Carlo; the replications' percentiles
 are the prediction intervals.
 
 The scenario is the one given, or — by default — one calibrated from the history known at the
@@ -194,7 +194,7 @@ def warm_start_receipts(scenario, table: pd.DataFrame, as_of, days: int, replica
     """Monte Carlo daily cash receipts after ``as_of`` from a simulation warm-started on ``table``'s open
     items: columns ``replication, date, receipts`` (``days`` days per replication)."""
     from o2c_sim.sim.model import simulate
-    from o2c_sim.sim.warmstart import opening_book
+    from o2c_sim.calibration.warmstart import opening_book
 
     if days < 1:
         raise UserError(f"the simulation horizon must be at least one day, got {days}")

@@ -39,7 +39,6 @@ from o2c_sim.sim.portfolio import Billing, make_accounts
 from o2c_sim.sim.results import SimResult
 from o2c_sim.scenario import Scenario, from_dict, with_values
 from o2c_sim.streams import Streams
-from o2c_sim.sim.warmstart import OpeningBook, warm_scenario
 from o2c_sim.strategies import resolve as strategy_class
 from o2c_sim.sim.queries import QueryDesk
 from o2c_sim.sim.refunds import Refunds
@@ -74,9 +73,9 @@ class Simulation:
     """One replication of a scenario. ``run()`` returns a :class:`~o2c_sim.sim.results.SimResult`."""
 
     def __init__(self, scenario: Scenario, replication: int = 0, *, seed: int | None = None,
-                 check_every_day: bool = False, opening: OpeningBook | None = None):
+                 check_every_day: bool = False, opening=None):
         if opening is not None:
-            scenario = warm_scenario(scenario, opening)
+            scenario = opening.warm(scenario)
         self.scenario = sc = scenario
         self.opening = opening
         self.replication = replication
@@ -260,8 +259,8 @@ class Simulation:
         assert np.array_equal(added, idx), "invoice state and ledger rows out of step"
         self.open_idx = np.concatenate([self.open_idx, idx])
 
-    def _carry_in(self, book: OpeningBook) -> None:
-        """Book the opening items of a warm start (see :mod:`o2c_sim.sim.warmstart`).
+    def _carry_in(self, book) -> None:
+        """Book the opening items of a warm start (see :mod:`o2c_sim.calibration.warmstart`).
 
         A carried-in item starts with no hazard accumulated and a fresh Exp(1) resistance: given that it
         was not paid by the as-of date, the remaining resistance of an exponential is again Exp(1)."""
@@ -384,9 +383,9 @@ def simulated_id_marks(carried: list[str]) -> tuple[str, str]:
 
 
 def simulate(scenario: Scenario, replication: int = 0, *, seed: int | None = None,
-             check_every_day: bool = False, opening: OpeningBook | None = None) -> SimResult:
+             check_every_day: bool = False, opening=None) -> SimResult:
     """Run one replication of ``scenario`` (seeded from ``seed`` or the scenario's seed), optionally
-    warm-started from an :class:`~o2c_sim.sim.warmstart.OpeningBook`."""
+    warm-started from an :class:`~o2c_sim.calibration.warmstart.OpeningBook`."""
     values = uncertainty.draw(scenario, replication, seed) if scenario.uncertain else {}  # parameter uncertainty
     drawn = with_values(scenario, values) if values else scenario
     result = Simulation(drawn, replication, seed=seed, check_every_day=check_every_day, opening=opening).run()

@@ -223,6 +223,10 @@ class OpeningBook:
         z[post.rows] = post.draw(u[post.rows])
         return z
 
+    def warm(self, scenario: Scenario) -> Scenario:
+        """``scenario`` re-based to start from this book (:func:`warm_scenario`)."""
+        return warm_scenario(scenario, self)
+
     def account_currencies(self, reporting: str) -> np.ndarray:
         """Each account's currency: the ledger's, or ``reporting`` for a ledger in one currency."""
         return np.full(len(self.customers), reporting, object) if self.currency is None else self.currency
