@@ -1,6 +1,6 @@
 """A 1,000,000-invoice portfolio-year: wall time and peak memory of one replication.
 
-    .venv/bin/python benchmarks/bench_million.py [--invoices 1000000] [--scenario enterprise]
+    .venv/bin/python benchmarks/bench_million.py [--invoices 1000000] [--scenario enterprise] [--set KEY=VALUE ...]
 
 Scales the ``enterprise`` scenario through overrides so that a year (``horizon_days=365``) bills about
 ``--invoices`` invoices: the number of accounts is ``invoices ÷ (12 × Σ segment share × invoices per
@@ -37,9 +37,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--invoices", type=int, default=1_000_000, help="invoices billed in the measurement year")
     ap.add_argument("--scenario", default="enterprise")
+    ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                    help="applied to the scenario before scaling (e.g. queries.enabled=false)")
     args = ap.parse_args()
 
-    base = load_scenario(args.scenario)
+    base = load_scenario(args.scenario, args.overrides or None)
     per_account_year = 12 * sum(s.share * s.invoices_per_month for s in base.portfolio.segments)
     accounts = round(args.invoices / per_account_year)
     scale = accounts / base.portfolio.accounts
