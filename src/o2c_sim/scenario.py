@@ -767,12 +767,8 @@ def check_teams(teams: Teams, segments: list[str]) -> None:
 def check_queries(q: Queries, segments: list[str]) -> None:
     """Reject a query set-up that cannot work, naming the field (raised as ValueError inside validation)."""
     def reasons_of(where: str, shares: dict[str, float]) -> None:
-        unknown = sorted(set(shares) - set(QUERY_REASONS))
-        if unknown:
-            raise ValueError(f"field '{where}': unknown query reason(s) {unknown}; expected some of {', '.join(QUERY_REASONS)}")
-        total = sum(shares.values())
-        if abs(total - 1.0) > 1e-6:
-            raise ValueError(f"field '{where}': reason shares must sum to 1, got {total:g}")
+        _known_keys(where, shares, QUERY_REASONS, "query reason")
+        _shares_sum_to_one(shares, f"field '{where}': reason shares")
 
     reasons_of("queries.reasons", q.reasons)
     for seg, shares in q.segment_reasons.items():
@@ -780,22 +776,23 @@ def check_queries(q: Queries, segments: list[str]) -> None:
             raise ValueError(f"field 'queries.segment_reasons.{seg}': unknown segment; expected one of {segments}")
         reasons_of(f"queries.segment_reasons.{seg}", shares)
     for name in ("reason_scale", "resolution_days"):
-        unknown = sorted(set(getattr(q, name)) - set(QUERY_REASONS))
-        if unknown:
-            raise ValueError(f"field 'queries.{name}': unknown query reason(s) {unknown}; expected some of {', '.join(QUERY_REASONS)}")
+        _known_keys(f"queries.{name}", getattr(q, name), QUERY_REASONS, "query reason")
     for reason in QUERY_REASONS:
         mix = q.outcomes.get(reason)
         if mix is None:
             raise ValueError(f"field 'queries.outcomes': no outcome shares for reason {reason!r}")
-        bad = sorted(set(mix) - set(QUERY_OUTCOMES))
-        if bad:
-            raise ValueError(f"field 'queries.outcomes.{reason}': unknown outcome(s) {bad}; expected some of {', '.join(QUERY_OUTCOMES)}")
-        total = sum(mix.values())
-        if abs(total - 1.0) > 1e-6:
-            raise ValueError(f"field 'queries.outcomes.{reason}': outcome shares must sum to 1, got {total:g}")
+        _known_keys(f"queries.outcomes.{reason}", mix, QUERY_OUTCOMES, "outcome")
+        _shares_sum_to_one(mix, f"field 'queries.outcomes.{reason}': outcome shares")
     names = [c.name for c in q.channels]
     if len(set(names)) != len(names):
         raise ValueError(f"field 'queries.channels': channel names must be unique, got {names}")
+
+
+def _known_keys(where: str, keys, allowed: tuple[str, ...], what: str) -> None:
+    """ValueError naming the field when ``keys`` holds names outside ``allowed``."""
+    unknown = sorted(set(keys) - set(allowed))
+    if unknown:
+        raise ValueError(f"field '{where}': unknown {what}(s) {unknown}; expected some of {', '.join(allowed)}")
 
 
 def check_segment_shares(where: str, by_segment: dict[str, dict[str, float]], segments: list[str], what: str) -> None:
@@ -803,9 +800,7 @@ def check_segment_shares(where: str, by_segment: dict[str, dict[str, float]], se
     for seg, shares in by_segment.items():
         if seg not in segments:
             raise ValueError(f"field '{where}.{seg}': unknown segment; expected one of {segments}")
-        total = sum(shares.values())
-        if abs(total - 1.0) > 1e-6:
-            raise ValueError(f"field '{where}.{seg}': {what} shares must sum to 1, got {total:g}")
+        _shares_sum_to_one(shares, f"field '{where}.{seg}': {what} shares")
 
 
 def check_currencies(cur: Currencies, segments: list[str], reporting: str, first_day: dt.date) -> None:
