@@ -69,7 +69,7 @@ def main() -> None:
         sim.env.run(until=sim.days)
         sim.ledger.check()
         phases["simulated days"] = (time.perf_counter() - t0, rss_mib())
-        result = SimResult.from_simulation(sim)
+        result = SimResult.from_record(sim.record())
         phases["result tables"] = (time.perf_counter() - t0, rss_mib())
         del sim
     except AttributeError:  # the engine's internals changed: time the public call only

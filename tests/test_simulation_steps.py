@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from conftest import small_scenario
-from o2c_sim.sim.model import Simulation, run_dunning, simulate
+from o2c_sim.sim.model import Simulation, simulate
 
 
 def test_an_added_observer_step_runs_every_business_day_and_changes_nothing():
@@ -28,7 +28,7 @@ def test_an_added_observer_step_runs_every_business_day_and_changes_nothing():
 
 def test_replacing_the_dunning_step_with_nothing_is_dunning_switched_off():
     class NoNotices(Simulation):
-        MORNING = tuple(step for step in Simulation.MORNING if step is not run_dunning)
+        MORNING = tuple(step for step in Simulation.MORNING if step != "dunning.run")
 
     without_step = NoNotices(small_scenario("baseline")).run()
     switched_off = simulate(small_scenario("baseline", {"dunning.enabled": False}))

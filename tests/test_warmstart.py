@@ -101,7 +101,7 @@ def simulated_history():
 
     truth = load_scenario("baseline", HISTORY)
     sim = Simulation(truth, 0, seed=11)
-    z = pd.Series(sim.frailty.copy(), index=[str(c) for c in sim.customer_ids().to_pylist()])
+    z = pd.Series(sim.payers.frailty.copy(), index=[str(c) for c in sim.customer_ids().to_pylist()])
     res = sim.run()
     ledger = res.invoices.assign(invoice_id="H-" + res.invoices["invoice_id"].astype(str))
     as_of = pd.Timestamp(res.activities["date"].min()).floor("D") + pd.Timedelta(days=240)
@@ -133,12 +133,12 @@ def test_warm_start_draws_each_frailty_from_its_posterior_the_same_under_a_what_
     truth, _, book = simulated_history
     base = Simulation(truth.with_overrides({"horizon_days": 30}), 0, seed=5, opening=book)
     more = Simulation(truth.with_overrides({"horizon_days": 30, "team.collectors": 4}), 0, seed=5, opening=book)
-    assert np.array_equal(base.frailty, more.frailty)  # common random numbers: the same payers in both
+    assert np.array_equal(base.payers.frailty, more.payers.frailty)  # common random numbers: the same payers in both
     post = frailty_posterior(book.history, book.as_of, truth, book.customers, book.segment)
     u = base.keyed.uniform("frailty", np.arange(len(book.customers)))
-    assert np.allclose(base.frailty[post.rows], post.draw(u[post.rows]))
+    assert np.allclose(base.payers.frailty[post.rows], post.draw(u[post.rows]))
     # over the accounts, the draws follow the posteriors: each account's draw at its own quantile
-    q = np.array([np.interp(np.log(z), post.log_w, c) for z, c in zip(base.frailty[post.rows], post.cdf)])
+    q = np.array([np.interp(np.log(z), post.log_w, c) for z, c in zip(base.payers.frailty[post.rows], post.cdf)])
     assert np.allclose(q, u[post.rows], atol=0.02)
 
 

@@ -17,60 +17,58 @@ subclass can extend or change.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Callable
 
 import numpy as np
 import pyarrow as pa
 import simpy
 
-from o2c_sim.sim import collection
 from o2c_sim import uncertainty
-from o2c_sim.sim import disputes, dunning, settlement
 from o2c_sim.sim.book import DISPUTE_OPEN, DISPUTE_PENDING, AccountState, Episodes, InvoiceState, initial_capacity
 from o2c_sim.sim.business_calendar import BusinessCalendar
-from o2c_sim.sim.ledger import EventLog, Ledger, to_cents
-from o2c_sim.sim.keyed_random import KeyedRandom
+from o2c_sim.sim.collection import Collection, WorkList
 from o2c_sim.sim.credit_holds import CreditHolds
 from o2c_sim.sim.currencies import Currencies
+from o2c_sim.sim.disputes import DisputeDesk
+from o2c_sim.sim.dunning import Dunning
 from o2c_sim.sim.fees import Fees
-from o2c_sim.sim.payers import HazardTables, frailty
+from o2c_sim.sim.keyed_random import KeyedRandom
+from o2c_sim.sim.ledger import EventLog, Ledger, to_cents
+from o2c_sim.sim.payers import Payers
 from o2c_sim.sim.payment_runs import PaymentRuns
 from o2c_sim.sim.portfolio import Billing, make_accounts
-from o2c_sim.sim.results import SimResult
-from o2c_sim.scenario import Scenario, from_dict, with_values
-from o2c_sim.streams import Streams
-from o2c_sim.strategies import resolve as strategy_class
 from o2c_sim.sim.queries import QueryDesk
 from o2c_sim.sim.refunds import Refunds
+from o2c_sim.sim.record import BUCKETS, Record, take
+from o2c_sim.sim.results import SimResult
+from o2c_sim.sim.settlement import Settlement
 from o2c_sim.sim.teams import OwnedWorklists, TeamLayout
 from o2c_sim.sim.workforce import FifoQueue, WorkPool, person_days
+from o2c_sim.scenario import Scenario, from_dict, with_values
+from o2c_sim.streams import Streams
 
 EVENING = 0.99  # time of day (fraction) of the evening book-keeping
-BUCKETS = ("current", "1_30", "31_60", "61_90", "over_90")
 
 
 def settle_fees(sim: "Simulation", d: int) -> None:
+    """Fees collected with their invoice, waived or written off (:mod:`o2c_sim.sim.fees`)."""
     if sim.fees is not None:
         sim.fees.settle(sim, d)
 
 
-def pay_refunds(sim: "Simulation", d: int) -> None:
-    if sim.refunds is not None:
-        sim.refunds.morning(d)
-
-
-def run_dunning(sim: "Simulation", d: int) -> None:
-    if sim.scenario.dunning.enabled:
-        dunning.run(sim, d)
-
-
-def check_ledger(sim: "Simulation", d: int) -> None:
-    if sim.check_every_day:
-        sim.ledger.check()
-
-
 class Simulation:
-    """One replication of a scenario. ``run()`` returns a :class:`~o2c_sim.sim.results.SimResult`."""
+    """One replication of a scenario. ``run()`` returns a :class:`~o2c_sim.sim.results.SimResult`.
+
+    The parts that act on the book each own their slice of the scenario; a subclass may replace one by
+    its own subclass (``class MySimulation(Simulation): Dunning = MyDunning``), as Ciw takes a custom
+    node class. Each is built as ``Part(simulation, …)`` once the book exists."""
+
+    Payers = Payers  #: payer behaviour: hazard tables, frailties, the daily intensity
+    Dunning = Dunning  #: the dunning run and its cadences
+    DisputeDesk = DisputeDesk  #: disputes raised, waited on, decided
+    Settlement = Settlement  #: payments, cash matching, pre-legal, agency, write-offs, insolvencies
+    Collection = Collection  #: worklist, calls, promises, payment plans, inbound queries
 
     def __init__(self, scenario: Scenario, replication: int = 0, *, seed: int | None = None,
                  check_every_day: bool = False, opening=None):
@@ -85,7 +83,6 @@ class Simulation:
         self.cal = BusinessCalendar(dt.date.fromordinal(origin), self.days, sc.calendar.weekmask, sc.calendar.holidays)
         self.rng = Streams(sc.seed if seed is None else seed, replication)
         self.keyed = KeyedRandom(sc.seed if seed is None else seed, replication)
-        self.hazard = HazardTables.of(sc)
         self.env = simpy.Environment()
         self.log = EventLog()
         self.accounts = make_accounts(sc, self.rng.accounts, None if opening is None else opening.segment, self.cal.per_year)
@@ -95,10 +92,8 @@ class Simulation:
                                          None if opening is None else opening.account_currencies(sc.currency))
         self.ledger = Ledger(self.log, capacity=initial_capacity(sc, self.days, 0 if opening is None else len(opening.items)),
                              account_currency=None if self.currencies is None else self.currencies.account)
-        self.inv = InvoiceState(capacity=len(self.ledger.amount), notice_effects=self.hazard.notice_mult.shape[1])
-        self.frailty = frailty(sc, self.keyed, self.accounts.segment, self.accounts.silent)
-        if opening is not None:  # each customer's frailty given its payment record (warmstart)
-            self.frailty = opening.account_frailty(sc, self.frailty, self.keyed.uniform("frailty", np.arange(len(self.accounts))))
+        self.payers = self.Payers(self)
+        self.inv = InvoiceState(capacity=len(self.ledger.amount), notice_effects=self.payers.tables.notice_mult.shape[1])
         self.account_state = AccountState(len(self.accounts))
         self.episodes = Episodes()
         self.billing = Billing(sc, self.accounts, self.rng.billing, self.rng.amounts, self.cal)
@@ -106,16 +101,15 @@ class Simulation:
         self.credit_holds = CreditHolds(sc, self.accounts) if sc.credit_holds.enabled else None
         self.fees = Fees(sc) if sc.fees.enabled else None
         self.refunds = None  # set in _build_pools when refunds.enabled
-        self.strategy = strategy_class(sc.strategy.prioritisation)()
         self.teams = TeamLayout(sc, self.keyed, self.accounts.segment, self.accounts.credit_limit) if sc.teams.enabled else None
-        if self.teams is not None:  # each team ranks its own accounts, by the team's strategy or the scenario's
-            self.team_strategies = [strategy_class(d.prioritisation)() if d.prioritisation else self.strategy
-                                    for d in sc.teams.desks]
-        self.cadence_desk = dunning.cadence_desk(self)  # per account: the team whose cadence it follows
+        self.dunning = self.Dunning(self)
+        segs = sc.portfolio.segments  # what billing draws per segment: terms, disputes on receipt, partial payers
+        self._terms = np.array([s.terms_days for s in segs], dtype=float).astype(np.int64)
+        self._dispute_rate = np.array([s.behaviour.dispute_rate for s in segs], dtype=float)
+        self._partial_rate = np.array([s.behaviour.partial_payment_rate for s in segs], dtype=float)
         self.open_idx = np.array([], np.int64)  # candidates for open invoices (compacted daily)
         self.rebills: list[tuple[int, float, int, int]] = []  # (account, amount, key, generation) for the next billing run
         self.next_key = 0 if opening is None else len(opening.items)  # sequence number of the next original invoice
-        self._segment_arrays()
         self._build_pools()
         self.snapshots = {k: np.zeros(self.days, np.int64) for k in BUCKETS}
         self.dispute_backlog = np.zeros(self.days, np.int64)
@@ -127,29 +121,14 @@ class Simulation:
             self._open_yesterday = (np.array([], np.int64), np.array([], np.int64))
         if opening is not None:
             self._carry_in(opening)
+        self._morning, self._evening = self._bind(self.MORNING), self._bind(self.EVENING)
         self.env.process(self._days())
         if self.queries is not None:  # query management replaces the workload-only inbound stream
             self.env.process(self.queries.arrivals())
         elif sc.inbound.enabled and sc.team.collectors > 0:
-            self.env.process(collection.inbound_arrivals(self))
+            self.env.process(self.collection.inbound_arrivals())
 
     # ------------------------------------------------------------------------------------ set-up
-    def _segment_arrays(self) -> None:
-        segs = self.scenario.portfolio.segments
-        b = lambda f: np.array([f(s) for s in segs], dtype=float)  # noqa: E731
-        self.seg_terms = b(lambda s: s.terms_days).astype(np.int64)
-        self.seg_dispute_rate = b(lambda s: s.behaviour.dispute_rate)
-        self.seg_partial_rate = b(lambda s: s.behaviour.partial_payment_rate)
-        self.seg_unapplied_rate = b(lambda s: s.behaviour.unapplied_rate)
-        self.seg_rpc = b(lambda s: s.behaviour.rpc_rate)
-        risk_mean = b(lambda s: max(s.behaviour.risk_score_mean, 1e-3))
-        annual = b(lambda s: s.behaviour.insolvency_rate_annual)
-        # daily hazard per business day, scaled by the account's risk relative to its segment's mean
-        rel = self.accounts.risk / risk_mean[self.accounts.segment]
-        shares = self.scenario.disputes.outcomes
-        self.dispute_outcome_cdf = np.cumsum([shares.get(o, 0.0) for o in disputes.OUTCOMES])[:-1]
-        self.insolvency_hazard = 1.0 - (1.0 - np.clip(annual[self.accounts.segment] * rel, 0, 0.999)) ** (1.0 / self.cal.per_year)
-
     def _shifts(self) -> list[tuple[float, float]]:
         t = self.scenario.team
         start = t.shift_start_hour / 24.0
@@ -167,20 +146,23 @@ class Simulation:
             return WorkPool(self.env, name, size, shifts, present, breaks, t.shrinkage, queues,
                             worker_queues() if worker_queues else None)
 
-        self.inbound_q, self.legal_q, self.dispute_q, self.cashapp_q = FifoQueue(), FifoQueue(), FifoQueue(), FifoQueue()
-        self.worklist = collection.WorkList()
+        inbound, legal_files, disputes, cash_matching = FifoQueue(), FifoQueue(), FifoQueue(), FifoQueue()
+        self.collection = self.Collection(self, WorkList(), inbound)
+        self.settlement = self.Settlement(self, cash_matching, legal_files)
+        self.disputes = self.DisputeDesk(self, disputes)
+        worklist = self.collection.worklist
         self.owned = None  # per-collector views of the worklist when teams own portfolios
         self.queries = QueryDesk(self) if self.scenario.queries.enabled else None
-        first = [*(self.queries.queues if self.queries else []), self.inbound_q, self.legal_q]
+        first = [*(self.queries.queues if self.queries else []), inbound, legal_files]
 
         def own_lists() -> list:
-            self.owned = OwnedWorklists(self.teams, self.worklist, self.collector_presence)
+            self.owned = OwnedWorklists(self.teams, worklist, self.collector_presence)
             return [[*first, view] for view in self.owned.views]
 
-        self.collectors = pool("collectors", t.collectors, [*first, self.worklist],
+        self.collectors = pool("collectors", t.collectors, [*first, worklist],
                                own_lists if self.teams is not None else None)
-        self.analysts = pool("dispute_analysts", t.dispute_analysts, [self.dispute_q])
-        self.clerks = pool("cash_app_clerks", t.cash_app_clerks, [self.cashapp_q])
+        self.analysts = pool("dispute_analysts", t.dispute_analysts, [disputes])
+        self.clerks = pool("cash_app_clerks", t.cash_app_clerks, [cash_matching])
         if self.queries is not None:  # escalated queries: the team leads, drawn after the other pools
             self.lead_q = FifoQueue()
             self.team_leads = pool("team_leads", self.scenario.queries.escalation.team_leads, [self.lead_q])
@@ -191,8 +173,8 @@ class Simulation:
             self.refunds = Refunds(self)
             self.refund_clerks = pool("refund_clerks", self.scenario.refunds.clerks, [self.refunds.queue])
             self.refunds.queue.pool = self.refund_clerks
-        for q, pool in ((self.inbound_q, self.collectors), (self.legal_q, self.collectors),
-                        (self.dispute_q, self.analysts), (self.cashapp_q, self.clerks)):
+        for q, pool in ((inbound, self.collectors), (legal_files, self.collectors),
+                        (disputes, self.analysts), (cash_matching, self.clerks)):
             q.pool = pool
 
     # ---------------------------------------------------------------------------------- the day
@@ -208,13 +190,28 @@ class Simulation:
 
     def morning(self, d: int) -> None:
         """A business day's morning: every step of :attr:`MORNING` in order."""
-        for step in self.MORNING:
-            step(self, d)
+        for step in self._morning:
+            step(d)
 
     def evening(self, d: int) -> None:
         """Every day's evening: every step of :attr:`EVENING` in order."""
-        for step in self.EVENING:
-            step(self, d)
+        for step in self._evening:
+            step(d)
+
+    def _bind(self, steps) -> list[Callable[[int], None]]:
+        """The steps as callables of the day: ``"part.method"`` names a part's method (skipped when the
+        part is switched off, i.e. None), ``"method"`` the simulation's own, and a callable is called as
+        ``step(simulation, day)``."""
+        bound = []
+        for step in steps:
+            if callable(step):
+                bound.append(functools.partial(step, self))
+                continue
+            part, _, method = step.rpartition(".")
+            owner = getattr(self, part) if part else self
+            if owner is not None:
+                bound.append(getattr(owner, method))
+        return bound
 
     # ---------------------------------------------------------------------------------- billing
     def issue_invoices(self, d: int) -> np.ndarray:
@@ -239,10 +236,10 @@ class Simulation:
         if len(accounts) == 0:
             return np.array([], np.int64)
         seg = self.accounts.segment[accounts]
-        due = d + self.seg_terms[seg]
+        due = d + self._terms[seg]
         idx = self.ledger.issue(d, to_cents(amounts), accounts)
-        disputed = self.keyed.uniform("dispute_on_receipt", keys, generation) < self.seg_dispute_rate[seg]
-        partial = self.keyed.uniform("partial", keys, generation) < self.seg_partial_rate[seg]
+        disputed = self.keyed.uniform("dispute_on_receipt", keys, generation) < self._dispute_rate[seg]
+        partial = self.keyed.uniform("partial", keys, generation) < self._partial_rate[seg]
         self._book_items(idx, accounts=accounts, segment=seg, issue_day=np.full(len(idx), d), due_day=due, key=keys,
                          generation=generation, partial=partial, disputed_on_receipt=disputed)
         if self.scenario.disputes.enabled:
@@ -272,15 +269,13 @@ class Simulation:
         due = items["due_day"].to_numpy()
         disputed = items["disputed_open"].to_numpy().astype(bool)
         level = items["level"].to_numpy()
-        desk = np.full(len(accounts), -1) if self.cadence_desk is None else self.cadence_desk[accounts]
-        steps_due = np.array([sum(st.days_past_due <= -1 - dd for st in dunning.cadence(self, s, t)) for dd, s, t in zip(due, seg, desk)],
-                             dtype=np.int64)
+        steps_due = self.dunning.steps_due(accounts, seg, due)
         level = np.where(level >= 0, level, steps_due) if len(items) else level
         idx = self.ledger.issue(0.0, to_cents(items["open"].to_numpy()), accounts, kind="opening_balance")
         self._book_items(idx, accounts=accounts, segment=seg, issue_day=items["invoice_day"].to_numpy(), due_day=due,
                          key=np.arange(len(items), dtype=np.int64), generation=np.zeros(len(items), np.int64),
                          level=level, disputed_on_receipt=disputed)
-        disputes.open_disputes(self, idx[disputed], 0.0, source="carried")
+        self.disputes.open(idx[disputed], 0.0, source="carried")
 
     def invoice_ids(self) -> pa.Array:
         """Every invoice's id, indexed by ledger row, the same under every policy: the ledger's own for
@@ -341,32 +336,46 @@ class Simulation:
 
     # -------------------------------------------------------------------------------------- run
     def run(self) -> SimResult:
+        """Simulate every day, check the ledger's identities and build the result from :meth:`record`."""
         self.env.run(until=self.days)
         self.ledger.check()
-        return SimResult.from_simulation(self)
+        return SimResult.from_record(self.record())
+
+    def record(self) -> Record:
+        """What the run produced, as plain tables (:class:`~o2c_sim.sim.record.Record`)."""
+        return take(self)
 
     # ---------------------------------------------------------------------------- the day's steps
-    #: The steps of a business day's morning, in order, each called as ``step(simulation, day)``: to add,
-    #: remove or replace one, subclass and change the tuple (``MORNING = (*Simulation.MORNING, my_step)``),
-    #: as Ciw swaps a node's behaviour by subclassing. Parts that are switched off are skipped by their step.
-    MORNING: tuple[Callable[["Simulation", int], None], ...] = (
-        settlement.insolvencies,  # accounts that go insolvent today: their items to the agency
-        issue_invoices,  # billing and rebills
-        disputes.open_due,  # disputes raised on receipt whose raising day has come
-        settlement.payments,  # payers' hazard: who pays today
+    def check_ledger(self, d: int) -> None:
+        """The ledger's identities, when asked to check every day."""
+        if self.check_every_day:
+            self.ledger.check()
+
+    # ---------------------------------------------------------------------------- the day's steps
+    #: The steps of a business day's morning, in order. A step is ``"part.method"`` (a method of one of the
+    #: simulation's parts: ``payers``, ``dunning``, ``disputes``, ``settlement``, ``collection``, ``refunds``
+    #: …; skipped when that part is switched off), ``"method"`` (the simulation's own) or a callable
+    #: ``step(simulation, day)``. To add, remove or replace one, subclass and change the tuple
+    #: (``MORNING = (*Simulation.MORNING, my_step)``), as Ciw swaps a node's behaviour by subclassing; to
+    #: change how a part works, subclass the part and build it in :meth:`_build_pools`'s place.
+    MORNING: tuple = (
+        "settlement.insolvencies",  # accounts that go insolvent today: their items written off
+        "issue_invoices",  # billing and rebills
+        "disputes.open_due",  # disputes raised on receipt whose raising day has come
+        "settlement.payments",  # payers' hazard: who pays today
         settle_fees,  # fees: collected with their invoice, waived or written off
-        pay_refunds,  # credit balances: approved, applied or queued for the refunds desk
-        collection.promises_due,  # promises falling due: kept or broken
-        run_dunning,  # today's notices
-        settlement.legal_and_write_off,  # pre-legal hand-overs, agency and write-offs
-        collection.build_worklist,  # the collectors' ranked worklist for today
+        "refunds.morning",  # credit balances: approved, applied or queued for the refunds desk
+        "collection.promises_due",  # promises falling due: kept or broken
+        "dunning.run",  # today's notices
+        "settlement.legal_and_write_off",  # pre-legal hand-overs, agency and write-offs
+        "collection.build_worklist",  # the collectors' ranked worklist for today
     )
     #: The steps of every evening, in order (the same rules as :attr:`MORNING`).
-    EVENING: tuple[Callable[["Simulation", int], None], ...] = (
-        collection.track_episodes,  # before today's calls are booked, so first-day calls count
-        collection.apply_calls,  # today's call outcomes: promises, disputes, plans
-        snapshot,  # the book by ageing bucket
-        check_ledger,  # the ledger's identities, when asked to check every day
+    EVENING: tuple = (
+        "collection.track_episodes",  # before today's calls are booked, so first-day calls count
+        "collection.apply_calls",  # today's call outcomes: promises, disputes, plans
+        "snapshot",  # the book by ageing bucket
+        "check_ledger",  # the ledger's identities, when asked to check every day
     )
 
 

@@ -105,25 +105,41 @@ def _promised(made: np.ndarray, promised: np.ndarray, due: np.ndarray, window: n
     return (promised <= t) & (t < promised + window) & (due < made)
 
 
-def intensity(sim, items: np.ndarray, t: int) -> np.ndarray:
-    """H_it for ``items`` on business day ``t`` (see the module docstring)."""
-    inv, acct, tab = sim.inv, sim.account_state, sim.hazard
-    seg = inv.segment[items].astype(np.int64)
-    a = inv.account[items]
-    due = inv.due_day[items]
-    h = tab.baseline(seg, t - due) * sim.frailty[a]
-    # from the day its on-receipt dispute was raised (an item paid before raising it never was disputed)
-    disputed = inv.disputed_on_receipt[items] & (inv.dispute_open_day[items] <= t)
-    h = np.where(disputed, h * tab.disputed_mult[seg], h)
-    log_m = np.zeros(len(items))
-    log_m += _recent(acct.last_contact_day[a], tab.contact_window[seg], t) * np.log(tab.contact_mult[seg])
-    promised = (_promised(acct.ptp_made[a], acct.ptp_day[a], due, tab.promise_window[seg], t)
-                | _promised(acct.prev_ptp_made[a], acct.prev_ptp_day[a], due, tab.promise_window[seg], t))
-    log_m += promised * np.log(tab.promise_mult[seg])
-    notice = _recent(inv.notice_day[items], tab.notice_window[seg], t)
-    log_m += (notice * np.log(tab.notice_mult[seg])).sum(axis=1)
-    if sim.fees is not None:
-        log_m += _recent(inv.fee_day[items], tab.fee_window[seg], t) * np.log(tab.fee_mult[seg])
-    if sim.credit_holds is not None:
-        log_m += sim.credit_holds.on_hold[a] * np.log(tab.hold_mult[seg])
-    return h * np.exp(log_m)
+class Payers:
+    """The run's payers: the hazard tables of its scenario and each account's frailty z_a (for a warm
+    start, drawn from its posterior given the customer's payment record), and the daily intensity."""
+
+    def __init__(self, sim):
+        sc = sim.scenario
+        self.sim = sim
+        self.tables = tab = HazardTables.of(sc)
+        self.frailty = frailty(sc, sim.keyed, sim.accounts.segment, sim.accounts.silent)
+        if sim.opening is not None:  # each customer's frailty given its payment record (warmstart)
+            self.frailty = sim.opening.account_frailty(sc, self.frailty, sim.keyed.uniform("frailty", np.arange(len(sim.accounts))))
+        # log multipliers per segment, so a day's intensity adds them without taking logs item by item
+        self._log_contact, self._log_promise = np.log(tab.contact_mult), np.log(tab.promise_mult)
+        self._log_notice, self._log_fee, self._log_hold = np.log(tab.notice_mult), np.log(tab.fee_mult), np.log(tab.hold_mult)
+
+    def intensity(self, items: np.ndarray, t: int) -> np.ndarray:
+        """H_it for ``items`` on business day ``t`` (see the module docstring)."""
+        sim, tab = self.sim, self.tables
+        inv, acct = sim.inv, sim.account_state
+        seg = inv.segment[items].astype(np.int64)
+        a = inv.account[items]
+        due = inv.due_day[items]
+        h = tab.baseline(seg, t - due) * self.frailty[a]
+        # from the day its on-receipt dispute was raised (an item paid before raising it never was disputed)
+        disputed = inv.disputed_on_receipt[items] & (inv.dispute_open_day[items] <= t)
+        h = np.where(disputed, h * tab.disputed_mult[seg], h)
+        log_m = np.zeros(len(items))
+        log_m += _recent(acct.last_contact_day[a], tab.contact_window[seg], t) * self._log_contact[seg]
+        promised = (_promised(acct.ptp_made[a], acct.ptp_day[a], due, tab.promise_window[seg], t)
+                    | _promised(acct.prev_ptp_made[a], acct.prev_ptp_day[a], due, tab.promise_window[seg], t))
+        log_m += promised * self._log_promise[seg]
+        notice = _recent(inv.notice_day[items], tab.notice_window[seg], t)
+        log_m += (notice * self._log_notice[seg]).sum(axis=1)
+        if sim.fees is not None:
+            log_m += _recent(inv.fee_day[items], tab.fee_window[seg], t) * self._log_fee[seg]
+        if sim.credit_holds is not None:
+            log_m += sim.credit_holds.on_hold[a] * self._log_hold[seg]
+        return h * np.exp(log_m)

@@ -189,9 +189,6 @@ class QueryDesk:
 
     def resolve(self, q: Query, now: float) -> None:
         """The query's outcome takes effect and the invoice is released."""
-        from o2c_sim.sim.collection import record_promises
-        from o2c_sim.sim.disputes import credit_and_rebill, open_disputes
-
         sim, cfg = self.sim, self.cfg
         q.resolved = now
         i, a, what = q.invoice, q.account, QUERY_OUTCOMES[q.outcome]
@@ -203,18 +200,18 @@ class QueryDesk:
             return
         live = i >= 0 and sim.ledger.open[i] > 0 and bool(sim.actionable(np.array([i]), int(now))[0])
         if what == "dispute" and live and sim.scenario.disputes.enabled and sim.inv.dispute[i] != DISPUTE_OPEN:
-            open_disputes(sim, np.array([i]), now, source="query")
+            sim.disputes.open(np.array([i]), now, source="query")
         elif what == "credit_note" and live:
             sim.ledger.credit(now, i, int(sim.ledger.open[i] * cfg.credit_share), a, detail=CREDIT_NOTE_DETAIL)
         elif what == "corrected_invoice" and live:
-            credit_and_rebill(sim, i, now, cfg.rebill_share, detail=CREDIT_NOTE_DETAIL)
+            sim.disputes.credit_and_rebill(i, now, cfg.rebill_share, detail=CREDIT_NOTE_DETAIL)
         elif what == "promise" and not sim.account_state.ptp_open[a]:
             d = int(now)
             idx = np.sort(self.account_items(a, now))
             idx = idx[sim.actionable(idx, d) & (sim.inv.due_day[idx] < d)]
             if len(idx):
                 days = sim.keyed.integers("query_promise_days", 1, sim.scenario.strategy.ptp_max_days + 1, a, q.key)
-                record_promises(sim, d, np.array([a]), np.atleast_1d(days), idx)
+                sim.collection.record_promises(d, np.array([a]), np.atleast_1d(days), idx)
 
     # ------------------------------------------------------------------------------------ report
     def table(self) -> pd.DataFrame:
