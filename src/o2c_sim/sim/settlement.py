@@ -126,7 +126,8 @@ class Settlement:
             inv = sim.inv
             sim.account_state.legal_pending[account] = False
             idx = sim.open_items()
-            mine = idx[(inv.account[idx] == account) & sim.actionable(idx, int(now)) & (inv.due_day[idx] < now)]
+            idx = idx[inv.account[idx] == account]  # the account's open items first, then what may be handed over
+            mine = idx[sim.actionable(idx, int(now)) & (inv.due_day[idx] < now)]
             if len(mine) == 0:
                 return
             inv.in_legal[mine] = True
