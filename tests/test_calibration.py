@@ -211,6 +211,9 @@ def test_cli_calibrate_from_an_activity_log(tmp_path, capsys):
     assert "effects.contact.multiplier" in text and "share paid by 30 days past due" in text
     sc = load_scenario(out)
     assert sc.portfolio.segments[0].name == "all"  # no invoice table: one segment
+    # the base has silent payers; the fitted frailty variance already holds them, so they are not added again
+    assert truth.portfolio.segments[0].behaviour.silent_share > 0
+    assert all(s.behaviour.silent_share == 0 for s in sc.portfolio.segments) and "silent payers" in text
     prov = sc.provenance["portfolio.segments.all.behaviour.hazard.effects.contact.multiplier"]
     assert prov.ci95[0] <= sc.portfolio.segments[0].behaviour.hazard.effects.contact.multiplier <= prov.ci95[1]
     assert sc.provenance["dunning.steps.1.days_past_due"].source.startswith("activity log")

@@ -594,6 +594,7 @@ def calibrate_activities(activities: pd.DataFrame, invoices: pd.DataFrame | None
         spec = dict(base_segments.get(seg, data["portfolio"]["segments"][0]))
         behaviour = dict(spec["behaviour"])
         behaviour["hazard"] = hazard_block(hazard, seg, behaviour["hazard"])
+        behaviour["silent_share"] = 0.0  # the fitted frailty variance holds them already (notes below)
         spec.update(name=seg, share=float(accounts[seg] / accounts.sum()),
                     terms_days=nearest_terms(float((mine["due_date"] - mine["issue_date"]).dt.days.median())),
                     invoices_per_month=round(len(mine) / accounts[seg] / span_months, 3),
@@ -604,7 +605,9 @@ def calibrate_activities(activities: pd.DataFrame, invoices: pd.DataFrame | None
                 f"{int(accounts.sum()):,} customers; see provenance for every estimate.")
     data["portfolio"] = {**data["portfolio"], "accounts": int(accounts.sum()), "segments": segments}
     data = apply_overrides(data, {k: v for k, v in process.values.items() if _settable(data, k)})
-    notes = []
+    notes = ["silent payers: share set to 0 in every segment — the fitted Gamma frailty variance already "
+             "describes all payers' differences, the near-silent ones included; keeping the base scenario's "
+             "share on top would count those payers twice"]
     if hazard.effect("credit_hold") is not None:  # the team placed holds: the scenario places them too
         data["credit_holds"] = {**data["credit_holds"], "enabled": True}
         notes.append("credit holds: the log records them, so they are on, with the estimated multiplier; when "
