@@ -116,6 +116,10 @@ class Payers:
         self.frailty = frailty(sc, sim.keyed, sim.accounts.segment, sim.accounts.silent)
         if sim.opening is not None:  # each customer's frailty given its payment record (warmstart)
             self.frailty = sim.opening.account_frailty(sc, self.frailty, sim.keyed.uniform("frailty", np.arange(len(sim.accounts))))
+        # h0 per segment on every whole day past due from the first band edge to the last (clipped outside)
+        self._h0_from = int(np.floor(min(e.min() for e in tab.edges)))
+        grid = np.arange(self._h0_from, int(np.ceil(max(e.max() for e in tab.edges))) + 1)
+        self._h0 = np.stack([tab.baseline(np.full(len(grid), s), grid) for s in range(len(tab.edges))])
         # log multipliers per segment, so a day's intensity adds them without taking logs item by item
         self._log_contact, self._log_promise = np.log(tab.contact_mult), np.log(tab.promise_mult)
         self._log_notice, self._log_fee, self._log_hold = np.log(tab.notice_mult), np.log(tab.fee_mult), np.log(tab.hold_mult)
@@ -127,7 +131,7 @@ class Payers:
         seg = inv.segment[items].astype(np.int64)
         a = inv.account[items]
         due = inv.due_day[items]
-        h = tab.baseline(seg, t - due) * self.frailty[a]
+        h = self._h0[seg, np.clip(t - due - self._h0_from, 0, self._h0.shape[1] - 1)] * self.frailty[a]
         # from the day its on-receipt dispute was raised (an item paid before raising it never was disputed)
         disputed = inv.disputed_on_receipt[items] & (inv.dispute_open_day[items] <= t)
         h = np.where(disputed, h * tab.disputed_mult[seg], h)
@@ -136,8 +140,10 @@ class Payers:
         promised = (_promised(acct.ptp_made[a], acct.ptp_day[a], due, tab.promise_window[seg], t)
                     | _promised(acct.prev_ptp_made[a], acct.prev_ptp_day[a], due, tab.promise_window[seg], t))
         log_m += promised * self._log_promise[seg]
-        notice = _recent(inv.notice_day[items], tab.notice_window[seg], t)
-        log_m += (notice * self._log_notice[seg]).sum(axis=1)
+        notices = np.zeros(len(items))  # Σ_j recent_j · log m_j, added column by column in the order of j
+        for j in range(self._log_notice.shape[1]):
+            notices += _recent(inv.notice_day[items, j], tab.notice_window[:, j][seg], t) * self._log_notice[:, j][seg]
+        log_m += notices
         if sim.fees is not None:
             log_m += _recent(inv.fee_day[items], tab.fee_window[seg], t) * self._log_fee[seg]
         if sim.credit_holds is not None:
