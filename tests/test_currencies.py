@@ -142,3 +142,24 @@ def test_calibration_refuses_an_invoice_table_in_several_currencies():
                           "paid_date": pd.to_datetime(["2026-02-03"] * 2), "currency": ["EUR", "USD"]})
     with pytest.raises(UserError, match=r"2 currencies \(EUR, USD\) and calibration would add them up"):
         calibrate(table)
+
+
+def test_a_run_in_several_currencies_writes_them_into_its_activity_log_and_calibration_refuses_to_mix_them(tmp_path):
+    """The activity log keeps each amount's currency through a file round trip and into the invoices it
+    derives; calibrating from it names the currencies instead of fitting one amount distribution to all."""
+    from o2c_sim.calibration.scenario_fit import calibrate_activities
+    from o2c_sim.data.activities import invoices_from_activities, load_activities
+
+    result = run({"USD": {"2000-01-01": 1.1}, "GBP": {"2000-01-01": 0.85}})
+    log = result.activities
+    issued = log[log["kind"] == "issued"].set_index("item_id")["currency"]
+    assert issued.to_dict() == result.invoices.set_index("invoice_id")["currency"].to_dict()
+    log.to_parquet(tmp_path / "activities.parquet")
+    again = load_activities(tmp_path / "activities.parquet")
+    assert again["currency"].tolist() == log["currency"].tolist()
+    derived = invoices_from_activities(again).set_index("invoice_id")
+    assert derived["currency"].to_dict() == issued.to_dict()
+    with pytest.raises(UserError, match=r"3 currencies \(EUR, GBP, USD\) and calibration would add them up"):
+        calibrate_activities(again, base=load_scenario("baseline"))
+    one = again[again["currency"] == "EUR"]  # one currency at a time is fine
+    assert len(one) and calibrate_activities(one.drop(columns="currency"), base=load_scenario("baseline")).scenario

@@ -564,6 +564,7 @@ def calibrate_activities(activities: pd.DataFrame, invoices: pd.DataFrame | None
     from o2c_sim.calibration.hazard_fit import item_table, prepare_log
     from o2c_sim.calibration.process_fit import fit_process
 
+    one_currency(activities, None, what="calibration", choose=ONE_AT_A_TIME)  # amounts, promised sums …
     if invoices is not None:
         one_currency(invoices, None, what="calibration", choose=ONE_AT_A_TIME)
 

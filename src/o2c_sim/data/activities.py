@@ -480,6 +480,8 @@ def load_activities(path: str | os.PathLike, mapping: ActivityMapping | str | os
                            "event related to several items; the activity table needs one item per event"))
     if "replication" in raw.columns and not explicit:
         out["replication"] = pd.to_numeric(raw["replication"], errors="coerce").fillna(0).astype("int64")
+    if "currency" in raw.columns and not explicit:  # a run's file with several currencies
+        out["currency"] = raw["currency"].fillna("").astype(str).str.strip().str.upper()
     usable = ~raw.index.isin(pd.concat(found)["row"])
     found += _item_checks(raw, out, columns, pd.Series(usable, index=raw.index), known_items, mapping.terms_days,
                           row_label)
@@ -509,7 +511,8 @@ def invoices_from_activities(acts: pd.DataFrame) -> pd.DataFrame:
     the sums of ``payment`` / ``credit_note`` / ``write_off`` rows; paid_date = the day the open amount
     (amount − paid − credited − written off) first reaches 0 (within half a cent), NaT while open — the
     simulator's definition; disputed = any ``dispute_opened``, dispute_reason the latest one's reason,
-    dispute_resolved_date the last ``dispute_closed``. A ``replication`` column is kept.
+    dispute_resolved_date the last ``dispute_closed``. A ``replication`` column is kept, and a ``currency``
+    column gives each invoice its issued row's currency.
     """
     rep = ["replication"] if "replication" in acts.columns else []
     keys = rep + ["item_id"]
@@ -523,6 +526,7 @@ def invoices_from_activities(acts: pd.DataFrame) -> pd.DataFrame:
         "invoice_date": issued["date"].dt.normalize().to_numpy(),
         "due_date": issued["due_date"].dt.normalize().to_numpy(),
         "amount": issued["amount"].to_numpy(),
+        **({"currency": issued["currency"].to_numpy()} if "currency" in issued.columns else {}),
     })
     inv = inv.rename(columns={"invoice_id": "item_id"}).set_index(keys)
     moves = acts[acts["kind"].isin(list(SETTLING))].sort_values("date", kind="stable")

@@ -22,7 +22,8 @@ due_date       the item's due date, on ``issued`` rows
 =============  ==================================================================================
 
 Only ``item_id`` or ``customer_id``, ``date`` and ``kind`` are required; the other columns may be
-absent. A simulated run adds a ``replication`` column.
+absent. A simulated run adds a ``replication`` column, and a run with several currencies a ``currency``
+column (the ISO code the row's amount is in, as in the invoice table).
 """
 
 from __future__ import annotations
@@ -109,4 +110,6 @@ def from_events(events: pd.DataFrame, invoices: pd.DataFrame, *, dispute_reasons
     issued = out["kind"].eq("issued")
     out["due_date"] = pd.Series(pd.NaT, index=out.index, dtype="datetime64[ns]")
     out.loc[issued, "due_date"] = out.loc[issued, "item_id"].map(due).to_numpy()
+    if "currency" in ev.columns:  # a run with several currencies: each amount's own
+        out["currency"] = ev["currency"].astype(str).to_numpy()
     return conform(out)
