@@ -220,3 +220,23 @@ def test_xlsx_sheet_names_and_atomic_write(tmp_path):
     names = openpyxl.load_workbook(path).sheetnames
     assert len(names) == 3 and all(len(n) <= 31 for n in names) and len(set(n.lower() for n in names)) == 3
     assert [p.name for p in tmp_path.iterdir()] == ["t.xlsx"]  # no temporary file left behind
+
+
+def test_forecast_notebooks_take_a_payments_table(tmp_path, capsys):
+    """``-p payments FILE``: a missing file is named before a kernel starts; a bad row is named with its
+    column when the notebook loads it; a good table comes back dated, per payment."""
+    from o2c_sim.errors import UserError
+    from o2c_sim.present import notebook_params
+
+    for notebook in ("cash_forecast_report", "forecast_gap_analysis"):
+        assert main(["report", notebook, "-p", "payments", str(tmp_path / "none.csv"), "--out", str(tmp_path)]) == 2
+        assert "parameter 'payments': file not found" in capsys.readouterr().err
+    ledger = pd.DataFrame({"invoice_id": ["A", "B"]})
+    (tmp_path / "pay.csv").write_text("invoice_id,payment_date,amount\nB,2024-03-02,50\nA,2024-03-01,100\n"
+                                      "A,2024-03-09,20\n", encoding="utf-8")
+    got = notebook_params.load_payments(str(tmp_path / "pay.csv"), ledger)
+    assert got["invoice_id"].tolist() == ["A", "B", "A"] and got["amount"].tolist() == [100.0, 50.0, 20.0]
+    assert notebook_params.load_payments("", ledger) is None
+    (tmp_path / "bad.csv").write_text("invoice_id,payment_date,amount\nZ,2024-03-02,50\n", encoding="utf-8")
+    with pytest.raises(UserError, match="invoice_id"):
+        notebook_params.load_payments(str(tmp_path / "bad.csv"), ledger)

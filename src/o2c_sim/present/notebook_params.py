@@ -260,6 +260,8 @@ PARAMETERS: dict[str, Spec] = {
     "history": Spec(_path, "ledger file (CSV/XLSX/Parquet); empty: the IBM sample if present, else a simulated history",
                     path=True),
     "mapping": Spec(_str, "column mapping for the ledger (YAML or shipped name, e.g. ibm_ar); empty: none", path=True),
+    "payments": Spec(_path, "payments table (CSV/XLSX/Parquet: invoice_id, payment_date, amount), one row per "
+                     "payment; empty: receipts from the ledger's paid dates", path=True),
     "clusters": Spec(_int(1, 10), "lateness clusters of customers found by calibration"),
     "accounts": Spec(_int(1, 100_000), "accounts simulated to check a calibration"),
     "scenario_out": Spec(_scenario_out, "write the calibrated scenario to this new .yaml file (empty: do not write)"),
@@ -277,8 +279,8 @@ NOTEBOOKS: dict[str, tuple[str, ...]] = {
     "strategy_comparison": ("scenario", "overrides", "alternatives", "replications", "kpis", "xlsx"),
     "team_design": ("scenario", "overrides", "alternatives", "replications", "kpis", "xlsx"),
     "calibration": ("history", "mapping", "clusters", "accounts", "replications", "scenario_out", "xlsx"),
-    "cash_forecast_report": ("history", "mapping", "as_of", "horizon_weeks", "models", "xlsx"),
-    "forecast_gap_analysis": ("history", "mapping", "as_of", "period_weeks", "xlsx"),
+    "cash_forecast_report": ("history", "mapping", "payments", "as_of", "horizon_weeks", "models", "xlsx"),
+    "forecast_gap_analysis": ("history", "mapping", "payments", "as_of", "period_weeks", "xlsx"),
 }
 
 _IPYTHON_NAMES = {"In", "Out", "get_ipython", "exit", "quit", "open"}
@@ -425,6 +427,14 @@ def load_history(history: str = "", mapping: str = "") -> tuple["pd.DataFrame", 
     table = simulate(scenario, 0).invoices
     return table, (f"a history simulated from the baseline scenario ({len(table):,} invoices; the IBM sample "
                    f"was not found at {sample})")
+
+
+def load_payments(payments: str, table: "pd.DataFrame") -> "pd.DataFrame | None":
+    """The dated payment records of ``payments`` (:func:`o2c_sim.data.importer.load_payments`, every
+    invoice checked against ``table``), or None when empty: receipts then come from the ledger's paid dates."""
+    from o2c_sim.data.importer import load_payments as read
+
+    return read(payments, set(table["invoice_id"].astype(str))) if payments else None
 
 
 def default_as_of(table: "pd.DataFrame", weeks_after: int = 0) -> "pd.Timestamp":
