@@ -22,6 +22,7 @@ from typing import Callable
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import simpy
 
 from o2c_sim import uncertainty
@@ -286,8 +287,13 @@ class Simulation:
         key, gen = self.inv.key[:n], self.inv.generation[:n]
         carried = [] if self.opening is None else self.opening.items["invoice_id"].astype(str).tolist()
         prefix, rebill = simulated_id_marks(carried)
-        base = [carried[k] if k < len(carried) else f"{prefix}{k:07d}" for k in key.tolist()]
-        return pa.array([b if g == 0 else f"{b}{rebill}{g}" for b, g in zip(base, gen.tolist())], pa.string())
+        join = lambda *parts: pc.binary_join_element_wise(*parts, "")  # noqa: E731  (Arrow: no string per row in Python)
+        base = join(prefix, pc.utf8_lpad(pc.cast(pa.array(key), pa.string()), width=7, padding="0"))
+        if carried:
+            own = pa.array(carried, pa.string()).take(pa.array(np.minimum(key, len(carried) - 1)))
+            base = pc.if_else(pa.array(key < len(carried)), own, base)
+        marks = pc.if_else(pa.array(gen > 0), join(rebill, pc.cast(pa.array(gen.astype(np.int64)), pa.string())), "")
+        return join(base, marks)
 
     def customer_ids(self) -> pa.Array:
         """Every account's customer id, indexed by account."""
