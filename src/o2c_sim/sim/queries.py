@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import bisect
 from collections import deque
+from operator import attrgetter
 
 import numpy as np
 import pandas as pd
@@ -38,9 +39,11 @@ class Query:
     __slots__ = ("channel", "segment", "reason", "account", "invoice", "held", "arrived", "minutes", "outcome",
                  "picked", "escalated", "done", "resolved", "key", "resolution")
 
-    def __init__(self, **kw):
-        for k in self.__slots__:
-            setattr(self, k, kw.get(k))
+    def __init__(self, channel, segment, reason, account, invoice, held, arrived, minutes, outcome, key, resolution):
+        self.channel, self.segment, self.reason, self.account, self.invoice = channel, segment, reason, account, invoice
+        self.held, self.arrived, self.minutes, self.outcome, self.key = held, arrived, minutes, outcome, key
+        self.resolution = resolution
+        self.picked = self.done = self.resolved = None
         self.escalated = False
 
 
@@ -89,6 +92,7 @@ class QueryDesk:
         self.records: list[Query] = []
         #: invoices the payer holds back while a query about them is open: invoice -> open queries
         self.held: dict[int, int] = {}
+        self._holds = np.zeros(0, np.int32)  # the same counts as an array over invoices, for held_mask
         segs = [s.name for s in sim.scenario.portfolio.segments]
         n_seg = np.bincount(sim.accounts.segment, minlength=len(segs))
         mix = np.array([[cfg.segment_reasons.get(s, cfg.reasons).get(r, 0.0) for r in QUERY_REASONS] for s in segs])
@@ -100,19 +104,21 @@ class QueryDesk:
         self.shift_starts = [start for start, _ in sim.shifts]
         self.outcome_cdf = np.array([np.cumsum([cfg.outcomes[r].get(o, 0.0) for o in QUERY_OUTCOMES])
                                      for r in QUERY_REASONS])
-        self._day, self._by_account, self._account_of = -1, np.array([], np.int64), np.array([], np.int64)
+        self._day, self._by_account, self._bounds = -1, [], []
 
-    def account_items(self, account: int, now: float) -> np.ndarray:
+    def account_items(self, account: int, now: float) -> list[int]:
         """The ``account``'s items open at ``now``, latest issue day first (ties: ledger order). The
-        morning's open items are sorted by account once a business day; nothing is issued later in a
-        day, so the items open now are those of the morning still open (a lookup, not a scan of the book)."""
+        morning's open items are sorted by account once a business day, with each account's first
+        position; nothing is issued later in a day, so the items open now are those of the morning
+        still open (a lookup, not a scan of the book)."""
         sim = self.sim
         if self._day != int(now):
             idx = sim.open_items()
-            self._by_account = idx[np.lexsort((idx, -sim.inv.issue_day[idx], sim.inv.account[idx]))]
-            self._account_of, self._day = sim.inv.account[self._by_account], int(now)
-        mine = self._by_account[np.searchsorted(self._account_of, account):np.searchsorted(self._account_of, account, "right")]
-        return mine[sim.ledger.open[mine] > 0]
+            by_account = idx[np.lexsort((idx, -sim.inv.issue_day[idx], sim.inv.account[idx]))]
+            bounds = np.searchsorted(sim.inv.account[by_account], np.arange(len(sim.accounts) + 1))
+            self._by_account, self._bounds, self._day = by_account.tolist(), bounds.tolist(), int(now)
+        is_open = sim.ledger.open
+        return [i for i in self._by_account[self._bounds[account]:self._bounds[account + 1]] if is_open[i] > 0]
 
     def arrivals(self):
         """SimPy process: each business day's queries, in time order."""
@@ -145,13 +151,15 @@ class QueryDesk:
                resolution: float) -> None:
         sim, now = self.sim, self.sim.env.now
         mine = self.account_items(account, now)
-        invoice = int(mine[0]) if len(mine) else -1  # the most recent
+        invoice = mine[0] if mine else -1  # the most recent
         held = int(sim.ledger.open[invoice]) if invoice >= 0 else 0
-        q = Query(channel=channel, segment=segment, reason=reason, account=account, invoice=invoice, held=held,
-                  arrived=now, minutes=minutes, outcome=outcome, key=key, resolution=resolution)
+        q = Query(channel, segment, reason, account, invoice, held, now, minutes, outcome, key, resolution)
         self.records.append(q)
         if invoice >= 0:
             self.held[invoice] = self.held.get(invoice, 0) + 1
+            if invoice >= len(self._holds):
+                self._grow_holds()
+            self._holds[invoice] += 1
         sim.ledger.log.record(now, "inbound_query", invoice, account, held, reason)
         self.queues[channel].put(q, lambda t, q=q: self.handled(q, t))
         sla = self.cfg.channels[channel].sla_minutes / 1440.0
@@ -161,9 +169,13 @@ class QueryDesk:
         """Mask over invoices ``idx``: held back by an open query."""
         if not self.held:
             return np.zeros(len(idx), bool)
-        if len(idx) <= 4:  # one item (a query's outcome, a call): look it up rather than build the set
-            return np.array([int(i) in self.held for i in idx.tolist()], bool)
-        return np.isin(idx, np.fromiter(self.held, np.int64, len(self.held)))
+        if len(self._holds) < self.sim.ledger.n:
+            self._grow_holds()
+        return self._holds[idx] > 0
+
+    def _grow_holds(self) -> None:
+        """Extend the per-invoice hold counts to the ledger's capacity."""
+        self._holds = np.concatenate([self._holds, np.zeros(len(self.sim.ledger.open) - len(self._holds), np.int32)])
 
     def escalate(self, q: Query) -> None:
         if self.queues[q.channel].withdraw(q):
@@ -196,6 +208,7 @@ class QueryDesk:
         q.resolved = now
         i, a, what = q.invoice, q.account, QUERY_OUTCOMES[q.outcome]
         if i >= 0:  # the answer releases the invoice
+            self._holds[i] -= 1
             self.held[i] -= 1
             if not self.held[i]:
                 del self.held[i]
@@ -210,7 +223,7 @@ class QueryDesk:
             credit_and_rebill(sim, i, now, cfg.rebill_share, detail=CREDIT_NOTE_DETAIL)
         elif what == "promise" and not sim.account_state.ptp_open[a]:
             d = int(now)
-            idx = np.sort(self.account_items(a, now))
+            idx = np.sort(np.array(self.account_items(a, now), np.int64))
             idx = idx[sim.actionable(idx, d) & (sim.inv.due_day[idx] < d)]
             if len(idx):
                 days = sim.keyed.integers("query_promise_days", 1, sim.scenario.strategy.ptp_max_days + 1, a, q.key)
@@ -225,7 +238,7 @@ class QueryDesk:
             return pd.DataFrame(columns=["channel", "reason", "segment", "account", "amount_held", "arrived", "picked",
                                          "done", "resolved", "escalated", "outcome", "wait_minutes", "sla_minutes",
                                          "sla_met"])
-        col = lambda name: [getattr(q, name) for q in rec]  # noqa: E731
+        col = lambda name: list(map(attrgetter(name), rec))  # noqa: E731
         segs = [s.name for s in self.sim.scenario.portfolio.segments]
         df = pd.DataFrame({
             "channel": [cfg.channels[c].name for c in col("channel")],
