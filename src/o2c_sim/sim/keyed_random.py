@@ -48,6 +48,13 @@ def _purpose_code(purpose: str) -> np.uint64:
     return np.uint64(int.from_bytes(hashlib.blake2b(purpose.encode(), digest_size=8).digest(), "little"))
 
 
+def _one_element(k) -> bool:
+    """``k`` is a signed-integer array of shape (1,) or a scalar key of the fast path."""
+    if type(k) is np.ndarray:
+        return k.shape == (1,) and k.dtype.kind == "i"
+    return type(k) in _SIGNED and -2**63 <= k < 2**63
+
+
 def _as_u64(x) -> np.ndarray:
     return np.asarray(x, dtype=np.int64).astype(np.uint64)
 
@@ -63,16 +70,22 @@ class KeyedRandom:
     def uniform(self, purpose: str, *keys) -> np.ndarray:
         """Uniform [0, 1) per element of the broadcast ``keys`` (integer arrays)."""
         if keys and all(type(k) in _SIGNED and -2**63 <= k < 2**63 for k in keys):  # scalar keys: a 0-d array
-            h = _mix_int(int(self._root) ^ int(_purpose_code(purpose)))
-            for k in keys:
-                h = _mix_int(h ^ (int(k) & _MASK))
-            return np.array((h >> 11) * (1.0 / 2**53))
+            return np.array(self._one(purpose, keys))
+        if keys and all(_one_element(k) for k in keys):  # one item (a query's dispute, a call): shape (1,)
+            return np.array([self._one(purpose, [k[0] if type(k) is np.ndarray else k for k in keys])])
         parts = np.broadcast_arrays(*(np.asarray(k) for k in keys)) if keys else [np.zeros(1, np.int64)]
         with np.errstate(over="ignore"):
             h = _mix(np.full(parts[0].shape, self._root, np.uint64) ^ _purpose_code(purpose))
             for k in parts:
                 h = _mix(h ^ _as_u64(k))
         return (h >> np.uint64(11)).astype(np.float64) * (1.0 / 2**53)
+
+    def _one(self, purpose: str, keys) -> float:
+        """The draw for one key, on Python ints (the bits of the array path)."""
+        h = _mix_int(int(self._root) ^ int(_purpose_code(purpose)))
+        for k in keys:
+            h = _mix_int(h ^ (int(k) & _MASK))
+        return (h >> 11) * (1.0 / 2**53)
 
     def exponential(self, purpose: str, *keys) -> np.ndarray:
         """Exp(1) per key: −log(1 − u)."""
