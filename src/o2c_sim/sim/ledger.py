@@ -214,6 +214,8 @@ class Ledger:
         self.written_off = np.zeros(capacity, np.int64)
         self.open = np.zeros(capacity, np.int64)
         self.closed_day = np.full(capacity, np.inf)
+        #: counts the changes of ``open`` (issues and postings): a derived figure cached with it is current
+        self.version = 0
         #: per currency: every cent received, held in suspense, refunded
         self.cash_received = np.zeros(n_cur, np.int64)
         self.suspense = np.zeros(n_cur, np.int64)
@@ -244,6 +246,7 @@ class Ledger:
         self._grow(self.n + k)
         self.amount[idx] = cents
         self.open[idx] = cents
+        self.version += 1
         if self.account_currency is not None:
             self.currency[idx] = self.account_currency[accounts]
         self.n += k
@@ -263,6 +266,7 @@ class Ledger:
         if len(np.unique(idx)) != len(idx):
             raise ValueError("one posting per invoice per call")
         self.open[idx] -= cents
+        self.version += 1
         column[idx] += cents
         closing = idx[(self.open[idx] == 0) & np.isinf(self.closed_day[idx])]
         self.closed_day[closing] = time
@@ -272,6 +276,7 @@ class Ledger:
         if cents < 0 or cents > self.open[i]:
             raise ValueError("posting must be between zero and the open amount")
         self.open[i] -= cents
+        self.version += 1
         column[i] += cents
         if self.open[i] == 0 and self.closed_day[i] == np.inf:
             self.closed_day[i] = time
