@@ -101,7 +101,7 @@ class QueryDesk:
         #: mean arrivals per business day, by (channel, segment, reason)
         self.rate = per_channel[:, None, None] * (n_seg / 1000.0)[None, :, None] * (mix * scale)[None, :, :]
         self.members = [np.flatnonzero(sim.accounts.segment == s) for s in range(len(segs))]
-        self.shift_starts = [float(start) for start, _ in sim.shifts]  # Python floats, like the clock
+        self.shift_starts = [start for start, _ in sim.shifts]
         self.outcome_cdf = np.array([np.cumsum([cfg.outcomes[r].get(o, 0.0) for o in QUERY_OUTCOMES])
                                      for r in QUERY_REASONS])
         self._day, self._by_account, self._bounds = -1, [], []
@@ -141,13 +141,11 @@ class QueryDesk:
             cdf = self.outcome_cdf[r]
             outcome = (keyed.uniform("query_outcome", *key)[:, None] * cdf[:, -1:] >= cdf).sum(axis=1)
             resolution = keyed.exponential("query_resolution", accounts, qkey)  # drawn together, keyed one by one
-            outcome = np.minimum(outcome, len(QUERY_OUTCOMES) - 1)
-            order = np.argsort(when, kind="stable")  # Python numbers from here: the clock takes the type of `when`
-            for t, *query, key_i, resolution_i in zip(*(x[order].tolist() for x in (when, c, s, r, accounts, minutes,
-                                                                                     outcome, qkey, resolution))):
-                if env.now < t:
-                    yield env.timeout(t - env.now)
-                self.arrive(*query, key=key_i, resolution=resolution_i)
+            for i in np.argsort(when, kind="stable").tolist():
+                if env.now < when[i]:
+                    yield env.timeout(when[i] - env.now)
+                self.arrive(int(c[i]), int(s[i]), int(r[i]), int(accounts[i]), float(minutes[i]),
+                            int(min(outcome[i], len(QUERY_OUTCOMES) - 1)), key=int(qkey[i]), resolution=float(resolution[i]))
 
     def arrive(self, channel: int, segment: int, reason: int, account: int, minutes: float, outcome: int, *, key: int,
                resolution: float) -> None:

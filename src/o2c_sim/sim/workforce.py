@@ -145,10 +145,7 @@ def person_days(streams, pool: str, size: int, days: int, absence_rate: float) -
 
 
 def _windows(start: float, end: float, shrinkage: float, position: float) -> tuple[tuple[float, float], ...]:
-    """The shift minus one non-productive block of ``shrinkage`` × its length placed at ``position``, in
-    Python floats: the clock takes their type, and numpy scalars made every job's arithmetic and every
-    comparison in SimPy's event heap slower (same values either way)."""
-    start, end, position = float(start), float(end), float(position)
+    """The shift minus one non-productive block of ``shrinkage`` × its length placed at ``position``."""
     block = (end - start) * shrinkage
     b0 = start + position * (end - start - block)
     return tuple(w for w in ((start, b0), (b0 + block, end)) if w[1] > w[0])
