@@ -33,6 +33,7 @@ from o2c_sim.sim.book import DISPUTE_OPEN
 from o2c_sim.scenario import QUERY_OUTCOMES, QUERY_REASONS
 
 CREDIT_NOTE_DETAIL = 3  # ``detail`` of a query's credit note in the event log (disputes use 0–2)
+ACTS_ON_INVOICE = ("dispute", "credit_note", "corrected_invoice")  # outcomes that need the invoice still actionable
 
 
 class Query:
@@ -214,7 +215,8 @@ class QueryDesk:
                 del self.held[i]
         if not sim.accounts.active[a]:
             return
-        live = i >= 0 and sim.ledger.open[i] > 0 and bool(sim.actionable(np.array([i]), int(now))[0])
+        live = what in ACTS_ON_INVOICE and i >= 0 and sim.ledger.open[i] > 0 \
+            and bool(sim.actionable(np.array([i]), int(now))[0])
         if what == "dispute" and live and sim.scenario.disputes.enabled and sim.inv.dispute[i] != DISPUTE_OPEN:
             open_disputes(sim, np.array([i]), now, source="query")
         elif what == "credit_note" and live:
