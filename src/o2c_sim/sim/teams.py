@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from o2c_sim import kpis as k
 from o2c_sim.sim.currencies import money_column
@@ -177,9 +179,10 @@ def team_tables(sim, events: pd.DataFrame, touched: np.ndarray, observable: np.n
 
     lay, w0 = sim.teams, sim.scenario.warmup_days
     n_acc = len(sim.accounts)
-    customer = pd.Index(np.asarray(sim.customer_ids().to_pylist(), dtype=object))
     in_window = events["time"].to_numpy() >= w0
-    account = customer.get_indexer(events["customer_id"].astype(object))
+    # each event's account (−1: none) by an Arrow hash lookup of its customer id, without Python strings
+    account = pc.index_in(pa.array(events["customer_id"]), value_set=sim.customer_ids()).fill_null(-1).to_numpy()
+    account = account.astype(np.int64)
 
     def per_account(kinds) -> np.ndarray:
         sel = in_window & events["kind"].isin(kinds).to_numpy() & (account >= 0)
