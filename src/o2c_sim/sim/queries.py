@@ -105,21 +105,47 @@ class QueryDesk:
         self.shift_starts = [start for start, _ in sim.shifts]
         self.outcome_cdf = np.array([np.cumsum([cfg.outcomes[r].get(o, 0.0) for o in QUERY_OUTCOMES])
                                      for r in QUERY_REASONS])
-        self._day, self._by_account, self._bounds = -1, [], []
+        #: the open items sorted by account (with their accounts), as of the first lookup of ``_day``;
+        #: ``_seen`` ledger rows were considered, the latest issued on day ``_latest``
+        self._day, self._seen, self._latest = -1, 0, None
+        self._sorted, self._sorted_account = np.zeros(0, np.int64), np.zeros(0, np.int64)
+        self._by_account, self._account_of = [], []
 
     def account_items(self, account: int, now: float) -> list[int]:
         """The ``account``'s items open at ``now``, latest issue day first (ties: ledger order). The
-        morning's open items are sorted by account once a business day, with each account's first
-        position; nothing is issued later in a day, so the items open now are those of the morning
-        still open (a lookup, not a scan of the book)."""
-        sim = self.sim
+        morning's open items are sorted by account once a business day; nothing is issued later in a
+        day, so the items open now are those of the morning still open (a lookup, not a scan of the book)."""
         if self._day != int(now):
+            self._sort_open()
+            self._day = int(now)
+        lo = bisect.bisect_left(self._account_of, account)
+        hi = bisect.bisect_right(self._account_of, account, lo)
+        is_open = self.sim.ledger.open
+        return [i for i in self._by_account[lo:hi] if is_open[i] > 0]
+
+    def _sort_open(self) -> None:
+        """Sort the open items by account, latest issue day first, ties in ledger order. Yesterday's order
+        less the items closed since, with the items issued since first in their accounts: they are the
+        latest, unless one was issued no later than an item already sorted (then all are sorted again)."""
+        sim, inv, is_open = self.sim, self.sim.inv, self.sim.ledger.open
+        new = np.arange(self._seen, sim.ledger.n)
+        new = new[is_open[new] > 0]
+        issued = inv.issue_day[new]
+        if self._latest is None or (len(new) and issued.min() <= self._latest):
             idx = sim.open_items()
-            by_account = idx[np.lexsort((idx, -sim.inv.issue_day[idx], sim.inv.account[idx]))]
-            bounds = np.searchsorted(sim.inv.account[by_account], np.arange(len(sim.accounts) + 1))
-            self._by_account, self._bounds, self._day = by_account.tolist(), bounds.tolist(), int(now)
-        is_open = sim.ledger.open
-        return [i for i in self._by_account[self._bounds[account]:self._bounds[account + 1]] if is_open[i] > 0]
+            self._sorted = idx[np.lexsort((idx, -inv.issue_day[idx], inv.account[idx]))]
+            self._sorted_account = inv.account[self._sorted]
+            latest = inv.issue_day[idx].max(initial=-(2**62))
+        else:
+            keep = is_open[self._sorted] > 0
+            self._sorted, self._sorted_account = self._sorted[keep], self._sorted_account[keep]
+            new = new[np.lexsort((new, -issued, inv.account[new]))]
+            at = np.searchsorted(self._sorted_account, inv.account[new])  # before the account's older items
+            self._sorted = np.insert(self._sorted, at, new)
+            self._sorted_account = np.insert(self._sorted_account, at, inv.account[new])
+            latest = issued.max(initial=self._latest)
+        self._seen, self._latest = sim.ledger.n, int(latest)
+        self._by_account, self._account_of = self._sorted.tolist(), self._sorted_account.tolist()
 
     def arrivals(self):
         """SimPy process: each business day's queries, in time order."""
