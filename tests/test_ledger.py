@@ -33,6 +33,14 @@ def test_cannot_take_more_than_is_open():
     ledger.check()
 
 
+def test_one_posting_per_invoice_per_call():
+    ledger, idx = make()
+    with pytest.raises(ValueError):
+        ledger.pay(1.0, np.array([idx[2], idx[0], idx[2]]), [1, 1, 1], [2, 0, 2])
+    ledger.pay(1.0, idx[::-1], [1, 1, 1], [2, 1, 0])
+    ledger.check()
+
+
 def test_unapplied_cash_matched_later_and_excess_refunded():
     ledger, idx = make()
     ledger.receive_unapplied(1.0, int(idx[0]), 10_000, 0)
@@ -61,6 +69,8 @@ def test_event_log_packing_keeps_the_order_of_an_unpacked_log(monkeypatch):
         for i, (t, n) in enumerate(calls):
             if n == 1:
                 log.record(t, "call_attempt", i, i % 7)
+            elif i % 5 == 0:  # a vector of one event (e.g. one plan instalment) is still a vector
+                log.record(t, "plan_instalment", np.array([i]), 4, np.array([i * 10]))
             else:
                 log.record(t, "dunning", np.arange(n) + i, 3, np.full(n, i), 1)
         return log.columns()
@@ -71,3 +81,15 @@ def test_event_log_packing_keeps_the_order_of_an_unpacked_log(monkeypatch):
     for name in EventLog.COLUMNS:
         np.testing.assert_array_equal(packed[name], unpacked[name])
         assert packed[name].dtype == unpacked[name].dtype
+
+
+def test_a_one_event_vector_sorts_with_the_vectors():
+    """Same-time events: vectors (one event or many) before single events, as the log always sorted them."""
+    log = EventLog()
+    log.record(1.0, "call_attempt", 10, 1)
+    log.record(1.0, "plan_instalment", np.array([11]), 1, np.array([500]))
+    log.record(0.5, "payment", np.array([12, 13]), np.array([2, 3]), np.array([1, 2]))
+    log.record(1.0, "fee_added", np.array([14]), np.array([4]), np.array([7]), np.array([2]))
+    out = log.columns()
+    assert out["invoice"].tolist() == [12, 13, 11, 14, 10]
+    assert out["cents"].tolist() == [1, 2, 500, 7, 0] and out["detail"].tolist() == [0, 0, 0, 2, 0]

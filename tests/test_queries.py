@@ -152,3 +152,20 @@ def test_backlog_and_sla_by_channel_agree_with_the_query_table():
     window = q[q["arrived"] >= w0]
     assert r.kpis["inbound_sla_pct"] == pytest.approx(window["sla_met"].mean() * 100)
     assert ch["arrived"].sum() == len(window)
+
+
+def test_account_items_kept_sorted_day_by_day_match_a_full_sort():
+    """The desk keeps yesterday's order of open items and places each day's new ones; every lookup must
+    give what a scan of the book gives: the account's open items, latest issue day first, ties in
+    ledger order (items closed during the day drop out)."""
+    sim = Simulation(small_scenario("enterprise", {"portfolio.accounts": 300, "horizon_days": 40, "warmup_days": 30}))
+    desk, inv, ledger = sim.queries, sim.inv, sim.ledger
+    accounts = np.arange(len(sim.accounts))
+    for t in np.arange(1, sim.days, 1.0) + 0.5:
+        sim.env.run(until=t)
+        rows = np.flatnonzero(ledger.open[:ledger.n] > 0)
+        for a in accounts[int(t) % 7::7].tolist():
+            mine = rows[inv.account[rows] == a]
+            expected = mine[np.lexsort((mine, -inv.issue_day[mine]))].tolist()
+            assert desk.account_items(a, t) == expected
+    assert desk._latest is not None and len(desk._by_account) > 100

@@ -61,20 +61,23 @@ class CreditHolds:
         """Today's new sales less those of held accounts, plus the held sales released today."""
         self.update(sim, d)
         hold = self.on_hold[accounts]
-        for a, amt, k in zip(accounts[hold].tolist(), amounts[hold].tolist(), keys[hold].tolist()):
+        held = (accounts[hold].tolist(), amounts[hold].tolist(), keys[hold].tolist())
+        for a, amt, k, cents in zip(*held, to_cents(amounts[hold]).tolist()):
             self.held.append((a, amt, k, d))
-            sim.ledger.log.record(d, "sales_held", -1, a, int(to_cents(amt)))
+            sim.ledger.log.record(d, "sales_held", -1, a, cents)
         keep = ~hold
         accounts, amounts, keys = accounts[keep], amounts[keep], keys[keep]
-        released, still = [], []
-        for item in self.held:
-            (still if self.on_hold[item[0]] and sim.accounts.active[item[0]] else released).append(item)
-        self.held = still
-        out = [(a, amt, k) for a, amt, k, _ in released if sim.accounts.active[a]]
-        for a, amt, k, day in released:
-            if sim.accounts.active[a]:
+        waiting = np.array([item[0] for item in self.held], np.int64)
+        active = sim.accounts.active[waiting].tolist()
+        stays = (self.on_hold[waiting] & sim.accounts.active[waiting]).tolist()
+        released = [(item, live) for item, live, stay in zip(self.held, active, stays) if not stay]
+        self.held = [item for item, stay in zip(self.held, stays) if stay]
+        out = [(a, amt, k) for (a, amt, k, _), live in released if live]
+        cents = to_cents([amt for (_, amt, _, _), _ in released]).tolist()
+        for ((a, amt, k, day), live), c in zip(released, cents):
+            if live:
                 self.waits.append((amt, day, d))
-                sim.ledger.log.record(d, "sales_released", -1, a, int(to_cents(amt)))
+                sim.ledger.log.record(d, "sales_released", -1, a, c)
         if out:
             ra, ramt, rk = (np.array(x) for x in zip(*out))
             accounts = np.concatenate([accounts, ra.astype(np.int64)])

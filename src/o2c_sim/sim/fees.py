@@ -58,14 +58,19 @@ class Fees:
         self.fee_count: dict[int, int] = {}  # item -> fees charged so far
         self.decided = np.zeros(0, bool)  # fee row -> its item's settlement was looked at
         self.last_step = -1
+        self._balance, self._balance_as_of = np.zeros(0), None  # accounts' open balances as of (day, ledger version)
 
     # ------------------------------------------------------------------------------ charging
     def charge(self, sim, d: int, items: np.ndarray, level: np.ndarray) -> None:
         """Fees on ``items`` just dunned at 1-based ``level`` on day ``d`` (see the module docstring)."""
         ledger, inv = sim.ledger, sim.inv
-        open_all = sim.open_items()
-        # minimum amounts compare in the reporting currency at today's rate (currencies.py)
-        balance = np.bincount(inv.account[open_all], weights=comparable_cents(sim, open_all, d), minlength=len(sim.accounts)) / 100.0
+        if self._balance_as_of != (d, ledger.version):  # the dunning run's steps charge on an unchanged book
+            open_all = sim.open_items()
+            # minimum amounts compare in the reporting currency at today's rate (currencies.py)
+            self._balance = np.bincount(inv.account[open_all], weights=comparable_cents(sim, open_all, d),
+                                        minlength=len(sim.accounts)) / 100.0
+            self._balance_as_of = (d, ledger.version)
+        balance = self._balance
         rate = self.cfg.reference_rate + self.cfg.interest_margin
         for lv in np.unique(level).tolist():
             spec = self.by_level.get(int(lv))

@@ -48,6 +48,30 @@ def _purpose_code(purpose: str) -> np.uint64:
     return np.uint64(int.from_bytes(hashlib.blake2b(purpose.encode(), digest_size=8).digest(), "little"))
 
 
+def _draw(h: int, keys) -> float:
+    """The uniform of one item's scalar ``keys`` mixed into ``h`` on Python ints (the array path's bits)."""
+    for k in keys:
+        h = _mix_int(h ^ (int(k) & _MASK))
+    return (h >> 11) * (1.0 / 2**53)
+
+
+_SHORT = 8  # key arrays up to this length take the Python-int path
+
+
+def _short_length(keys) -> int:
+    """n when every key is a scalar of the fast path or a 1-d signed-integer array of length 1 or n
+    (n ≤ ``_SHORT``), with at least one array; else 0 (the array path)."""
+    n = 0
+    for k in keys:
+        if type(k) is np.ndarray:
+            if k.ndim != 1 or k.dtype.kind != "i" or not 0 < len(k) <= _SHORT or (n > 1 and len(k) not in (1, n)):
+                return 0
+            n = max(n, len(k))
+        elif not (type(k) in _SIGNED and -2**63 <= k < 2**63):
+            return 0
+    return n
+
+
 def _as_u64(x) -> np.ndarray:
     return np.asarray(x, dtype=np.int64).astype(np.uint64)
 
@@ -63,16 +87,21 @@ class KeyedRandom:
     def uniform(self, purpose: str, *keys) -> np.ndarray:
         """Uniform [0, 1) per element of the broadcast ``keys`` (integer arrays)."""
         if keys and all(type(k) in _SIGNED and -2**63 <= k < 2**63 for k in keys):  # scalar keys: a 0-d array
-            h = _mix_int(int(self._root) ^ int(_purpose_code(purpose)))
-            for k in keys:
-                h = _mix_int(h ^ (int(k) & _MASK))
-            return np.array((h >> 11) * (1.0 / 2**53))
+            return np.array(_draw(self._start(purpose), keys))
+        n = _short_length(keys)
+        if n:  # a few items (a query's dispute, a plan's instalments): Python ints per item, shape (n,)
+            h, cols = self._start(purpose), [k.tolist() if type(k) is np.ndarray else [k] for k in keys]
+            return np.array([_draw(h, [c[j] if len(c) > 1 else c[0] for c in cols]) for j in range(n)])
         parts = np.broadcast_arrays(*(np.asarray(k) for k in keys)) if keys else [np.zeros(1, np.int64)]
         with np.errstate(over="ignore"):
             h = _mix(np.full(parts[0].shape, self._root, np.uint64) ^ _purpose_code(purpose))
             for k in parts:
                 h = _mix(h ^ _as_u64(k))
         return (h >> np.uint64(11)).astype(np.float64) * (1.0 / 2**53)
+
+    def _start(self, purpose: str) -> int:
+        """The hash of (seed, replication, purpose) as a Python int, where the keys' mixing starts."""
+        return _mix_int(int(self._root) ^ int(_purpose_code(purpose)))
 
     def exponential(self, purpose: str, *keys) -> np.ndarray:
         """Exp(1) per key: −log(1 − u)."""

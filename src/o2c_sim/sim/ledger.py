@@ -52,6 +52,13 @@ def to_cents(amount) -> np.ndarray:
     return (np.sign(a) * np.floor(np.abs(a) * 100 + 0.5)).astype(np.int64)
 
 
+def _full(n: int, value, dtype) -> np.ndarray:
+    """``np.full(n, value, dtype)`` without its Python wrapper (one call per logged vector)."""
+    a = np.empty(n, dtype)
+    np.copyto(a, value, casting="unsafe")
+    return a
+
+
 class EventLog:
     """Column-wise, append-only log; one call records one event or a whole vector of events of one kind.
 
@@ -81,27 +88,46 @@ class EventLog:
                 self._rows = []
             return
         values = (time, code, invoice, account, cents, detail)
-        sizes = [np.size(x) for x in values if np.ndim(x)]
+        dims = [v.ndim if type(v) is np.ndarray else 0 if scalar(type(v)) else np.ndim(v) for v in values]
+        sizes = [v.size if type(v) is np.ndarray else np.size(v) for v, k in zip(values, dims) if k]
         n = max(sizes)
         if min(sizes) == 0:
             return
-        self._chunks.append(tuple(
-            np.full(n, v, dtype=dt) if np.ndim(v) == 0 else np.asarray(v, dtype=dt)
-            for v, dt in zip(values, self.DTYPES)
-        ))
+        if n == 1 and all(type(v) is np.ndarray or scalar(type(v)) for v in values):  # one event: kept as a row
+            time, _, invoice, account, cents, detail = (v.item() if type(v) is np.ndarray else v for v in values)
+            self._chunks.append((float(time), code, int(invoice), int(account), int(cents), int(detail)))
+        else:
+            self._chunks.append(tuple(np.asarray(v, dtype=dt) if k else _full(n, v, dt)
+                                      for v, k, dt in zip(values, dims, self.DTYPES)))
         if len(self._chunks) >= self.PACK:
-            self._packed.append(tuple(np.concatenate(col) for col in zip(*self._chunks)))
+            self._packed.append(self._join(self._chunks))
             self._chunks = []
 
     def _block(self, rows: list[tuple]) -> tuple:
         """Single events as one block of columns."""
         return tuple(np.asarray(c, dtype=dt) for c, dt in zip(zip(*rows), self.DTYPES))
 
+    def _join(self, chunks: list[tuple]) -> tuple:
+        """Vectors, and one-event vectors kept as rows, as one block of columns in recording order."""
+        pieces, rows = [], []
+        for chunk in chunks:
+            if type(chunk[0]) is np.ndarray:
+                if rows:
+                    pieces.append(self._block(rows))
+                    rows = []
+                pieces.append(chunk)
+            else:
+                rows.append(chunk)
+        if rows:
+            pieces.append(self._block(rows))
+        return tuple(np.concatenate(col) for col in zip(*pieces))
+
     def columns(self) -> dict[str, np.ndarray]:
         """The log as one array per column, in time order (a stable sort: same-time events keep the
         order they were recorded in, vectors before single events). Built column by column, releasing
         each column's pieces as it goes, so the log is never held twice."""
-        blocks = self._packed + self._chunks + self._row_blocks + ([self._block(self._rows)] if self._rows else [])
+        blocks = self._packed + ([self._join(self._chunks)] if self._chunks else []) + self._row_blocks \
+            + ([self._block(self._rows)] if self._rows else [])
         self._chunks, self._packed, self._rows, self._row_blocks = [], [], [], []
         if not blocks:
             return {c: np.array([], dtype=dt) for c, dt in zip(self.COLUMNS, self.DTYPES)}
@@ -188,6 +214,8 @@ class Ledger:
         self.written_off = np.zeros(capacity, np.int64)
         self.open = np.zeros(capacity, np.int64)
         self.closed_day = np.full(capacity, np.inf)
+        #: counts the changes of ``open`` (issues and postings): a derived figure cached with it is current
+        self.version = 0
         #: per currency: every cent received, held in suspense, refunded
         self.cash_received = np.zeros(n_cur, np.int64)
         self.suspense = np.zeros(n_cur, np.int64)
@@ -218,6 +246,7 @@ class Ledger:
         self._grow(self.n + k)
         self.amount[idx] = cents
         self.open[idx] = cents
+        self.version += 1
         if self.account_currency is not None:
             self.currency[idx] = self.account_currency[accounts]
         self.n += k
@@ -234,9 +263,11 @@ class Ledger:
             raise ValueError("postings must be non-negative")
         if (cents > self.open[idx]).any():
             raise ValueError("posting exceeds the open amount")
-        if len(np.unique(idx)) != len(idx):
+        ordered = np.sort(idx)  # (np.unique took 5-160 µs a call; a sort and one comparison, 4-11 µs)
+        if (ordered[1:] == ordered[:-1]).any():
             raise ValueError("one posting per invoice per call")
         self.open[idx] -= cents
+        self.version += 1
         column[idx] += cents
         closing = idx[(self.open[idx] == 0) & np.isinf(self.closed_day[idx])]
         self.closed_day[closing] = time
@@ -246,6 +277,7 @@ class Ledger:
         if cents < 0 or cents > self.open[i]:
             raise ValueError("posting must be between zero and the open amount")
         self.open[i] -= cents
+        self.version += 1
         column[i] += cents
         if self.open[i] == 0 and self.closed_day[i] == np.inf:
             self.closed_day[i] = time

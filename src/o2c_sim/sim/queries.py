@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import bisect
 from collections import deque
+from operator import attrgetter
 
 import numpy as np
 import pandas as pd
@@ -32,15 +33,18 @@ from o2c_sim.sim.book import DISPUTE_OPEN
 from o2c_sim.scenario import QUERY_OUTCOMES, QUERY_REASONS
 
 CREDIT_NOTE_DETAIL = 3  # ``detail`` of a query's credit note in the event log (disputes use 0–2)
+ACTS_ON_INVOICE = ("dispute", "credit_note", "corrected_invoice")  # outcomes that need the invoice still actionable
 
 
 class Query:
     __slots__ = ("channel", "segment", "reason", "account", "invoice", "held", "arrived", "minutes", "outcome",
                  "picked", "escalated", "done", "resolved", "key", "resolution")
 
-    def __init__(self, **kw):
-        for k in self.__slots__:
-            setattr(self, k, kw.get(k))
+    def __init__(self, channel, segment, reason, account, invoice, held, arrived, minutes, outcome, key, resolution):
+        self.channel, self.segment, self.reason, self.account, self.invoice = channel, segment, reason, account, invoice
+        self.held, self.arrived, self.minutes, self.outcome, self.key = held, arrived, minutes, outcome, key
+        self.resolution = resolution
+        self.picked = self.done = self.resolved = None
         self.escalated = False
 
 
@@ -89,6 +93,7 @@ class QueryDesk:
         self.records: list[Query] = []
         #: invoices the payer holds back while a query about them is open: invoice -> open queries
         self.held: dict[int, int] = {}
+        self._holds = np.zeros(0, np.int32)  # the same counts as an array over invoices, for held_mask
         segs = [s.name for s in sim.scenario.portfolio.segments]
         n_seg = np.bincount(sim.accounts.segment, minlength=len(segs))
         mix = np.array([[cfg.segment_reasons.get(s, cfg.reasons).get(r, 0.0) for r in QUERY_REASONS] for s in segs])
@@ -100,19 +105,47 @@ class QueryDesk:
         self.shift_starts = [start for start, _ in sim.shifts]
         self.outcome_cdf = np.array([np.cumsum([cfg.outcomes[r].get(o, 0.0) for o in QUERY_OUTCOMES])
                                      for r in QUERY_REASONS])
-        self._day, self._by_account, self._account_of = -1, np.array([], np.int64), np.array([], np.int64)
+        #: the open items sorted by account (with their accounts), as of the first lookup of ``_day``;
+        #: ``_seen`` ledger rows were considered, the latest issued on day ``_latest``
+        self._day, self._seen, self._latest = -1, 0, None
+        self._sorted, self._sorted_account = np.zeros(0, np.int64), np.zeros(0, np.int64)
+        self._by_account, self._account_of = [], []
 
-    def account_items(self, account: int, now: float) -> np.ndarray:
+    def account_items(self, account: int, now: float) -> list[int]:
         """The ``account``'s items open at ``now``, latest issue day first (ties: ledger order). The
         morning's open items are sorted by account once a business day; nothing is issued later in a
         day, so the items open now are those of the morning still open (a lookup, not a scan of the book)."""
-        sim = self.sim
         if self._day != int(now):
+            self._sort_open()
+            self._day = int(now)
+        lo = bisect.bisect_left(self._account_of, account)
+        hi = bisect.bisect_right(self._account_of, account, lo)
+        is_open = self.sim.ledger.open
+        return [i for i in self._by_account[lo:hi] if is_open[i] > 0]
+
+    def _sort_open(self) -> None:
+        """Sort the open items by account, latest issue day first, ties in ledger order. Yesterday's order
+        less the items closed since, with the items issued since first in their accounts: they are the
+        latest, unless one was issued no later than an item already sorted (then all are sorted again)."""
+        sim, inv, is_open = self.sim, self.sim.inv, self.sim.ledger.open
+        new = np.arange(self._seen, sim.ledger.n)
+        new = new[is_open[new] > 0]
+        issued = inv.issue_day[new]
+        if self._latest is None or (len(new) and issued.min() <= self._latest):
             idx = sim.open_items()
-            self._by_account = idx[np.lexsort((idx, -sim.inv.issue_day[idx], sim.inv.account[idx]))]
-            self._account_of, self._day = sim.inv.account[self._by_account], int(now)
-        mine = self._by_account[np.searchsorted(self._account_of, account):np.searchsorted(self._account_of, account, "right")]
-        return mine[sim.ledger.open[mine] > 0]
+            self._sorted = idx[np.lexsort((idx, -inv.issue_day[idx], inv.account[idx]))]
+            self._sorted_account = inv.account[self._sorted]
+            latest = inv.issue_day[idx].max(initial=-(2**62))
+        else:
+            keep = is_open[self._sorted] > 0
+            self._sorted, self._sorted_account = self._sorted[keep], self._sorted_account[keep]
+            new = new[np.lexsort((new, -issued, inv.account[new]))]
+            at = np.searchsorted(self._sorted_account, inv.account[new])  # before the account's older items
+            self._sorted = np.insert(self._sorted, at, new)
+            self._sorted_account = np.insert(self._sorted_account, at, inv.account[new])
+            latest = issued.max(initial=self._latest)
+        self._seen, self._latest = sim.ledger.n, int(latest)
+        self._by_account, self._account_of = self._sorted.tolist(), self._sorted_account.tolist()
 
     def arrivals(self):
         """SimPy process: each business day's queries, in time order."""
@@ -145,13 +178,15 @@ class QueryDesk:
                resolution: float) -> None:
         sim, now = self.sim, self.sim.env.now
         mine = self.account_items(account, now)
-        invoice = int(mine[0]) if len(mine) else -1  # the most recent
+        invoice = mine[0] if mine else -1  # the most recent
         held = int(sim.ledger.open[invoice]) if invoice >= 0 else 0
-        q = Query(channel=channel, segment=segment, reason=reason, account=account, invoice=invoice, held=held,
-                  arrived=now, minutes=minutes, outcome=outcome, key=key, resolution=resolution)
+        q = Query(channel, segment, reason, account, invoice, held, now, minutes, outcome, key, resolution)
         self.records.append(q)
         if invoice >= 0:
             self.held[invoice] = self.held.get(invoice, 0) + 1
+            if invoice >= len(self._holds):
+                self._grow_holds()
+            self._holds[invoice] += 1
         sim.ledger.log.record(now, "inbound_query", invoice, account, held, reason)
         self.queues[channel].put(q, lambda t, q=q: self.handled(q, t))
         sla = self.cfg.channels[channel].sla_minutes / 1440.0
@@ -161,9 +196,13 @@ class QueryDesk:
         """Mask over invoices ``idx``: held back by an open query."""
         if not self.held:
             return np.zeros(len(idx), bool)
-        if len(idx) <= 4:  # one item (a query's outcome, a call): look it up rather than build the set
-            return np.array([int(i) in self.held for i in idx.tolist()], bool)
-        return np.isin(idx, np.fromiter(self.held, np.int64, len(self.held)))
+        if len(self._holds) < self.sim.ledger.n:
+            self._grow_holds()
+        return self._holds[idx] > 0
+
+    def _grow_holds(self) -> None:
+        """Extend the per-invoice hold counts to the ledger's capacity."""
+        self._holds = np.concatenate([self._holds, np.zeros(len(self.sim.ledger.open) - len(self._holds), np.int32)])
 
     def escalate(self, q: Query) -> None:
         if self.queues[q.channel].withdraw(q):
@@ -193,12 +232,14 @@ class QueryDesk:
         q.resolved = now
         i, a, what = q.invoice, q.account, QUERY_OUTCOMES[q.outcome]
         if i >= 0:  # the answer releases the invoice
+            self._holds[i] -= 1
             self.held[i] -= 1
             if not self.held[i]:
                 del self.held[i]
         if not sim.accounts.active[a]:
             return
-        live = i >= 0 and sim.ledger.open[i] > 0 and bool(sim.actionable(np.array([i]), int(now))[0])
+        live = what in ACTS_ON_INVOICE and i >= 0 and sim.ledger.open[i] > 0 \
+            and bool(sim.actionable(np.array([i]), int(now))[0])
         if what == "dispute" and live and sim.scenario.disputes.enabled and sim.inv.dispute[i] != DISPUTE_OPEN:
             sim.disputes.open(np.array([i]), now, source="query")
         elif what == "credit_note" and live:
@@ -207,7 +248,7 @@ class QueryDesk:
             sim.disputes.credit_and_rebill(i, now, cfg.rebill_share, detail=CREDIT_NOTE_DETAIL)
         elif what == "promise" and not sim.account_state.ptp_open[a]:
             d = int(now)
-            idx = np.sort(self.account_items(a, now))
+            idx = np.sort(np.array(self.account_items(a, now), np.int64))
             idx = idx[sim.actionable(idx, d) & (sim.inv.due_day[idx] < d)]
             if len(idx):
                 days = sim.keyed.integers("query_promise_days", 1, sim.scenario.strategy.ptp_max_days + 1, a, q.key)
@@ -222,7 +263,7 @@ class QueryDesk:
             return pd.DataFrame(columns=["channel", "reason", "segment", "account", "amount_held", "arrived", "picked",
                                          "done", "resolved", "escalated", "outcome", "wait_minutes", "sla_minutes",
                                          "sla_met"])
-        col = lambda name: [getattr(q, name) for q in rec]  # noqa: E731
+        col = lambda name: list(map(attrgetter(name), rec))  # noqa: E731
         segs = [s.name for s in self.sim.scenario.portfolio.segments]
         df = pd.DataFrame({
             "channel": [cfg.channels[c].name for c in col("channel")],
