@@ -27,6 +27,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/o2c-sim run baseline
 
+# on every core: pyproject.toml's pytest addopts run pytest-xdist with -n auto (`-n 0`: one process)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 

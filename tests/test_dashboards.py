@@ -522,7 +522,26 @@ class Page:
         assert not unexpected, f"the dashboard requested external resources: {unexpected}"
 
     def close(self) -> None:
-        self.context.close()
+        """Leave the page as a user closing the tab does, then close the browser context.
+
+        Leaving runs Voila's ``beforeunload`` handler, which asks the server to shut the page's kernel
+        down; ``context.close()`` alone skips it, and the kernel and its worker processes would go on
+        filling the staffing curve and the drivers' tornado, taking CPU from the tests that follow. The
+        handler sends the page's ``_xsrf`` cookie, which this Voila never sets, so the request is refused
+        with 403 (voila-dashboards/voila#1458) unless the browser holds one: set one before leaving."""
+        import secrets
+
+        from playwright.sync_api import Error as PlaywrightError
+
+        try:
+            if self.page.url.startswith("http://127.0.0.1"):
+                self.context.add_cookies([{"name": "_xsrf", "value": secrets.token_hex(16), "domain": "127.0.0.1", "path": "/"}])
+            self.page.unroute("**/*")  # an intercepted request of a page being left is dropped
+            self.page.goto("about:blank", timeout=15_000)
+        except PlaywrightError:  # a page that crashed or hangs: closing the context below still ends it
+            pass
+        finally:
+            self.context.close()
 
 
 def record_latency(name: str, values: dict) -> None:

@@ -166,6 +166,11 @@ def _id(command: str) -> str:
 
 COMMANDS = readme_commands(README.read_text())
 
+#: the commands share one scratch folder and some read what an earlier one wrote: under pytest-xdist
+#: they must run in one worker, in order (``--dist loadfile`` of pyproject.toml does that; so does
+#: ``--dist loadgroup`` with this mark)
+pytestmark = pytest.mark.xdist_group("readme")
+
 
 def test_readme_has_the_examples_this_test_runs():
     """The parser sees every example: the README's blocks are bash (run here), cron or python (shown
