@@ -437,6 +437,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+VOILA_LOGS: dict[str, Path] = {}  # the server log of each voila_url
+
+
+def kernels_shut_down(url: str) -> int:
+    """How many kernels the dashboard server at ``url`` has shut down so far (from its log)."""
+    return VOILA_LOGS[url].read_text(errors="replace").count("Kernel shutdown")
+
+
 @pytest.fixture(scope="module")
 def voila_url(tmp_path_factory):
     """``o2c-sim dashboard`` on a free loopback port; stopped (with its kernels) however the tests end."""
@@ -448,6 +456,7 @@ def voila_url(tmp_path_factory):
     with open(log_path, "w") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=PROJECT_ROOT)
     url = f"http://127.0.0.1:{port}/"
+    VOILA_LOGS[url] = log_path
     try:
         deadline = time.monotonic() + 90
         while True:
@@ -526,16 +535,11 @@ class Page:
 
         Leaving runs Voila's ``beforeunload`` handler, which asks the server to shut the page's kernel
         down; ``context.close()`` alone skips it, and the kernel and its worker processes would go on
-        filling the staffing curve and the drivers' tornado, taking CPU from the tests that follow. The
-        handler sends the page's ``_xsrf`` cookie, which this Voila never sets, so the request is refused
-        with 403 (voila-dashboards/voila#1458) unless the browser holds one: set one before leaving."""
-        import secrets
-
+        filling the staffing curve and the drivers' tornado, taking CPU from the tests that follow
+        (``o2c-sim dashboard`` lets that request through: :func:`o2c_sim.cli.dashboard.voila_command`)."""
         from playwright.sync_api import Error as PlaywrightError
 
         try:
-            if self.page.url.startswith("http://127.0.0.1"):
-                self.context.add_cookies([{"name": "_xsrf", "value": secrets.token_hex(16), "domain": "127.0.0.1", "path": "/"}])
             self.page.unroute("**/*")  # an intercepted request of a page being left is dropped
             self.page.goto("about:blank", timeout=15_000)
         except PlaywrightError:  # a page that crashed or hangs: closing the context below still ends it
@@ -680,7 +684,13 @@ def test_staffing_whatif_dashboard_in_chromium(voila_url, browser, capsys):
         assert max(full9, full_rw) <= 5.0 * contention, (timings, contention)
         p.check_clean()
     finally:
+        before = kernels_shut_down(voila_url)
         p.close()
+    # a closed page's kernel is shut down at once, not left computing until the idle cull (five minutes)
+    deadline = time.monotonic() + 20
+    while kernels_shut_down(voila_url) == before and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert kernels_shut_down(voila_url) > before, "closing the page did not shut its kernel down"
 
 
 @pytest.mark.browser

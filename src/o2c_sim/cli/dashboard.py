@@ -84,11 +84,18 @@ def voila_command(directory: Path, port: int, *, open_browser: bool, ip: str = L
     """The Voila command line: loopback, the given port (no silent fallback to another), sources stripped,
     the token required when one is given.
 
-    Kernels of pages closed without saying goodbye (a crashed browser, a lost connection) are shut
-    down after five idle minutes; open pages are never culled."""
+    A page that is closed asks Voila to shut its kernel down at once (the ``beforeunload`` beacon). That
+    request is a POST, and this Voila never sets the ``_xsrf`` cookie it would check it against, so it
+    was refused (403, voila-dashboards/voila#1458) and every closed page's kernel and its worker
+    processes went on computing for five minutes. The XSRF check is therefore switched off: the only
+    POST the page makes is that shutdown, of a kernel whose id is a random UUID another site cannot
+    know, and the server listens on loopback (with a token when it does not). Kernels of pages closed
+    without saying goodbye (a crashed browser, a lost connection) are shut down after five idle
+    minutes; open pages are never culled."""
     cmd = [sys.executable, "-m", "voila", str(directory), f"--port={port}", f"--Voila.ip={ip}",
            *([f"--Voila.token={token}"] if token else []),
            "--Voila.port_retries=0", "--strip_sources=True", "--show_tracebacks=False",
+           "--Voila.tornado_settings=disable_check_xsrf=True",
            "--MappingKernelManager.cull_interval=60", "--MappingKernelManager.cull_idle_timeout=300",
            "--MappingKernelManager.cull_connected=False"]
     if not open_browser:
