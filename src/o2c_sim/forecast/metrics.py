@@ -24,10 +24,13 @@ def mase(actual, forecast, scale) -> float:
     """Mean absolute scaled error ``mean(|a − f| / scale)``.
 
     ``scale`` is the in-sample mean absolute one-period naive change ``mean|y_t − y_{t−1}|`` of the
-    training series (one value, or one per row when each forecast had its own origin).
+    training series (one value, or one per row when each forecast had its own origin). A training series
+    that never changed has scale 0 and no MASE: ``inf`` (or ``nan`` for an exact forecast), without a
+    warning.
     """
     a, f = np.asarray(actual, float), np.asarray(forecast, float)
-    return float(np.mean(np.abs(a - f) / np.asarray(scale, float)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(np.mean(np.abs(a - f) / np.asarray(scale, float)))
 
 
 def bias(actual, forecast) -> float:
