@@ -2,7 +2,6 @@
 that fees raise collections only when payers respond to them (paired, common random numbers)."""
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from o2c_sim.cli import main

@@ -13,7 +13,7 @@ from o2c_sim.forecast.invoice_level import SurvivalCurves, on_run_days, paid_sha
 from o2c_sim.forecast.models import SES, MovingAverage, Naive, giant_receipts, run
 from o2c_sim.forecast.metrics import summary
 from o2c_sim.forecast.pipeline import forecast_with_backtest
-from o2c_sim.forecast.series import KNOWN_AT_ISSUE, History, billing_forecast, giant_threshold, known_at, receipts
+from o2c_sim.forecast.series import KNOWN_AT_ISSUE, History, billing_forecast, known_at, receipts
 
 
 def realistic_ledger(weeks: int = 80, customers: int = 60, seed: int = 3) -> pd.DataFrame:

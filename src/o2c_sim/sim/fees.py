@@ -31,10 +31,15 @@ the default multiplier 1 a fee only adds a receivable and changes no payment.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from o2c_sim.sim.currencies import comparable_cents
 from o2c_sim.sim.ledger import to_cents
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def late_payment_interest(overdue, annual_rate, days):
@@ -142,7 +147,7 @@ class Fees:
         self.last_step = d
 
 
-def fee_table(sim, ids) -> "pd.DataFrame":
+def fee_table(sim, ids) -> pd.DataFrame:
     """One row per fee: the item it was charged on, the account, day charged and where its money went."""
     import pandas as pd
 
