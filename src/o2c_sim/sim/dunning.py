@@ -30,7 +30,6 @@ class Dunning:
     def __init__(self, sim):
         sc = sim.scenario
         self.sim, self.cfg, self.scenario = sim, sc.dunning, sc
-        self.teams = len(sc.teams.desks)
         #: per account, the team whose own cadence it follows (−1: its segment's); None when no team has one
         self.desk = None
         if sim.teams is not None and any(d.dunning_steps is not None for d in sc.teams.desks):
@@ -66,7 +65,7 @@ class Dunning:
         dpd = d - inv.due_day[idx]
         # with currencies, balances and minimum amounts compare in the reporting currency at today's rate
         past_due_balance = sim.account_sum(idx[dpd > 0], comparable_cents(sim, idx[dpd > 0], d).astype(float)) / 100.0
-        desk, width = self.desk, self.teams + 1
+        desk, width = self.desk, len(self.scenario.teams.desks) + 1
         # one cadence per segment, or per (segment, team) when teams have their own
         group = inv.segment[idx] if desk is None else inv.segment[idx] * width + desk[inv.account[idx]] + 1
         for g in np.unique(group):

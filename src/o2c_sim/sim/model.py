@@ -2,7 +2,8 @@
 
 :class:`Simulation` owns its parts (as Ciw's ``Simulation`` owns its nodes): the business calendar,
 random streams, the ledger, the invoice and account state, the work pools of collectors, dispute
-analysts and cash-application clerks, and the strategy that builds the collectors' worklist.
+analysts and cash-application clerks, and the parts that act on the book — payers, dunning, the dispute
+desk, settlement and collection (which ranks the worklist), and the operations levers that are on.
 
 One SimPy process runs the day. Each business day, in the morning: insolvencies, billing, disputes
 raised on receipt, payments falling due, the dunning run, pre-legal hand-overs and write-offs, then the

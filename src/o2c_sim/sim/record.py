@@ -63,9 +63,7 @@ def take(sim) -> Record:
     touched, observable, account = coverage_flags(sim)
     tables, kpis = part_outputs(sim, events, ids, (touched, observable, account))
     if sim.queries is not None:  # query management: every query's wait (escalated = its SLA, missed) and SLA
-        q = tables["queries"]
-        inbound = pd.DataFrame({"arrived": q["arrived"].to_numpy(), "wait_minutes": q["wait_minutes"].to_numpy(),
-                                "sla_minutes": q["sla_minutes"].to_numpy(), "sla_met": q["sla_met"].to_numpy()})
+        inbound = tables["queries"][["arrived", "wait_minutes", "sla_minutes", "sla_met"]].reset_index(drop=True)
     else:
         queue = sim.collection.inbound
         waits = np.asarray(queue.waits) * 1440.0
